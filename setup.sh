@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs verimath: the system packages its sandbox needs, then the Python package.
+#   bash setup.sh          verimath with the local llama.cpp engine (extra "local")
+#   bash setup.sh --dev    the same plus everything the test suite needs (extra "dev")
+# Environment: PYTHON (default python3) picks the interpreter whose environment receives verimath.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+python_bin="${PYTHON:-python3}"
+extra="local"
+system_packages=(bubblewrap libseccomp2)
+if [[ "${1:-}" == "--dev" ]]; then
+    extra="dev"
+fi
+
+missing=()
+for pkg in "${system_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+    if [[ $(id -u) -eq 0 ]]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+    elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+        sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+    else
+        cat >&2 <<MSG
+verimath setup: the sandbox needs these system packages, which are not installed:
+    ${missing[*]}
+and this account cannot install them (not root, no password-less sudo). Ask an administrator for:
+    apt-get install ${missing[*]}
+verimath still installs; 'verimath doctor' lists the isolation layers that stay off until then.
+MSG
+    fi
+fi
+
+"$python_bin" -m pip install --quiet --disable-pip-version-check -e ".[$extra]"

@@ -1,0 +1,92 @@
+"""The exception hierarchy of verimath.
+
+Every error verimath raises on purpose derives from :class:`VerimathError`, so callers can
+catch one type. Failures of *model-written code* are never exceptions: they come back as a
+``CellResult`` whose status is ``error``, ``timeout``, ``memory`` or ``killed``.
+
+    VerimathError
+    ├── ConfigError               an option or config value is invalid
+    ├── InputError                a data file is malformed (names file, line and field)
+    ├── SandboxUnavailableError   the interpreter cannot run code at all
+    ├── ModelError                a model backend failed
+    │   ├── ModelNotFoundError        the model (file, repo, name) does not exist
+    │   ├── ModelAuthError            no key, or the key was refused
+    │   ├── ModelConnectionError      the server is unreachable or kept failing
+    │   └── ModelResponseError        the server answered something unusable
+    ├── GradingError              an answer comparison could not be carried out
+    └── StoreError                the run store is unusable
+        └── RunConfigMismatchError    resuming a run with a different config
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "GradingError",
+    "InputError",
+    "ModelAuthError",
+    "ModelConnectionError",
+    "ModelError",
+    "ModelNotFoundError",
+    "ModelResponseError",
+    "RunConfigMismatchError",
+    "SandboxUnavailableError",
+    "StoreError",
+    "VerimathError",
+]
+
+
+class VerimathError(Exception):
+    """Root of every error verimath raises on purpose."""
+
+
+class ConfigError(VerimathError):
+    """An option or configuration value is invalid."""
+
+
+class InputError(VerimathError):
+    """A data file or record is malformed."""
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
+                 field: str | None = None) -> None:
+        where = ":".join(str(p) for p in (path, line) if p is not None)
+        if field is not None:
+            where = f"{where} field {field!r}" if where else f"field {field!r}"
+        super().__init__(f"{where}: {message}" if where else message)
+        self.path, self.line, self.field = path, line, field
+
+
+class SandboxUnavailableError(VerimathError):
+    """The sandboxed interpreter cannot be started or has failed as a whole."""
+
+
+class ModelError(VerimathError):
+    """A model backend failed."""
+
+
+class ModelNotFoundError(ModelError):
+    """The requested model file, repository or name does not exist."""
+
+
+class ModelAuthError(ModelError):
+    """No API key was found, or the server refused it."""
+
+
+class ModelConnectionError(ModelError):
+    """The model server could not be reached, or kept failing after all retries."""
+
+
+class ModelResponseError(ModelError):
+    """The model server answered with something that cannot be used."""
+
+
+class GradingError(VerimathError):
+    """An answer comparison could not be carried out."""
+
+
+class StoreError(VerimathError):
+    """The run store cannot be opened, read or written."""
+
+
+class RunConfigMismatchError(StoreError):
+    """A run is resumed with a configuration different from the one it was started with."""
