@@ -1,0 +1,42 @@
+"""Resource limits of sandboxed sessions: one place for every number the sandbox enforces."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from verimath.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Limits applied to every session of an interpreter."""
+
+    timeout_s: float = 30.0
+    """Soft per-cell time limit: a TimeoutError is raised inside the cell; the session lives on."""
+    grace_s: float = 5.0
+    """After the soft limit, how long a cell that does not stop gets before its session is killed."""
+    memory_mb: int = 2048
+    """Address space a session may add on top of the preloaded libraries (RLIMIT_AS)."""
+    cpu_s: int = 600
+    """CPU seconds per session, all cells together (RLIMIT_CPU; the kernel kills past it)."""
+    file_size_mb: int = 64
+    """Largest file a session may write (RLIMIT_FSIZE)."""
+    open_files: int = 256
+    """Open file descriptors per session (RLIMIT_NOFILE)."""
+    processes: int = 64
+    """Threads per session (RLIMIT_NPROC on the session's own uid; new processes are denied)."""
+    max_output_chars: int = 4000
+    """Output shown per cell; longer output keeps its head and tail around an omission marker."""
+    scratch_mb: int = 512
+    """Size of the in-memory file system holding every session's scratch directory."""
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if not isinstance(value, int | float) or value <= 0:
+                raise ConfigError(f"interpreter limit {name} must be a positive number, got {value!r}")
+
+    def for_session(self) -> dict[str, Any]:
+        """The part the sandbox applies inside a session child."""
+        keys = ("memory_mb", "cpu_s", "file_size_mb", "open_files", "processes", "max_output_chars")
+        return {key: getattr(self, key) for key in keys}
