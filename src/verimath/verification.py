@@ -1,0 +1,491 @@
+"""Read the verification state (True / False / Uncertain) off a solution trajectory.
+
+The paper names the states but not how to read them; the rules here are ours and are
+documented, with measurements, in ``docs/verification.md``. In brief: a *check* is a code cell
+(or, with ``medium="text"``, a passage of text) that comes after a candidate answer and is
+announced as a verification or looks like one; its verdict is read from the cell's status and
+output, else from the model's words right after it. The latest verdict wins, except that a
+True verdict cannot lift a False one unless the model revised in between; a True verdict stops
+counting once the boxed answer changes.
+
+Everything here is a pure function of its input: no I/O, and model code is only *parsed*
+(``ast.parse``), never run.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+from verimath.errors import ConfigError, InputError
+
+__all__ = [
+    "CodeStep",
+    "Medium",
+    "Step",
+    "TextStep",
+    "Trace",
+    "Verification",
+    "VerificationState",
+    "read_verification",
+    "trace_from_fenced_text",
+    "trace_from_mathcoder",
+    "trace_from_tora",
+]
+
+Medium = Literal["code", "text"]
+MEDIUMS: tuple[Medium, ...] = ("code", "text")
+VERDICT_WINDOW_CHARS = 1000  # words read after a check, at most; longer text is new reasoning
+
+
+class VerificationState(StrEnum):
+    """Outcome of self-verification; the values are the paper's names."""
+
+    TRUE = "True"
+    FALSE = "False"
+    UNCERTAIN = "Uncertain"
+
+
+@dataclass(frozen=True)
+class TextStep:
+    """Natural-language text written by the model."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class CodeStep:
+    """One code cell: its source, what it printed or displayed, and how the run ended.
+
+    ``status`` is the interpreter's: ``ok``, ``error``, ``timeout``, ``memory``, ``killed``,
+    or ``refused`` / ``not_run`` for cells that were never executed.
+    """
+
+    code: str
+    output: str = ""
+    status: str = "ok"
+
+
+Step = TextStep | CodeStep
+
+
+@dataclass(frozen=True)
+class Trace:
+    """The minimal view of a trajectory that verification needs."""
+
+    steps: tuple[Step, ...]
+    answer: str | None = None
+
+    def __post_init__(self) -> None:
+        steps = tuple(self.steps)
+        for i, step in enumerate(steps):
+            if not isinstance(step, TextStep | CodeStep):
+                raise InputError(
+                    f"step {i} is a {type(step).__name__}, expected TextStep or CodeStep",
+                    field="steps",
+                )
+        object.__setattr__(self, "steps", steps)
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The state read off a trace and short notes saying which steps decided it and why."""
+
+    state: VerificationState
+    evidence: tuple[str, ...] = ()
+
+
+# --- cues --------------------------------------------------------------------------------------
+
+_ANNOUNCE = re.compile(
+    r"\b(?:verify|verifying|double[- ]?check(?:ing)?|cross[- ]?check|sanity[- ]check"
+    r"|validate|let'?s (?:now |also )?(?:check|confirm)|let us (?:check|confirm)"
+    r"|to (?:check|confirm)|check (?:whether|if|that)|verification\s*\**\s*:"
+    r"|substitut\w*\b[^.]{0,80}\bback|plug\w*\b[^.]{0,80}\bback)\b",
+    re.I,
+)
+# Phrases that blame the check itself, or deny a problem, are not verdicts on the answer.
+_NOT_A_VERDICT = re.compile(
+    r"\b(?:no|without(?: any)?)\s+(?:errors?|mistakes?|discrepanc\w*|contradictions?)"
+    r"|\b(?:errors?|mistakes?|oversights?|flaws?) in (?:the|my|our) verification\w*"
+    r"|\bverification(?: step| process| code| approach)? (?:was|is) (?:incorrect|wrong|flawed)",
+    re.I,
+)
+_NEGATIVE = re.compile(
+    r"\b(?:incorrect|not (?:correct|right|valid|verified|confirmed|consistent|equal"
+    r"|satisf\w*|match\w*|the same)|isn'?t (?:correct|right|equal)|wrong|mismatch\w*"
+    r"|discrepanc\w*|inconsisten\w*|contradict\w*|fail(?:s|ed)?|cannot be (?:verified|confirmed)"
+    r"|(?:does|do|did)(?: not|n'?t) (?:match|satisfy|hold|equal|agree|add up|check out|work"
+    r"|align)|made (?:a|an) (?:mistake|error)(?! in (?:my|our|the) verification)"
+    r"|(?:mistake|error) in (?:my|our|the) (?:calculation|solution|answer|reasoning|approach"
+    r"|computation)s?|(?:different|differs) from|apologi[sz]e"
+    r"|(?:let me|let's|let us|need to) (?:re-?evaluate|re-?examine|reconsider|revisit|revise"
+    r"|correct|fix|try (?:a different|another)))\b",
+    re.I,
+)
+_POSITIVE = re.compile(
+    r"\b(?:verifie[sd]|confirm(?:s|ed|ing)|(?:is|are|was|were|be|seems?|looks?|appears?) (?:indeed "
+    r"|also |thus |therefore )?(?:correct|right|valid|accurate|consistent)|correctly"
+    r"|match(?:es|ed|ing)?|consistent|satisf(?:y|ies|ied)|holds? true|checks? out"
+    r"|as expected|equals|is equal to|agrees?|pass(?:es|ed)?|indeed|no (?:errors?|mistakes?))\b",
+    re.I,
+)
+_REVISION = re.compile(
+    r"\b(?:revis\w*|re-?evaluat\w*|re-?calculat\w*|re-?examin\w*|reconsider\w*|revisit\w*"
+    r"|correct (?:this|that|it|the|our|my)|(?:let me|let's|let us) (?:fix|correct|redo|try again)"
+    r"|mistake|oversight|apologi[sz]e)\b",
+    re.I,
+)
+_ANSWER_STATEMENT = re.compile(
+    r"\\boxed\{|\b(?:final )?answer (?:is|:)|\b(?:result|solution) is:?[\s$\\(]*-?\d", re.I
+)
+_CODE_CHECK_WORDS = re.compile(r"verif|check|validat|confirm|sanity", re.I)
+_CODE_CHECK_CALLS = re.compile(r"\b(?:isclose|allclose|equals)\(|\.subs\(")
+_BOOL = re.compile(r"\b(True|False)\b")
+_ERROR_OUTPUT = re.compile(r"Traceback \(most recent call last\)|\b\w*(?:Error|Exception): ")
+_TIMEOUT_OUTPUT = re.compile(r"TimeoutError|timed out", re.I)
+_SENTENCE_END = re.compile(r"(?<=[.!?:])\s+|\n\s*\n")
+_NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?")
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in _SENTENCE_END.split(text) if s.strip()]
+
+
+def _verdict_of_words(text: str) -> tuple[VerificationState, str] | None:
+    """Verdict carried by words; a negative cue anywhere beats positive ones (self-correction)."""
+    cleaned = _NOT_A_VERDICT.sub(" ", text)
+    if match := _NEGATIVE.search(cleaned):
+        return VerificationState.FALSE, match.group(0)
+    if match := _POSITIVE.search(text):
+        return VerificationState.TRUE, match.group(0)
+    return None
+
+
+def _leading_window(text: str) -> str:
+    """Words right after a check: sentences up to the next announced check, capped."""
+    sentences = _sentences(text)
+    kept: list[str] = []
+    for sentence in sentences:
+        if _ANNOUNCE.search(sentence):
+            break
+        kept.append(sentence)
+    return " ".join(kept or sentences[:1])[:VERDICT_WINDOW_CHARS]
+
+
+def _boxed_contents(text: str) -> list[str]:
+    """Contents of every ``\\boxed{...}`` in order, braces balanced."""
+    found = []
+    for match in re.finditer(r"\\boxed\s*\{", text):
+        depth, start = 1, match.end()
+        for j in range(start, len(text)):
+            depth += {"{": 1, "}": -1}.get(text[j], 0)
+            if depth == 0:
+                found.append(text[start:j])
+                break
+    return found
+
+
+def _normal_answer(answer: str) -> str | float:
+    """Loose form used only to notice that a boxed answer *changed*; never for grading.
+
+    A lone number (``\\$17,500``, ``\\text{James made \\$17,500.}``, ``67"``) becomes a float.
+    """
+    text = re.sub(r"\\(?:text|mbox|mathrm)\{([^{}]*)\}", r"\1", answer)
+    text = re.sub(r"\\[$!,;]|[\s$]|\\[dt](?=frac)", "", text)
+    numbers = _NUMBER.findall(text)
+    if len(numbers) == 1 and not re.search(r"[\\^/{]", text):
+        return float(numbers[0].replace(",", ""))
+    return text
+
+
+def _numbers_in(text: str) -> set[float]:
+    return {float(n.replace(",", "")) for n in _NUMBER.findall(text)}
+
+
+def _stated_numbers(trace: Trace) -> frozenset[float]:
+    """Numeric answers the model states anywhere: the final answer and every boxed one."""
+    stated = [trace.answer or ""]
+    stated += [b for s in trace.steps if isinstance(s, TextStep) for b in _boxed_contents(s.text)]
+    return frozenset(a for a in map(_normal_answer, stated) if isinstance(a, float))
+
+
+# --- code checks -------------------------------------------------------------------------------
+
+
+def _has_compare(node: ast.AST) -> bool:
+    if isinstance(node, ast.Compare | ast.BoolOp):
+        return True
+    if isinstance(node, ast.Tuple | ast.List):
+        return any(_has_compare(e) for e in node.elts)
+    if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "print":
+        return any(_has_compare(a) for a in node.args)
+    return False
+
+
+def _ast_check_marker(code: str) -> str | None:
+    """Assertions, or comparisons shown/stored at top level (not inside solving loops)."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return None
+    if any(isinstance(node, ast.Assert) for node in ast.walk(tree)):
+        return "assert statement"
+    for stmt in tree.body:
+        value = getattr(stmt, "value", None)
+        if isinstance(stmt, ast.Expr | ast.Assign) and value is not None and _has_compare(value):
+            return "top-level comparison"
+    return None
+
+
+def _code_check_marker(code: str) -> str | None:
+    """Why a cell after a candidate answer looks like a check, or None."""
+    if marker := _ast_check_marker(code):
+        return marker
+    if match := _CODE_CHECK_WORDS.search(code):
+        return f"'{match.group(0)}' in code"
+    if match := _CODE_CHECK_CALLS.search(code):
+        return f"'{match.group(0)}' call"
+    return None
+
+
+def _code_verdict(step: CodeStep) -> tuple[VerificationState | None, str]:
+    """Verdict of a check cell from its own run: (state or None, why)."""
+    if step.status != "ok":
+        if "AssertionError" in step.output:
+            return VerificationState.FALSE, "AssertionError"
+        return None, f"status {step.status}"
+    booleans = set(_BOOL.findall(step.output))
+    if booleans:
+        state = VerificationState.FALSE if "False" in booleans else VerificationState.TRUE
+        return state, f"output {state.value}"
+    if words := _verdict_of_words(step.output):
+        return words[0], f"output says '{words[1]}'"
+    if _ast_check_marker(step.code) == "assert statement":
+        return VerificationState.TRUE, "assert passed"
+    return None, ""
+
+
+# --- the reader --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Reader:
+    """Scans one trace; mutable, but lives only inside one ``read_verification`` call."""
+
+    trace: Trace
+    medium: Medium
+    state: VerificationState = VerificationState.UNCERTAIN
+    evidence: list[str] = field(default_factory=list)
+    candidate_seen: bool = False
+    announced: bool = False
+    pending: list[tuple[int, str]] = field(default_factory=list)
+    false_step: int | None = None
+    revised: bool = False
+    boxed: str | float | None = None
+    boxed_at_true: str | float | None = None
+    candidates: frozenset[float] = frozenset()
+
+    def run(self) -> Verification:
+        self.candidates = _stated_numbers(self.trace)
+        for i, step in enumerate(self.trace.steps):
+            if isinstance(step, TextStep):
+                self.text(i, step.text)
+            else:
+                self.code(i, step)
+        for i, kind in self.pending:
+            self.evidence.append(f"step {i}: {kind} without a verdict (trace ended)")
+        if not self.evidence:
+            self.evidence.append("no check after a candidate answer")
+        self.evidence.append(f"state {self.state.value}")
+        return Verification(self.state, tuple(self.evidence))
+
+    def decide(self, i: int, verdict: VerificationState, why: str) -> None:
+        if (
+            verdict is VerificationState.TRUE
+            and self.state is VerificationState.FALSE
+            and not self.revised
+        ):
+            self.evidence.append(
+                f"step {i}: {why} -> True ignored: no revision since the "
+                f"False check at step {self.false_step}"
+            )
+            return
+        self.evidence.append(f"step {i}: {why} -> {verdict.value}")
+        self.state = verdict
+        if verdict is VerificationState.FALSE:
+            self.false_step, self.revised = i, False
+        else:
+            self.boxed_at_true = self.boxed
+
+    def revise(self, i: int, why: str) -> None:
+        if self.state is VerificationState.FALSE and not self.revised:
+            self.revised, self.boxed = True, None
+            self.evidence.append(f"step {i}: revision ({why})")
+
+    def code(self, i: int, step: CodeStep) -> None:
+        marker = None
+        if self.candidate_seen:
+            marker = "announced in text" if self.announced else _code_check_marker(step.code)
+        if marker is None:
+            if step.status == "ok":
+                self.revise(i, "new computation")
+                self.note_candidate_in_output(step.output)
+            return
+        verdict, why = _code_verdict(step)
+        if verdict is not None:
+            self.decide(i, verdict, f"code check ({marker}), {why}")
+        elif why:
+            self.evidence.append(f"step {i}: code check ({marker}) did not run cleanly ({why})")
+        else:
+            self.pending.append((i, f"code check ({marker})"))
+
+    def note_candidate_in_output(self, output: str) -> None:
+        if self.candidates & _numbers_in(output):
+            self.candidate_seen = True
+
+    def text(self, i: int, text: str) -> None:
+        self.resolve_pending(i, text)
+        if self.state is VerificationState.FALSE and (match := _REVISION.search(text)):
+            self.revise(i, f"'{match.group(0)}'")
+        self.track_boxed(i, text)
+        sentences = _sentences(text)
+        first = next((j for j, s in enumerate(sentences) if _ANNOUNCE.search(s)), None)
+        before = " ".join(sentences if first is None else sentences[: first + 1])
+        self.announced = first is not None and (
+            self.candidate_seen or bool(_ANSWER_STATEMENT.search(before))
+        )
+        self.candidate_seen = self.candidate_seen or bool(_ANSWER_STATEMENT.search(text))
+        if self.announced and first is not None:
+            self.text_check(i, " ".join(sentences[first + 1 :])[:VERDICT_WINDOW_CHARS])
+
+    def resolve_pending(self, i: int, text: str) -> None:
+        if not self.pending:
+            return
+        steps = ", ".join(str(j) for j, _ in self.pending)
+        kinds = self.pending[0][1] if len(self.pending) == 1 else "checks"
+        self.pending = []
+        if verdict := _verdict_of_words(_leading_window(text)):
+            self.decide(i, verdict[0], f"{kinds} at step {steps}, words '{verdict[1]}'")
+        else:
+            self.evidence.append(f"step {i}: no verdict in the words after step {steps}")
+
+    def text_check(self, i: int, window: str) -> None:
+        next_is_code = i + 1 < len(self.trace.steps) and isinstance(
+            self.trace.steps[i + 1], CodeStep
+        )
+        if next_is_code:
+            return
+        verdict = _verdict_of_words(window)
+        if self.medium == "code":
+            if verdict:
+                self.evidence.append(f"step {i}: text-only verification not counted (medium code)")
+        elif verdict:
+            self.decide(i, verdict[0], f"text check, words '{verdict[1]}'")
+        else:
+            self.pending.append((i, "text check"))
+
+    def track_boxed(self, i: int, text: str) -> None:
+        for content in _boxed_contents(text):
+            answer = _normal_answer(content)
+            if self.boxed is not None and answer != self.boxed:
+                self.revise(i, "new boxed answer")
+            if (
+                self.state is VerificationState.TRUE
+                and self.boxed_at_true is not None
+                and answer != self.boxed_at_true
+            ):
+                self.state = VerificationState.UNCERTAIN
+                self.evidence.append(
+                    f"step {i}: boxed answer changed to {content!r} after "
+                    "the True check -> Uncertain"
+                )
+            self.boxed = answer
+
+
+def read_verification(trace: Trace, medium: Medium = "code") -> Verification:
+    """Read the verification state off ``trace``.
+
+    ``medium="code"`` (csv) counts only code checks; ``medium="text"`` (nl_verify) also counts
+    verification written in words. The rules are in docs/verification.md.
+    """
+    if medium not in MEDIUMS:
+        raise ConfigError(f"unknown verification medium {medium!r}; use one of {MEDIUMS}")
+    return _Reader(trace, medium).run()
+
+
+# --- adapters from recorded formats ------------------------------------------------------------
+
+
+def _status_from_output(output: str) -> str:
+    if _TIMEOUT_OUTPUT.search(output):
+        return "timeout"
+    return "error" if _ERROR_OUTPUT.search(output) else "ok"
+
+
+def trace_from_mathcoder(record: Mapping[str, Any]) -> Trace:
+    """Adapt one MathCoder output record (``debug_result`` roles text/code/execution)."""
+    try:
+        messages = [(m["role"], m["content"]) for m in record["debug_result"]]
+    except (KeyError, TypeError) as exc:
+        raise InputError(f"not a MathCoder record ({exc!r})", field="debug_result") from exc
+    answer = record.get("completion")
+    body = [(role, content) for role, content in messages if role not in ("system", "user")]
+    if body and body[-1][0] == "text" and str(body[-1][1]).strip() == str(answer).strip():
+        body = body[:-1]  # MathCoder appends the extracted answer as a last text message
+    steps: list[Step] = []
+    for j, (role, content) in enumerate(body):
+        if role == "text":
+            steps.append(TextStep(content))
+        elif role == "code":
+            ran = j + 1 < len(body) and body[j + 1][0] == "execution"
+            output = body[j + 1][1] if ran else ""
+            steps.append(
+                CodeStep(content, output, _status_from_output(output) if ran else "not_run")
+            )
+        elif role != "execution":
+            raise InputError(f"unknown role {role!r} in message {j}", field="debug_result")
+    return Trace(tuple(steps), None if answer is None else str(answer))
+
+
+_FENCED_CELL = re.compile(r"```python[^\n]*\n(.*?)```(?:\s*```output[^\n]*\n(.*?)```)?", re.S)
+
+
+def trace_from_fenced_text(text: str, answer: str | None = None) -> Trace:
+    """Split a fenced-text completion (```python / ```output blocks, ToRA style) into steps.
+
+    Without ``answer``, the content of the last ``\\boxed{}`` is used.
+    """
+    steps: list[Step] = []
+    position = 0
+    for match in _FENCED_CELL.finditer(text):
+        if text[position : match.start()].strip():
+            steps.append(TextStep(text[position : match.start()].strip()))
+        output = match.group(2)
+        status = "not_run" if output is None else _status_from_output(output)
+        steps.append(CodeStep(match.group(1), (output or "").strip(), status))
+        position = match.end()
+    if text[position:].strip():
+        steps.append(TextStep(text[position:].strip()))
+    if answer is None:
+        boxed = _boxed_contents(text)
+        answer = boxed[-1] if boxed else None
+    return Trace(tuple(steps), answer)
+
+
+def trace_from_tora(record: Mapping[str, Any]) -> Trace:
+    """Adapt a ToRA output record (``code``/``pred`` lists) or corpus example (``messages``)."""
+    if isinstance(record.get("code"), Sequence) and record["code"]:
+        preds = record.get("pred") or [None]
+        return trace_from_fenced_text(
+            str(record["code"][0]), None if preds[0] is None else str(preds[0])
+        )
+    messages = record.get("messages")
+    if not isinstance(messages, Sequence):
+        raise InputError("not a ToRA record: needs 'code' or 'messages'", field="code")
+    text = "\n".join(m["content"] for m in messages if m.get("role") == "assistant")
+    return trace_from_fenced_text(text)

@@ -1,0 +1,232 @@
+"""Tests for verimath.verification: hand-made cases, adapters, and the recorded transcripts."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from verimath.errors import ConfigError, InputError
+from verimath.verification import (
+    CodeStep,
+    TextStep,
+    Trace,
+    VerificationState,
+    read_verification,
+    trace_from_fenced_text,
+    trace_from_mathcoder,
+    trace_from_tora,
+)
+
+CASES_DIR = Path(__file__).parent / "data" / "verification"
+TRANSCRIPTS = Path(__file__).resolve().parents[2] / "shared" / "data" / "transcripts"
+MATHCODER = TRANSCRIPTS / "mathcoder"
+
+
+def _load_cases() -> list[tuple[str, dict[str, Any]]]:
+    cases = []
+    for path in sorted(CASES_DIR.glob("*.json")):
+        cases.extend(
+            (f"{path.stem}::{case['name']}", case) for case in json.loads(path.read_text())
+        )
+    return cases
+
+
+CASES = _load_cases()
+
+
+def _trace_of(case: dict[str, Any]) -> Trace:
+    steps = [
+        TextStep(s["text"]) if "text" in s else CodeStep(s["code"], s["output"], s["status"])
+        for s in case["steps"]
+    ]
+    return Trace(tuple(steps), case["answer"])
+
+
+def test_case_files_cover_every_state_and_are_many() -> None:
+    expected = Counter(case["expected"] for _, case in CASES)
+    assert len(CASES) >= 25
+    assert set(expected) == {"True", "False", "Uncertain"}
+    assert len({name for name, _ in CASES}) == len(CASES), "case names must be unique"
+
+
+@pytest.mark.parametrize(("name", "case"), CASES, ids=[name for name, _ in CASES])
+def test_hand_made_case(name: str, case: dict[str, Any]) -> None:
+    result = read_verification(_trace_of(case), case.get("medium", "code"))
+    assert result.state == case["expected"], f"{name}: {result.evidence}"
+    assert result.evidence[-1] == f"state {case['expected']}"
+
+
+def test_state_values_are_the_paper_names() -> None:
+    assert [s.value for s in VerificationState] == ["True", "False", "Uncertain"]
+    assert VerificationState.TRUE == "True"
+
+
+def test_evidence_names_the_deciding_step() -> None:
+    trace = Trace(
+        (TextStep("The answer is \\boxed{4}. Let's verify."), CodeStep("2 * 4 + 1 == 9", "True")),
+        "4",
+    )
+    result = read_verification(trace)
+    assert result.state is VerificationState.TRUE
+    assert result.evidence[0].startswith("step 1: code check")
+
+
+def test_unknown_medium_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="medium"):
+        read_verification(Trace((), None), "speech")  # type: ignore[arg-type]
+
+
+def test_trace_rejects_foreign_steps_and_freezes_lists() -> None:
+    with pytest.raises(InputError, match="step 0"):
+        Trace(("not a step",), None)  # type: ignore[arg-type]
+    trace = Trace([TextStep("x")], None)  # type: ignore[arg-type]
+    assert isinstance(trace.steps, tuple)
+
+
+# --- adapters ----------------------------------------------------------------------------------
+
+TORA_COMPLETION = (
+    "Let's compute.\n```python\nprint(16 - 3 - 4)\n```\n```output\n9\n```\n"
+    "She sells 9 eggs.\n```python\nprint(9 * two)\n```\n```output\n"
+    "Traceback (most recent call last):\nNameError: name 'two' is not defined\n```\n"
+    "Fix it.\n```python\nprint(9 * 2)\n```\n```output\n18\n```\nShe makes $\\boxed{18}$ dollars."
+)
+
+
+def test_fenced_text_splits_cells_outputs_and_statuses() -> None:
+    trace = trace_from_fenced_text(TORA_COMPLETION)
+    kinds = [type(s).__name__ for s in trace.steps]
+    assert kinds == [
+        "TextStep",
+        "CodeStep",
+        "TextStep",
+        "CodeStep",
+        "TextStep",
+        "CodeStep",
+        "TextStep",
+    ]
+    code_steps = [s for s in trace.steps if isinstance(s, CodeStep)]
+    assert [s.status for s in code_steps] == ["ok", "error", "ok"]
+    assert code_steps[0] == CodeStep("print(16 - 3 - 4)\n", "9", "ok")
+    assert trace.answer == "18"
+
+
+def test_fenced_text_cell_without_output_was_not_run() -> None:
+    trace = trace_from_fenced_text("```python\nx = 1\n```", answer="1")
+    assert trace.steps == (CodeStep("x = 1\n", "", "not_run"),)
+    assert trace.answer == "1"
+
+
+def test_fenced_text_timeout_status() -> None:
+    trace = trace_from_fenced_text("```python\nwhile True: pass\n```\n```output\nTimeoutError\n```")
+    assert trace.steps[0].status == "timeout"  # type: ignore[union-attr]
+
+
+MATHCODER_RECORD = {
+    "id": 1,
+    "completion": "64",
+    "debug_result": [
+        {"role": "system", "content": "Below is a math problem."},
+        {"role": "user", "content": "How much?"},
+        {"role": "text", "content": "Thus the answer is \\boxed{64}. Now let's verify."},
+        {"role": "code", "content": "total == 64"},
+        {"role": "execution", "content": "True"},
+        {"role": "code", "content": "1/0"},
+        {"role": "execution", "content": "-----\nZeroDivisionError: division by zero"},
+        {"role": "text", "content": "64"},
+    ],
+}
+
+
+def test_mathcoder_adapter() -> None:
+    trace = trace_from_mathcoder(MATHCODER_RECORD)
+    assert trace.answer == "64"
+    assert trace.steps == (
+        TextStep("Thus the answer is \\boxed{64}. Now let's verify."),
+        CodeStep("total == 64", "True", "ok"),
+        CodeStep("1/0", "-----\nZeroDivisionError: division by zero", "error"),
+    )
+    assert read_verification(trace).state is VerificationState.TRUE
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {},
+        {"debug_result": [{"role": "text"}]},
+        {"debug_result": [{"role": "tool", "content": "x"}]},
+    ],
+)
+def test_mathcoder_adapter_rejects_malformed_records(record: dict[str, Any]) -> None:
+    with pytest.raises(InputError, match="debug_result"):
+        trace_from_mathcoder(record)
+
+
+def test_tora_adapter_outputs_and_corpus_examples() -> None:
+    trace = trace_from_tora({"idx": 0, "code": [TORA_COMPLETION], "pred": ["18"]})
+    assert trace.answer == "18" and len(trace.steps) == 7
+    corpus = trace_from_tora(
+        {
+            "messages": [
+                {"role": "user", "content": "q"},
+                {"role": "assistant", "content": TORA_COMPLETION},
+            ]
+        }
+    )
+    assert corpus.steps == trace.steps and corpus.answer == "18"
+    with pytest.raises(InputError):
+        trace_from_tora({"idx": 0})
+
+
+# --- recorded transcripts ----------------------------------------------------------------------
+
+
+def _mathcoder_states(path: Path) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    with path.open() as lines:
+        for line in lines:
+            counts[read_verification(trace_from_mathcoder(json.loads(line))).state.value] += 1
+    return counts
+
+
+def test_mathcoder_state_counts_and_precision() -> None:
+    """Counts states in every MathCoder file; precision of True against the correct/wrong split.
+
+    Run with ``-s`` to see the table (also in docs/verification.md).
+    """
+    table: dict[tuple[str, str, str], Counter[str]] = {}
+    for path in sorted(MATHCODER.glob("*/*/*.jsonl")):
+        label = "correct" if path.stem.endswith("-correct") else "wrong"
+        table[(path.parts[-3], path.parts[-2], label)] = _mathcoder_states(path)
+    for (model, dataset, label), counts in table.items():
+        print(
+            f"{model:18} {dataset:6} {label:8} True {counts['True']:4}  False "
+            f"{counts['False']:3}  Uncertain {counts['Uncertain']:4}"
+        )
+    total = sum(table.values(), Counter())
+    assert 200 <= total["True"] + total["False"] <= 600, "several hundred contain verification"
+    assert total["Uncertain"] > 4 * (total["True"] + total["False"])
+    for model in ("MathCoder-CL-34b", "MathCoder-L-7b"):
+        right, wrong = table[(model, "GSM8K", "correct")], table[(model, "GSM8K", "wrong")]
+        precision = right["True"] / (right["True"] + wrong["True"])
+        false_wrong = wrong["False"] / (right["False"] + wrong["False"])
+        print(
+            f"{model}: precision of True {precision:.3f} ({right['True']}/"
+            f"{right['True'] + wrong['True']}); False on wrong answers {false_wrong:.3f}"
+        )
+        assert 0.4 <= precision <= 0.95
+        assert false_wrong >= 0.5, "a failed check should mostly mark wrong answers"
+    assert table[("MathCoder-CL-34b", "GSM8K", "correct")]["True"] >= 150
+
+
+def test_tora_single_round_outputs_are_uncertain() -> None:
+    path = TRANSCRIPTS / "tora" / "tora-code-34b-v1.0" / "gsm8k"
+    counts: Counter[str] = Counter()
+    with next(path.glob("*.jsonl")).open() as lines:
+        for line in lines:
+            counts[read_verification(trace_from_tora(json.loads(line))).state.value] += 1
+    assert counts["Uncertain"] == sum(counts.values()) == 1319, "ToRA never verifies"
