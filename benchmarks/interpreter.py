@@ -29,8 +29,9 @@ from verimath.interpreter import Interpreter
 from verimath.interpreter.launcher import PRELOAD_MODULES, bwrap_command
 
 IMPORTS = "import " + ", ".join(m for m in PRELOAD_MODULES)
-NOTEBOOK = [f"v{i} = {'v' + str(i - 1) + ' + ' if i else ''}sympy.Rational(1, {i + 2})"
-            for i in range(10)]
+NOTEBOOK = [
+    f"v{i} = {'v' + str(i - 1) + ' + ' if i else ''}sympy.Rational(1, {i + 2})" for i in range(10)
+]
 CPU_CELL = "sum(i * i for i in range({n} + 300_000))"
 
 

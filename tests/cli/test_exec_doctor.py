@@ -19,7 +19,9 @@ def test_exec_runs_files_as_cells_of_one_session(tmp_path: Path) -> None:
     first.write_text("x = 5\nprint('set')\n")
     second.write_text("while True:\n    pass\n")
     third.write_text("print(x)\n")
-    result = CliRunner().invoke(cli, ["exec", "--timeout", "0.5", str(first), str(second), str(third)])
+    result = CliRunner().invoke(
+        cli, ["exec", "--timeout", "0.5", str(first), str(second), str(third)]
+    )
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.output.splitlines()]
     assert [line["status"] for line in lines] == ["ok", "timeout", "ok"]
@@ -31,13 +33,17 @@ def test_exec_runs_files_as_cells_of_one_session(tmp_path: Path) -> None:
 def test_exec_reads_standard_input() -> None:
     result = CliRunner().invoke(cli, ["exec"], input="import math\nmath.factorial(10)\n")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output) == {**json.loads(result.output), "status": "ok",
-                                         "output": "3628800\n"}
+    assert json.loads(result.output) == {
+        **json.loads(result.output),
+        "status": "ok",
+        "output": "3628800\n",
+    }
 
 
 def test_exec_memory_limit_option() -> None:
-    result = CliRunner().invoke(cli, ["exec", "--memory-mb", "256"],
-                                input="blob = bytearray(512 * 1024 * 1024)\n")
+    result = CliRunner().invoke(
+        cli, ["exec", "--memory-mb", "256"], input="blob = bytearray(512 * 1024 * 1024)\n"
+    )
     assert json.loads(result.output)["status"] == "memory"
 
 
@@ -51,8 +57,11 @@ def test_exec_as_a_real_process_with_env_option(tmp_path: Path) -> None:
     script = tmp_path / "cell.py"
     script.write_text("import time\ntime.sleep(5)\n")
     completed = subprocess.run(
-        [sys.executable, "-m", "verimath", "exec", str(script)], capture_output=True, text=True,
-        env={"VERIMATH_EXEC_TIMEOUT": "0.3", "PATH": "/usr/bin:/bin"}, timeout=60,
+        [sys.executable, "-m", "verimath", "exec", str(script)],
+        capture_output=True,
+        text=True,
+        env={"VERIMATH_EXEC_TIMEOUT": "0.3", "PATH": "/usr/bin:/bin"},
+        timeout=60,
     )
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout)["status"] == "timeout"

@@ -8,8 +8,9 @@ from verimath.interpreter import Interpreter, Limits
 
 # Short limits keep the attack tests quick; the grace period still lets a cell that ignores its
 # soft time limit be told apart from one that honours it.
-TEST_LIMITS = Limits(timeout_s=3.0, grace_s=2.0, memory_mb=1024, cpu_s=60, file_size_mb=16,
-                     max_output_chars=2000)
+TEST_LIMITS = Limits(
+    timeout_s=3.0, grace_s=2.0, memory_mb=1024, cpu_s=60, file_size_mb=16, max_output_chars=2000
+)
 
 
 @pytest.fixture(scope="session")

@@ -271,7 +271,10 @@ def test_deep_recursion_is_an_error(session: Session) -> None:
 
 def test_deep_recursion_past_the_c_stack_kills_only_the_session(session: Session) -> None:
     # repr() of a deeply nested list recurses in C: with the limit lifted, the C stack overflows
-    code = "import sys\nsys.setrecursionlimit(10**8)\nl = []\nfor _ in range(10**7):\n    l = [l]\nrepr(l)"
+    code = (
+        "import sys\nsys.setrecursionlimit(10**8)\nl = []\n"
+        "for _ in range(10**7):\n    l = [l]\nrepr(l)"
+    )
     result = session.run(code, timeout=10)
     assert result.status is CellStatus.KILLED
     assert "segmentation fault" in (result.detail or "")
@@ -312,7 +315,10 @@ def test_ignoring_sigalrm_then_looping_is_killed(session: Session) -> None:
 
 
 def test_catching_the_timeout_is_not_an_escape(session: Session) -> None:
-    code = "while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass"
+    code = (
+        "while True:\n    try:\n        while True:\n            pass\n"
+        "    except BaseException:\n        pass"
+    )
     result = session.run(code, timeout=1)
     assert result.status is CellStatus.KILLED
 
@@ -333,7 +339,10 @@ def test_os_exit_is_reported(session: Session) -> None:
 
 @pytest.mark.parametrize(
     "code",
-    ["import sys\nsys.stdout.close()\nprint('gone')", "import os\nos.close(1)\nos.close(2)\nprint('x')"],
+    [
+        "import sys\nsys.stdout.close()\nprint('gone')",
+        "import os\nos.close(1)\nos.close(2)\nprint('x')",
+    ],
 )
 def test_closing_stdout_does_not_break_the_session(session: Session, code: str) -> None:
     session.run(code)

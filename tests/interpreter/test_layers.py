@@ -9,8 +9,17 @@ from verimath.interpreter import CellStatus, Interpreter, SandboxDegradedWarning
 
 from .conftest import TEST_LIMITS
 
-EXPECTED_LAYERS = {"bubblewrap", "network", "filesystem", "processes", "environment", "rlimits",
-                   "uid", "seccomp", "preload"}
+EXPECTED_LAYERS = {
+    "bubblewrap",
+    "network",
+    "filesystem",
+    "processes",
+    "environment",
+    "rlimits",
+    "uid",
+    "seccomp",
+    "preload",
+}
 
 
 def test_every_layer_is_on_by_default(interpreter: Interpreter) -> None:

@@ -17,7 +17,9 @@ def test_last_bare_expression_is_displayed(session) -> None:
     assert session.run("1 + 1").output == "2\n"
     assert session.run("a = 3\na * 7").output == "21\n"
     assert session.run("None").output == ""
-    assert session.run("import sympy\nsympy.Rational(1, 3) + sympy.Rational(1, 6)").output == "1/2\n"
+    assert (
+        session.run("import sympy\nsympy.Rational(1, 3) + sympy.Rational(1, 6)").output == "1/2\n"
+    )
 
 
 def test_preloaded_libraries_import_instantly(session) -> None:

@@ -33,7 +33,9 @@ PROBES: dict[str, str] = {
         "import os\ntry:\n    os.fork()\n    stopped = False\nexcept PermissionError:\n"
         "    stopped = True\nstopped"
     ),
-    "rlimits": "import resource\nresource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY",
+    "rlimits": (
+        "import resource\nresource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY"
+    ),
 }
 PACKAGES = ("verimath", "sympy", "numpy", "scipy", "math-verify", "openai", "llama_cpp_python")
 
@@ -70,8 +72,11 @@ def sandbox_checks() -> list[Check]:
             for layer in interpreter.layers:
                 probe = PROBES.get(layer.name)
                 proven = session.run(probe).output.strip() == "True" if probe else layer.active
-                detail = layer.detail if proven == layer.active else (
-                    f"{layer.detail}; the probe {'held' if proven else 'got through'}")
+                detail = (
+                    layer.detail
+                    if proven == layer.active
+                    else (f"{layer.detail}; the probe {'held' if proven else 'got through'}")
+                )
                 checks.append(Check(layer.name, layer.active and proven, detail))
     return checks
 
@@ -93,9 +98,13 @@ def _print(checks: list[Check], versions: dict[str, str]) -> None:
         state = "[green]on[/green]" if check.ok else "[bold red]OFF[/bold red]"
         table.add_row(check.name, state, check.detail)
     console.print(table)
-    console.print(f"python {sys.version.split()[0]} on {platform.platform()}; "
-                  f"bwrap: {shutil.which('bwrap') or 'not found'}")
+    console.print(
+        f"python {sys.version.split()[0]} on {platform.platform()}; "
+        f"bwrap: {shutil.which('bwrap') or 'not found'}"
+    )
     console.print(", ".join(f"{name} {version}" for name, version in versions.items()))
     if not all(check.ok for check in checks):
-        console.print("[bold red]Some layers are off.[/bold red] Install the system packages with "
-                      "'bash setup.sh' (as root) and run 'verimath doctor' again.")
+        console.print(
+            "[bold red]Some layers are off.[/bold red] Install the system packages with "
+            "'bash setup.sh' (as root) and run 'verimath doctor' again."
+        )

@@ -19,17 +19,24 @@ def sandbox_options(command: Callable[..., Any]) -> Callable[..., Any]:
     ``..._MAX_OUTPUT``.
     """
     command = click.option(
-        "--max-output", type=click.IntRange(min=100),
-        default=DEFAULT_LIMITS.max_output_chars, show_default=True,
+        "--max-output",
+        type=click.IntRange(min=100),
+        default=DEFAULT_LIMITS.max_output_chars,
+        show_default=True,
         help="Characters of output kept per cell (head and tail).",
     )(command)
     command = click.option(
-        "--memory-mb", type=click.IntRange(min=64), default=DEFAULT_LIMITS.memory_mb,
-        show_default=True, help="Memory a session may allocate.",
+        "--memory-mb",
+        type=click.IntRange(min=64),
+        default=DEFAULT_LIMITS.memory_mb,
+        show_default=True,
+        help="Memory a session may allocate.",
     )(command)
     return click.option(
-        "--timeout", type=click.FloatRange(min=0, min_open=True),
-        default=DEFAULT_LIMITS.timeout_s, show_default=True,
+        "--timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        default=DEFAULT_LIMITS.timeout_s,
+        show_default=True,
         help="Soft time limit per cell, in seconds.",
     )(command)
 

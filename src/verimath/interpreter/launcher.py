@@ -45,9 +45,7 @@ SANDBOX_ENV = {
     "MPLBACKEND": "Agg",
 }
 ROOT_CAPABILITIES = ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_CHOWN")
-BOOT = (
-    "import sys; sys.path[:0] = {paths!r}; from sandbox.server import main; main(sys.argv)"
-)
+BOOT = "import sys; sys.path[:0] = {paths!r}; from sandbox.server import main; main(sys.argv)"
 
 
 @dataclass(frozen=True)
@@ -146,8 +144,9 @@ def start_server(limits: Limits, *, use_bwrap: bool = True, seccomp: bool = True
     return _launch(limits, None, seccomp, fallback_reason=reason)
 
 
-def _launch(limits: Limits, bwrap: str | None, seccomp: bool,
-            fallback_reason: str | None = None) -> ServerProcess:
+def _launch(
+    limits: Limits, bwrap: str | None, seccomp: bool, fallback_reason: str | None = None
+) -> ServerProcess:
     host_end, server_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     host_scratch = None if bwrap else tempfile.mkdtemp(prefix="verimath-scratch-")
     if host_scratch:
@@ -162,10 +161,16 @@ def _launch(limits: Limits, bwrap: str | None, seccomp: bool,
     code_parent = SANDBOX_CODE_MOUNT if bwrap else str(SANDBOX_CODE_DIR.parent)
     python_argv = [sys.executable, "-I", "-c", BOOT.format(paths=[code_parent]), json.dumps(config)]
     argv = bwrap_command(bwrap, limits, python_argv) if bwrap else python_argv
-    log = tempfile.TemporaryFile(prefix="verimath-sandbox-")
+    log = tempfile.TemporaryFile(prefix="verimath-sandbox-")  # noqa: SIM115 - the server owns it
     process = subprocess.Popen(
-        argv, pass_fds=[server_end.fileno()], env=dict(SANDBOX_ENV), stdin=subprocess.DEVNULL,
-        stdout=log, stderr=log, start_new_session=True, cwd="/",
+        argv,
+        pass_fds=[server_end.fileno()],
+        env=dict(SANDBOX_ENV),
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+        cwd="/",
     )
     server_end.close()
     server = ServerProcess(process, host_end, (), log, host_scratch)
@@ -189,16 +194,23 @@ def _await_hello(server: ServerProcess) -> dict[str, Any]:
     return json.loads(data)
 
 
-def _layers(reported: dict[str, dict[str, Any]], bwrap: str | None,
-            fallback_reason: str | None) -> tuple[Layer, ...]:
+def _layers(
+    reported: dict[str, dict[str, Any]], bwrap: str | None, fallback_reason: str | None
+) -> tuple[Layer, ...]:
     missing = f"off: {fallback_reason}"
     network = reported.get("network", {"active": bool(bwrap), "detail": "own network namespace"})
     layers = [
         Layer("bubblewrap", bool(bwrap), f"server started by {bwrap}" if bwrap else missing),
-        Layer("network", network["active"], network["detail"] + ", loopback down"
-              if network["active"] else network["detail"]),
-        Layer("filesystem", bool(bwrap), "read-only /usr and Python install, private scratch"
-              if bwrap else missing),
+        Layer(
+            "network",
+            network["active"],
+            network["detail"] + ", loopback down" if network["active"] else network["detail"],
+        ),
+        Layer(
+            "filesystem",
+            bool(bwrap),
+            "read-only /usr and Python install, private scratch" if bwrap else missing,
+        ),
         Layer("processes", bool(bwrap), "own PID namespace" if bwrap else missing),
         Layer("environment", True, "empty environment (no variable of the caller)"),
         Layer("rlimits", True, "address space, CPU, file size, open files, threads"),

@@ -15,7 +15,7 @@ class Limits:
     timeout_s: float = 30.0
     """Soft per-cell time limit: a TimeoutError is raised inside the cell; the session lives on."""
     grace_s: float = 5.0
-    """After the soft limit, how long a cell that does not stop gets before its session is killed."""
+    """After the soft limit, the time a cell that does not stop gets before its session dies."""
     memory_mb: int = 2048
     """Address space a session may add on top of the preloaded libraries (RLIMIT_AS)."""
     cpu_s: int = 600
@@ -34,7 +34,9 @@ class Limits:
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
             if not isinstance(value, int | float) or value <= 0:
-                raise ConfigError(f"interpreter limit {name} must be a positive number, got {value!r}")
+                raise ConfigError(
+                    f"interpreter limit {name} must be a positive number, got {value!r}"
+                )
 
     def for_session(self) -> dict[str, Any]:
         """The part the sandbox applies inside a session child."""

@@ -12,6 +12,7 @@ Sessions start lazily on their first cell. A session whose process dies (hard ti
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -46,8 +47,14 @@ class Interpreter:
     layers are announced once as a ``SandboxDegradedWarning``.
     """
 
-    def __init__(self, limits: Limits | None = None, *, strict: bool = False,
-                 use_bwrap: bool = True, seccomp: bool = True) -> None:
+    def __init__(
+        self,
+        limits: Limits | None = None,
+        *,
+        strict: bool = False,
+        use_bwrap: bool = True,
+        seccomp: bool = True,
+    ) -> None:
         self.limits = limits or Limits()
         self.strict = strict
         self._use_bwrap = use_bwrap
@@ -103,8 +110,9 @@ class Interpreter:
         if self._server is None or self._server.process.poll() is not None:
             if self._server is not None:
                 _stop_server(self._server)
-            self._server = start_server(self.limits, use_bwrap=self._use_bwrap,
-                                        seccomp=self._seccomp)
+            self._server = start_server(
+                self.limits, use_bwrap=self._use_bwrap, seccomp=self._seccomp
+            )
             self._announce(self._server.layers)
         return self._server
 
@@ -116,8 +124,12 @@ class Interpreter:
         if self.strict:
             self.close_server_quietly()
             raise SandboxUnavailableError(f"isolation layers off: {text}. Run 'verimath doctor'.")
-        warnings.warn(f"verimath sandbox runs with isolation layers off: {text}. "
-                      "Run 'verimath doctor' for details.", SandboxDegradedWarning, stacklevel=4)
+        warnings.warn(
+            f"verimath sandbox runs with isolation layers off: {text}. "
+            "Run 'verimath doctor' for details.",
+            SandboxDegradedWarning,
+            stacklevel=4,
+        )
 
     def close_server_quietly(self) -> None:
         if self._server is not None:
@@ -135,15 +147,21 @@ class Interpreter:
                     if attempt == 2 or request["op"] != "spawn":
                         raise SandboxUnavailableError(
                             f"the sandbox server failed during {request['op']!r}: {exc}. "
-                            f"Its log:\n{server.log_tail()}") from exc
+                            f"Its log:\n{server.log_tail()}"
+                        ) from exc
                     _stop_server(server)
                     self._server = None
         raise AssertionError("unreachable")
 
     def _spawn(self, fds: list[int]) -> int:
         sid = next(self._sids)
-        request = {"op": "spawn", "sid": sid, "uid": SESSION_UID_BASE + sid % SESSION_UID_SPAN,
-                   "limits": self.limits.for_session(), "env": {}}
+        request = {
+            "op": "spawn",
+            "sid": sid,
+            "uid": SESSION_UID_BASE + sid % SESSION_UID_SPAN,
+            "limits": self.limits.for_session(),
+            "env": {},
+        }
         reply = self._control(request, fds)
         if "error" in reply:
             raise SandboxUnavailableError(f"could not start a session: {reply['error']}")
@@ -178,10 +196,8 @@ def _exchange(server: ServerProcess, request: dict[str, Any], fds: list[int]) ->
 
 
 def _stop_server(server: ServerProcess) -> None:
-    try:
+    with contextlib.suppress(OSError):
         server.control.send(json.dumps({"op": "shutdown"}).encode())
-    except OSError:
-        pass
     server.control.close()
     try:
         server.process.wait(timeout=5)
@@ -295,7 +311,8 @@ class Session:
         self.close()
         raise SandboxUnavailableError(
             f"a sandbox session failed to start ({reason}). Server log:\n"
-            f"{self._interpreter._log_tail()}\nRun 'verimath doctor' to see which layer fails.")
+            f"{self._interpreter._log_tail()}\nRun 'verimath doctor' to see which layer fails."
+        )
 
     def _send(self, code: str, timeout: float | None) -> _PendingCell | CellResult:
         restarted_because = None
@@ -311,7 +328,7 @@ class Session:
             return self._finish(cell, None, timed_out=False)
         return cell
 
-    def _read_available(self, cell: _PendingCell) -> dict[str, Any] | None | object:
+    def _read_available(self, cell: _PendingCell) -> dict[str, Any] | object | None:
         """Drain the response pipe: a frame, None at end of file, or _PENDING."""
         while True:
             try:
@@ -324,26 +341,40 @@ class Session:
             if frames:
                 return frames[0]
 
-    def _finish(self, cell: _PendingCell, frame: dict[str, Any] | None, *,
-                timed_out: bool) -> CellResult:
+    def _finish(
+        self, cell: _PendingCell, frame: dict[str, Any] | None, *, timed_out: bool
+    ) -> CellResult:
         duration = time.monotonic() - cell.started
         prefix = _restart_note(cell.restarted_because)
         if frame is not None:
-            return CellResult(prefix + frame["output"], CellStatus(frame["status"]),
-                              duration, cell.index, cell.restarted_because is not None)
+            return CellResult(
+                prefix + frame["output"],
+                CellStatus(frame["status"]),
+                duration,
+                cell.index,
+                cell.restarted_because is not None,
+            )
         assert self._sid is not None
         sid = self._sid
         self.close()
         if timed_out:
             self._interpreter._end(sid, kill=True)
-            reason = (f"the cell did not stop at its {cell.soft_limit_s:g} s time limit nor "
-                      f"within {self._limits.grace_s:g} s more, so its session was killed")
+            reason = (
+                f"the cell did not stop at its {cell.soft_limit_s:g} s time limit nor "
+                f"within {self._limits.grace_s:g} s more, so its session was killed"
+            )
         else:
             reason = self._interpreter._end(sid, kill=False)
         self._ended_because = reason
         output = f"{prefix}[session ended: {reason}; variables from earlier cells are lost]"
-        return CellResult(output, CellStatus.KILLED, duration, cell.index,
-                          cell.restarted_because is not None, detail=reason)
+        return CellResult(
+            output,
+            CellStatus.KILLED,
+            duration,
+            cell.index,
+            cell.restarted_because is not None,
+            detail=reason,
+        )
 
 
 _PENDING = object()
@@ -352,8 +383,9 @@ _PENDING = object()
 class _PendingCell:
     """Book-keeping for a cell sent to the session but not yet answered."""
 
-    def __init__(self, index: int, soft_limit_s: float, hard_limit_s: float,
-                 restarted_because: str | None) -> None:
+    def __init__(
+        self, index: int, soft_limit_s: float, hard_limit_s: float, restarted_because: str | None
+    ) -> None:
         self.index = index
         self.soft_limit_s = soft_limit_s
         self.hard_limit_s = hard_limit_s

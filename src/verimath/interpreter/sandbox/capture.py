@@ -27,7 +27,7 @@ def cut_middle(text: str, limit: int) -> str:
         return text
     head, tail = limit - limit // 2, limit // 2
     omitted = len(text) - head - tail
-    return f"{text[:head]}\n{MARKER_TEMPLATE.format(n=omitted)}\n{text[len(text) - tail:]}"
+    return f"{text[:head]}\n{MARKER_TEMPLATE.format(n=omitted)}\n{text[len(text) - tail :]}"
 
 
 class BoundedBuffer:
@@ -66,10 +66,7 @@ class BoundedBuffer:
         """The captured text with the omission marker where the middle was dropped."""
         head = "".join(self._head)
         tail = "".join(self._tail)
-        if self.tail_limit:
-            tail = tail[max(0, len(tail) - self.tail_limit) :]
-        else:
-            tail = ""
+        tail = tail[max(0, len(tail) - self.tail_limit) :] if self.tail_limit else ""
         omitted = self.total - self._head_size - len(tail)
         if omitted <= 0:
             return neutralize(head + tail)

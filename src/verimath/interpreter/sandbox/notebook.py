@@ -57,7 +57,9 @@ class Notebook:
         output += _note_lingering_threads(threads_before)
         return {"status": status, "output": output, "duration_s": duration}
 
-    def _execute(self, code: str, filename: str, buffer: BoundedBuffer, timeout: float | None) -> str:
+    def _execute(
+        self, code: str, filename: str, buffer: BoundedBuffer, timeout: float | None
+    ) -> str:
         saved = sys.stdout, sys.stderr
         sys.stdout = CaptureStream(buffer, "<stdout>")
         sys.stderr = CaptureStream(buffer, "<stderr>")
@@ -116,7 +118,9 @@ class Notebook:
                 return ""
             limit = self.max_output_chars * 4
             head = os.pread(self._fd_output, min(size, limit), 0)
-            tail = os.pread(self._fd_output, limit, max(limit, size - limit)) if size > limit else b""
+            tail = (
+                os.pread(self._fd_output, limit, max(limit, size - limit)) if size > limit else b""
+            )
         except OSError:
             return ""
         text = head.decode("utf-8", "replace")

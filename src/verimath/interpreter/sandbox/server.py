@@ -12,6 +12,7 @@ Control requests (one JSON datagram each, answered by one datagram):
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import importlib
@@ -230,10 +231,8 @@ class ForkServer:
 
     def _kill_all(self) -> None:
         for pid, _ in list(self.children.values()):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         for sid, (_, scratch) in list(self.children.items()):
             shutil.rmtree(scratch, ignore_errors=True)
             del self.children[sid]

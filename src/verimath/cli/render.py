@@ -1,0 +1,75 @@
+"""Terminal rendering of samples and votes with rich."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.markup import escape
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+
+from verimath.solver import Solution
+from verimath.trajectory import Trajectory
+from verimath.verification import CodeStep, TextStep
+
+STATE_STYLE = {"True": "bold green", "Uncertain": "bold yellow", "False": "bold red"}
+CELL_STYLE = {
+    "ok": "green",
+    "error": "red",
+    "timeout": "yellow",
+    "memory": "yellow",
+    "killed": "bold red",
+    "refused": "magenta",
+}
+PROSE_LIMIT = 1500
+
+
+def render_sample(console: Console, index: int, trajectory: Trajectory) -> None:
+    """Print one finished sample: prose, highlighted cells, outputs, answer and state."""
+    parts: list[object] = []
+    for step in trajectory.steps:
+        if isinstance(step, TextStep):
+            text = step.text.strip()
+            if len(text) > PROSE_LIMIT:
+                text = f"{text[: PROSE_LIMIT // 2]}\n[...]\n{text[-PROSE_LIMIT // 2 :]}"
+            parts.append(Text(text))
+        elif isinstance(step, CodeStep):
+            parts.append(Syntax(step.code, "python", theme="ansi_dark", line_numbers=False))
+            style = CELL_STYLE.get(step.status, "white")
+            parts.append(
+                Panel(
+                    Text(step.output.rstrip() or "(no output)"),
+                    title=f"output · {step.status}",
+                    title_align="left",
+                    border_style=style,
+                )
+            )
+    state = str(trajectory.verification.state)
+    footer = Text.assemble(
+        ("answer: ", "bold"),
+        (str(trajectory.answer), "bold cyan"),
+        "   verification: ",
+        (state, STATE_STYLE.get(state, "")),
+        f"   code runs: {trajectory.code_executions}   stop: {trajectory.stop_reason}",
+    )
+    parts.append(footer)
+    console.print(Panel(Group(*parts), title=f"sample {index + 1}", title_align="left"))
+
+
+def render_votes(console: Console, solution: Solution) -> None:
+    """Print the vote table and the final answer."""
+    table = Table(title=f"votes (weights T,U,F = {solution.vote.weights.spec()})")
+    for column in ("answer", "score", "True", "Uncertain", "False", "samples"):
+        table.add_column(column)
+    for answer_class in solution.vote.classes:
+        table.add_row(
+            escape(str(answer_class.answer)),
+            f"{answer_class.score:g}",
+            str(answer_class.counts.true),
+            str(answer_class.counts.uncertain),
+            str(answer_class.counts.false),
+            ", ".join(str(i + 1) for i in answer_class.members),
+        )
+    console.print(table)
+    console.print(Text.assemble(("final answer: ", "bold"), (str(solution.answer), "bold green")))

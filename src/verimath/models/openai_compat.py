@@ -1,0 +1,324 @@
+"""Any OpenAI-compatible chat completions server: OpenAI, vLLM, SGLang, Ollama, llama.cpp.
+
+Spec ``openai:MODEL[@BASE_URL]``, e.g. ``openai:gpt-4o`` or
+``openai:Qwen/Qwen2.5-Math-7B-Instruct@http://127.0.0.1:8000/v1``. The SDK's own retries are
+off (``max_retries=0``); this module retries 408/409/429/5xx, timeouts, dropped connections
+and malformed JSON with exponential backoff and full jitter, honouring Retry-After.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import openai
+
+from verimath.errors import (
+    ConfigError,
+    ModelAuthError,
+    ModelConnectionError,
+    ModelNotFoundError,
+    ModelResponseError,
+)
+from verimath.models.base import ChatModel
+from verimath.models.messages import (
+    Completion,
+    GenerateConfig,
+    Message,
+    ToolCall,
+    Usage,
+    to_wire,
+)
+from verimath.models.pricing import Price, cost_usd, openai_price
+from verimath.models.retry import RETRYABLE_STATUS, RetryPolicy, parse_retry_after
+from verimath.models.tools import (
+    FENCED,
+    FUNCTION,
+    PYTHON_TOOL,
+    cut_at_stop,
+    trim_fenced_completion,
+)
+
+__all__ = ["DEFAULT_API_KEY_ENV", "OPENAI_BASE_URL", "OpenAIModel", "parse_openai_spec"]
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
+DEFAULT_TIMEOUT_S = 600.0
+DEFAULT_MAX_CONCURRENCY = 16
+NO_KEY_PLACEHOLDER = "no-key"
+"""Sent to servers other than api.openai.com when no key is set (the SDK insists on one)."""
+
+_REASONING_MODEL = re.compile(r"^(o\d|gpt-5)")
+"""Models that take ``max_completion_tokens`` and refuse ``temperature``/``top_p``."""
+_ERROR_TEXT_LIMIT = 500
+_SPEC = re.compile(r"(?P<model>.*?)@(?P<url>https?://.*)", re.S)
+
+
+class _MalformedResponse(Exception):
+    """The server's answer is not JSON (retried: usually a truncated or garbled body)."""
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """Why an attempt failed, when that is worth another attempt."""
+
+    description: str
+    retry_after_s: float | None = None
+    malformed: bool = False
+
+
+def parse_openai_spec(rest: str) -> tuple[str, str | None]:
+    """Split ``MODEL[@BASE_URL]``; the base URL starts at the first ``@http://``/``@https://``."""
+    match = _SPEC.fullmatch(rest)
+    return (match["model"], match["url"]) if match else (rest, None)
+
+
+class OpenAIModel(ChatModel):
+    """A chat model served over the OpenAI chat completions API."""
+
+    tool_styles = frozenset({FUNCTION, FENCED})
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key_env: str = DEFAULT_API_KEY_ENV,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        retry: RetryPolicy | None = None,
+        price: Price | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> None:
+        """``base_url`` defaults to $OPENAI_BASE_URL, then api.openai.com; the key is read
+        from the environment variable ``api_key_env``. ``price`` overrides the price table;
+        ``extra_body`` adds server-specific fields (e.g. vLLM's ``top_k``) to every request."""
+        if not model:
+            raise ConfigError("the openai backend needs a model name: openai:MODEL[@BASE_URL]")
+        if max_concurrency < 1:
+            raise ConfigError(f"max_concurrency must be >= 1, not {max_concurrency!r}")
+        self.model = model
+        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_BASE_URL).rstrip(
+            "/"
+        )
+        self.api_key_env = api_key_env
+        self.timeout_s = timeout_s
+        self.retry = retry or RetryPolicy()
+        self.extra_body = dict(extra_body or {})
+        self.name = f"openai:{model}" if self._is_openai() else f"openai:{model}@{self.base_url}"
+        self.price = price or (openai_price(model) if self._is_openai() else None)
+        self._api_key = self._read_key()
+        self._semaphore = asyncio.Semaphore(max_concurrency)
+        self._client: openai.AsyncOpenAI | None = None
+
+    def _is_openai(self) -> bool:
+        return urlsplit(self.base_url).hostname == "api.openai.com"
+
+    def _read_key(self) -> str:
+        key = os.environ.get(self.api_key_env, "").strip()
+        if key:
+            return key
+        if self._is_openai():
+            raise ModelAuthError(
+                f"no API key for {self.base_url}: set the environment variable "
+                f"{self.api_key_env} (or name another variable with api_key_env=...)"
+            )
+        return NO_KEY_PLACEHOLDER
+
+    async def generate(
+        self, messages: Sequence[Message], config: GenerateConfig, *, tools: bool = False
+    ) -> list[Completion]:
+        """``config.n`` choices; if the server returns fewer (llama.cpp ignores ``n``), the
+        rest are requested again with ``seed + number already received``."""
+        self.check_tool_style(tools)
+        started = time.monotonic()
+        results: list[tuple[Message, str, dict[str, Any], dict[str, Any]]] = []
+        prompt_tokens = completion_tokens = 0
+        while len(results) < config.n:
+            seed = None if config.seed is None else config.seed + len(results)
+            body = self.request_body(messages, config, tools, config.n - len(results), seed)
+            data = await self._post(body)
+            for message, finish in self._choices(data, config)[: config.n - len(results)]:
+                results.append((message, finish, body, data))
+            usage = data.get("usage") or {}
+            prompt_tokens += int(usage.get("prompt_tokens") or 0)
+            completion_tokens += int(usage.get("completion_tokens") or 0)
+        latency = time.monotonic() - started
+        cost = cost_usd(self.price, prompt_tokens, completion_tokens)
+        total = Usage(prompt_tokens, completion_tokens, cost)
+        return [
+            Completion(message, finish, total if i == 0 else Usage(), latency, body, data)
+            for i, (message, finish, body, data) in enumerate(results)
+        ]
+
+    def request_body(
+        self,
+        messages: Sequence[Message],
+        config: GenerateConfig,
+        tools: bool,
+        n: int,
+        seed: int | None,
+    ) -> dict[str, Any]:
+        """The exact JSON body sent for one request."""
+        body: dict[str, Any] = {"model": self.model, "messages": [to_wire(m) for m in messages]}
+        if _REASONING_MODEL.match(self.model):
+            body["max_completion_tokens"] = config.max_tokens
+        else:
+            body |= {"temperature": config.temperature, "top_p": config.top_p}
+            body["max_tokens"] = config.max_tokens
+        body["n"] = n
+        if config.stop:
+            body["stop"] = list(config.stop)
+        if seed is not None:
+            body["seed"] = seed
+        if tools:
+            body["tools"] = [PYTHON_TOOL]
+        return body | self.extra_body
+
+    def _client_now(self) -> openai.AsyncOpenAI:
+        if self._client is None:
+            self._client = openai.AsyncOpenAI(
+                api_key=self._api_key,
+                base_url=self.base_url,
+                timeout=self.timeout_s,
+                max_retries=0,
+            )
+        return self._client
+
+    async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Send ``body``, retrying transient failures; the decoded JSON response."""
+        failure = _Failure("no attempt made")
+        for attempt in range(1, self.retry.max_attempts + 1):
+            outcome = await self._attempt(body)
+            if not isinstance(outcome, _Failure):
+                return outcome
+            failure = outcome
+            if attempt < self.retry.max_attempts:
+                await asyncio.sleep(self.retry.delay_s(attempt, failure.retry_after_s))
+        attempts = self.retry.max_attempts
+        if failure.malformed:
+            raise ModelResponseError(
+                f"{self.base_url} kept answering unusable data ({attempts} attempts): "
+                f"{failure.description}"
+            )
+        raise ModelConnectionError(
+            f"could not reach {self.base_url} after {attempts} attempts: {failure.description}"
+        )
+
+    async def _attempt(self, body: dict[str, Any]) -> dict[str, Any] | _Failure:
+        """One request: the response, a retryable failure, or an error raised for good."""
+        client = self._client_now()
+        rest = {key: value for key, value in body.items() if key not in ("model", "messages")}
+        try:
+            async with self._semaphore:
+                raw = await client.chat.completions.with_raw_response.create(
+                    model=body["model"], messages=body["messages"], extra_body=rest
+                )
+            return _decode(raw.text)
+        except openai.APIStatusError as exc:
+            if not _retryable(exc.status_code):
+                raise self._status_error(exc) from exc
+            return _Failure(_describe_status(exc), parse_retry_after(exc.response.headers))
+        except openai.APITimeoutError:
+            return _Failure(f"no answer within the {self.timeout_s:g} s timeout")
+        except openai.APIConnectionError as exc:
+            return _Failure(_describe_connection(exc))
+        except _MalformedResponse as exc:
+            return _Failure(str(exc), malformed=True)
+
+    def _status_error(self, exc: openai.APIStatusError) -> Exception:
+        what = _describe_status(exc)
+        if exc.status_code in (401, 403):
+            return ModelAuthError(
+                f"{self.base_url} refused the API key ({what}); set {self.api_key_env} "
+                "to a valid key"
+            )
+        if exc.status_code == 404:
+            return ModelNotFoundError(
+                f"{self.base_url} has no model {self.model!r} ({what}); check the model "
+                "name and the base URL (it usually ends in /v1)"
+            )
+        return ModelResponseError(f"{self.base_url} rejected the request ({what})")
+
+    def _choices(self, data: dict[str, Any], config: GenerateConfig) -> list[tuple[Message, str]]:
+        choices = data.get("choices")
+        if not isinstance(choices, list) or not choices:
+            raise ModelResponseError(
+                f"{self.base_url} answered without choices: {_clip(json.dumps(data))}"
+            )
+        ordered = sorted(choices, key=lambda choice: choice.get("index") or 0)
+        return [_choice(choice, config, self.base_url) for choice in ordered]
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+
+def _choice(choice: Any, config: GenerateConfig, base_url: str) -> tuple[Message, str]:
+    """One response choice as an assistant message and its finish reason."""
+    try:
+        message = choice["message"]
+        calls = tuple(
+            ToolCall(
+                call.get("id") or f"call_{i}",
+                call["function"]["name"],
+                call["function"].get("arguments") or "{}",
+            )
+            for i, call in enumerate(message.get("tool_calls") or ())
+        )
+        content = message.get("content") or ""
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ModelResponseError(
+            f"{base_url} answered a choice of unexpected shape ({exc!r}): {_clip(repr(choice))}"
+        ) from exc
+    finish = choice.get("finish_reason") or ("tool_calls" if calls else "stop")
+    if config.stop and not calls:
+        content = trim_fenced_completion(cut_at_stop(content, config.stop))
+    return Message("assistant", content, tool_calls=calls), finish
+
+
+def _decode(text: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _MalformedResponse(f"malformed JSON ({exc}): {_clip(text)!r}") from exc
+    if not isinstance(data, dict):
+        raise _MalformedResponse(f"a JSON {type(data).__name__} instead of an object")
+    return data
+
+
+def _retryable(status: int) -> bool:
+    return status in RETRYABLE_STATUS or status >= 500
+
+
+def _describe_status(exc: openai.APIStatusError) -> str:
+    reason = getattr(exc.response, "reason_phrase", "") or ""
+    body = exc.body
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        detail = body["message"]
+    elif isinstance(body, str | dict | list):
+        detail = body if isinstance(body, str) else json.dumps(body)
+    else:
+        detail = exc.message
+    return f"HTTP {exc.status_code} {reason}".rstrip() + f": {_clip(detail)}"
+
+
+def _describe_connection(exc: openai.APIConnectionError) -> str:
+    cause = exc.__cause__
+    if cause is None:
+        return str(exc)
+    return f"{exc} ({type(cause).__name__}: {cause or 'no detail'})"
+
+
+def _clip(text: str) -> str:
+    if len(text) <= _ERROR_TEXT_LIMIT:
+        return text
+    return text[:_ERROR_TEXT_LIMIT] + f"... [{len(text) - _ERROR_TEXT_LIMIT} more characters]"

@@ -1,0 +1,179 @@
+"""An OpenAI-compatible chat server on 127.0.0.1 that fails on cue, for retry tests.
+
+Each request takes the next fault from the queue (``ok`` once it is empty). A successful answer
+echoes the last user message, so tests can check that every request got its own answer.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What the server does with one request."""
+
+    kind: str
+    """ok | status | hang | malformed | drop | partial (half the body, then the connection
+    drops)"""
+    status: int = 200
+    headers: tuple[tuple[str, str], ...] = ()
+    content: str | None = None
+    """For ``ok``: the assistant content to answer (default: an echo of the prompt)."""
+
+
+OK = Fault("ok")
+HANG = Fault("hang")
+MALFORMED = Fault("malformed")
+DROP = Fault("drop")
+PARTIAL = Fault("partial")
+
+
+def status(code: int, **headers: str) -> Fault:
+    return Fault("status", code, tuple((k.replace("_", "-"), v) for k, v in headers.items()))
+
+
+@dataclass
+class Seen:
+    """One request as the server received it."""
+
+    at: float
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+@dataclass
+class FaultyChatServer:
+    """Start with ``with FaultyChatServer([...]) as server: server.base_url``."""
+
+    faults: list[Fault] = field(default_factory=list)
+    max_choices: int | None = None
+    """Answer at most this many choices whatever ``n`` asks (as llama.cpp's server does)."""
+    delay_s: float = 0.0
+    """Time each successful answer takes."""
+    hang_s: float = 3.0
+    seen: list[Seen] = field(default_factory=list)
+    max_in_flight: int = 0
+
+    def __post_init__(self) -> None:
+        self._queue = deque(self.faults)
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def __enter__(self) -> FaultyChatServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def take(self, body: dict[str, Any], headers: dict[str, str]) -> Fault:
+        with self._lock:
+            self.seen.append(Seen(time.monotonic(), body, headers))
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+            return self._queue.popleft() if self._queue else OK
+
+    def done(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    def answer(self, body: dict[str, Any], fault: Fault) -> dict[str, Any]:
+        n = body.get("n", 1)
+        if self.max_choices is not None:
+            n = min(n, self.max_choices)
+        prompt = [m["content"] for m in body["messages"] if m["role"] == "user"][-1]
+        choices = [self._choice(i, body, fault.content or f"echo: {prompt}") for i in range(n)]
+        usage = {"prompt_tokens": 11, "completion_tokens": 7 * n, "total_tokens": 11 + 7 * n}
+        return {
+            "id": "chatcmpl-test",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body["model"],
+            "choices": choices,
+            "usage": usage,
+        }
+
+    @staticmethod
+    def _choice(index: int, body: dict[str, Any], content: str) -> dict[str, Any]:
+        if body.get("tools"):
+            call = {
+                "id": f"call_{index}",
+                "type": "function",
+                "function": {"name": "python", "arguments": json.dumps({"code": "print(6*7)"})},
+            }
+            message = {"role": "assistant", "content": None, "tool_calls": [call]}
+            return {"index": index, "message": message, "finish_reason": "tool_calls"}
+        message = {"role": "assistant", "content": content}
+        return {"index": index, "message": message, "finish_reason": "stop"}
+
+
+def _handler(server: FaultyChatServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", 0))
+            body = json.loads(self.rfile.read(length))
+            fault = server.take(body, {k.lower(): v for k, v in self.headers.items()})
+            try:
+                self._serve(body, fault)
+            finally:
+                server.done()
+
+        def _serve(self, body: dict[str, Any], fault: Fault) -> None:
+            if fault.kind == "drop":
+                self.connection.shutdown(socket.SHUT_RDWR)
+                self.close_connection = True
+            elif fault.kind == "hang":
+                time.sleep(server.hang_s)
+                self.close_connection = True
+            elif fault.kind == "partial":
+                data = json.dumps(server.answer(body, OK)).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data[: len(data) // 2])
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_RDWR)
+                self.close_connection = True
+            elif fault.kind == "malformed":
+                self._send(200, b'{"id": "chatcmpl-test", "choices": [{"index": 0, "mess')
+            elif fault.kind == "status":
+                error = {"error": {"message": f"injected {fault.status}", "type": "test"}}
+                self._send(fault.status, json.dumps(error).encode(), fault.headers)
+            else:
+                time.sleep(server.delay_s)
+                self._send(200, json.dumps(server.answer(body, fault)).encode())
+
+        def _send(self, code: int, data: bytes, headers: tuple[tuple[str, str], ...] = ()) -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in headers:
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+    return Handler
