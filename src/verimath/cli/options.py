@@ -44,3 +44,140 @@ def sandbox_options(command: Callable[..., Any]) -> Callable[..., Any]:
 def limits_from(timeout: float, memory_mb: int, max_output: int) -> Limits:
     """Limits built from the values of ``sandbox_options``."""
     return Limits(timeout_s=timeout, memory_mb=memory_mb, max_output_chars=max_output)
+
+
+def method_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The model and the method: everything ``SolveOptions`` holds, plus ``--retries``."""
+    from verimath.prompts import strategy_names
+    from verimath.solver import DEFAULT_SAMPLES
+    from verimath.voting import DEFAULT_WEIGHTS
+
+    decorators = [
+        click.option(
+            "--model",
+            "-m",
+            default=None,
+            metavar="SPEC",
+            help="openai:NAME[@URL], local[:PATH.gguf], replay:FILE (default: local).",
+        ),
+        click.option(
+            "--strategy",
+            "-s",
+            type=click.Choice(strategy_names()),
+            default="csv",
+            show_default=True,
+            help="Prompting strategy.",
+        ),
+        click.option(
+            "--samples",
+            "-k",
+            type=click.IntRange(min=1),
+            default=DEFAULT_SAMPLES,
+            show_default=True,
+            help="Solutions sampled and voted over, per problem.",
+        ),
+        click.option(
+            "--weights",
+            default=DEFAULT_WEIGHTS.spec(),
+            show_default=True,
+            metavar="T,U,F",
+            help="Vote weights of verification states True, Uncertain, False.",
+        ),
+        click.option(
+            "--tool-style",
+            type=click.Choice(["fenced", "function"]),
+            default=None,
+            help="How code is exchanged (default: fenced when the model can).",
+        ),
+        click.option("--temperature", type=click.FloatRange(min=0), default=0.7, show_default=True),
+        click.option(
+            "--top-p", type=click.FloatRange(min=0, max=1), default=0.95, show_default=True
+        ),
+        click.option(
+            "--max-tokens",
+            type=click.IntRange(min=16),
+            default=2048,
+            show_default=True,
+            help="Tokens per model turn.",
+        ),
+        click.option(
+            "--seed", type=int, default=0, show_default=True, help="Sample i uses seed + i."
+        ),
+        click.option(
+            "--max-code",
+            type=click.IntRange(min=1),
+            default=10,
+            show_default=True,
+            help="Code executions allowed per sample.",
+        ),
+        click.option(
+            "--revise",
+            type=click.IntRange(min=0),
+            default=0,
+            show_default=True,
+            help="Times a sample whose verification says False is asked to revise.",
+        ),
+        click.option(
+            "--enforce-code-rule",
+            is_flag=True,
+            help="Refuse code beyond the strategy's rule (no_code, code_once).",
+        ),
+        click.option(
+            "--retries",
+            type=click.IntRange(min=0),
+            default=5,
+            show_default=True,
+            help="Retries of a failed request to an HTTP model server.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
+
+
+METHOD_KEYS = (
+    "strategy",
+    "samples",
+    "weights",
+    "tool_style",
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "seed",
+    "max_code",
+    "revise",
+    "enforce_code_rule",
+)
+
+
+def solve_options_from(values: dict[str, Any], dataset: str | None) -> Any:
+    """``SolveOptions`` from the values of ``method_options``."""
+    from verimath.models import GenerateConfig
+    from verimath.solver import SolveOptions
+    from verimath.voting import Weights
+
+    return SolveOptions(
+        strategy=values["strategy"],
+        samples=values["samples"],
+        weights=Weights.parse(values["weights"]),
+        tool_style=values["tool_style"],
+        generate=GenerateConfig(
+            temperature=values["temperature"],
+            top_p=values["top_p"],
+            max_tokens=values["max_tokens"],
+        ),
+        seed=values["seed"],
+        max_code_executions=values["max_code"],
+        revise=values["revise"],
+        enforce_code_rule=values["enforce_code_rule"],
+        dataset=dataset,
+    )
+
+
+def http_model_options(model: str | None, retries: int) -> dict[str, Any]:
+    """Backend options that only HTTP backends take."""
+    from verimath.models import RetryPolicy
+
+    if model is not None and model.startswith("openai:"):
+        return {"retry": RetryPolicy(max_attempts=retries + 1)}
+    return {}

@@ -1,0 +1,75 @@
+"""A model wrapper that answers repeated requests from the run store and bounds concurrency.
+
+Every completion is stored under the hash of its exact request (model name, messages, sampling
+settings, tools). A sample interrupted by a crash therefore replays its model calls from the
+store when the run resumes: with the same code outputs, it reaches the same result without
+paying for the calls again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from verimath.models import ChatModel, Completion, GenerateConfig, Message, ToolCall, Usage
+from verimath.models.messages import to_wire
+from verimath.store import RunStore, request_key
+
+
+class StoreCachedModel(ChatModel):
+    """``model`` with a response cache in ``store`` and at most ``concurrency`` calls at once."""
+
+    def __init__(self, model: ChatModel, store: RunStore | None, concurrency: int) -> None:
+        self.inner = model
+        self.name = model.name
+        self.tool_styles = model.tool_styles
+        self._store = store
+        self._slots = asyncio.Semaphore(concurrency)
+        self.hits = 0
+        self.calls = 0
+
+    async def generate(
+        self, messages: Sequence[Message], config: GenerateConfig, *, tools: bool = False
+    ) -> list[Completion]:
+        request = {
+            "model": self.name,
+            "messages": [to_wire(m) for m in messages],
+            "config": dataclasses.asdict(config),
+            "tools": tools,
+        }
+        key = request_key(request)
+        if self._store is not None and (cached := self._store.cached_response(key)) is not None:
+            self.hits += 1
+            return [_completion_from(entry) for entry in cached]
+        async with self._slots:
+            completions = await self.inner.generate(messages, config, tools=tools)
+        self.calls += 1
+        if self._store is not None:
+            self._store.cache_response(key, request, [_completion_to(c) for c in completions])
+        return completions
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def _completion_to(completion: Completion) -> dict[str, Any]:
+    message = completion.message
+    return {
+        "content": message.content,
+        "tool_calls": [dataclasses.asdict(c) for c in message.tool_calls],
+        "finish_reason": completion.finish_reason,
+        "usage": dataclasses.asdict(completion.usage),
+        "latency_s": completion.latency_s,
+    }
+
+
+def _completion_from(entry: dict[str, Any]) -> Completion:
+    calls = tuple(ToolCall(**c) for c in entry["tool_calls"])
+    return Completion(
+        Message("assistant", entry["content"], tool_calls=calls),
+        entry["finish_reason"],
+        Usage(**entry["usage"]),
+        entry["latency_s"],
+    )

@@ -1,0 +1,281 @@
+"""``verimath eval``: a dataset x k samples into a resumable run store, then a summary."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from verimath.cli.options import (
+    METHOD_KEYS,
+    http_model_options,
+    limits_from,
+    method_options,
+    sandbox_options,
+    solve_options_from,
+)
+from verimath.cli.progress import EvalProgressDisplay
+from verimath.cli.summary_view import print_summary
+from verimath.datasets import Problem, load_dataset, select
+from verimath.engine import DEFAULT_CONCURRENCY, Engine
+from verimath.models import ChatModel
+from verimath.models.replay import ReplayModel
+from verimath.models.transcripts import normalize_question
+from verimath.provenance import versions
+from verimath.solver import SolveOptions, solver_parts
+from verimath.store import RunStore
+from verimath.summary import RunSummary, summarize
+
+RUNS_DIR = Path("runs")
+
+
+@click.command("eval")
+@click.argument("dataset")
+@method_options
+@click.option(
+    "--run",
+    "run_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Run store file (default: runs/<dataset>-<model>-<strategy>-k<k>.sqlite).",
+)
+@click.option("--new", is_flag=True, help="Start over: an existing run file is moved aside.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="First N problems.")
+@click.option("--subject", multiple=True, help="Only these subjects (repeatable).")
+@click.option("--level", type=int, multiple=True, help="Only these levels (repeatable).")
+@click.option("--ids", default=None, help="Only these problem ids, comma-separated.")
+@click.option("--shuffle", is_flag=True, help="Shuffle (deterministically, by --seed).")
+@click.option("--question-field", default=None, help="Field of the question in a JSONL/CSV.")
+@click.option("--answer-field", default=None, help="Field of the gold answer in a JSONL/CSV.")
+@click.option("--id-field", default=None, help="Field of the problem id in a JSONL/CSV.")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the non-shipped datasets live (also $VERIMATH_DATA_DIR).",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=DEFAULT_CONCURRENCY,
+    show_default=True,
+    help="Model calls in flight at once.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one final JSON object only.")
+@click.option(
+    "--export",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write one JSON line per sample to this file.",
+)
+@sandbox_options
+def command(
+    dataset: str,
+    model: str | None,
+    run_path: Path | None,
+    new: bool,
+    limit: int | None,
+    subject: tuple[str, ...],
+    level: tuple[int, ...],
+    ids: str | None,
+    shuffle: bool,
+    question_field: str | None,
+    answer_field: str | None,
+    id_field: str | None,
+    data_dir: Path | None,
+    concurrency: int,
+    as_json: bool,
+    export: Path | None,
+    timeout: float,
+    memory_mb: int,
+    max_output: int,
+    retries: int,
+    **method: Any,
+) -> None:
+    """Evaluate a model on DATASET (math, math500, gsm8k, a known set, a file, hf:...)."""
+    problems = load_dataset(
+        dataset,
+        question_field=question_field,
+        answer_field=answer_field,
+        id_field=id_field,
+        data_dir=data_dir,
+    )
+    problems = select(
+        problems,
+        subjects=subject or None,
+        levels=level or None,
+        ids=ids.split(",") if ids else None,
+        limit=limit,
+        shuffle=shuffle,
+        seed=method["seed"],
+    )
+    options = solve_options_from(method, None)
+    config = run_config(
+        dataset,
+        model,
+        method,
+        limit,
+        subject,
+        level,
+        ids,
+        shuffle,
+        timeout,
+        memory_mb,
+        max_output,
+        [p.id for p in problems],
+    )
+    path = run_path or default_run_path(dataset, model, options)
+    if new:
+        move_aside(path)
+    console = Console(stderr=True, quiet=as_json)
+    limits = limits_from(timeout, memory_mb, max_output)
+    with RunStore(path) as store:
+        resumed = store.bind_config(config, versions())
+        console.print(f"{'resuming' if resumed else 'new run'}: {path}")
+        summary, recorded = asyncio.run(
+            _evaluate(
+                problems,
+                model,
+                options,
+                limits,
+                http_model_options(model, retries),
+                store,
+                concurrency,
+                console,
+            )
+        )
+        if export:
+            export_samples(store, export)
+    if as_json:
+        click.echo(
+            json.dumps({**summary.to_dict(), "run": str(path), "recorded_accuracy": recorded})
+        )
+    else:
+        print_summary(Console(), summary, path, recorded)
+
+
+async def _evaluate(
+    problems: list[Problem],
+    model: str | None,
+    options: SolveOptions,
+    limits: Any,
+    model_options: dict[str, Any],
+    store: RunStore,
+    concurrency: int,
+    console: Console,
+) -> tuple[RunSummary, float | None]:
+    async with solver_parts(model, limits, **model_options) as (chat_model, interp, grader):
+        recorded = None
+        if isinstance(chat_model, ReplayModel):
+            problems, recorded = restrict_to_recording(chat_model, problems)
+            console.print(f"replaying {len(problems)} recorded problems")
+        store.add_problems(problems)
+        display = EvalProgressDisplay(console, chat_model.name)
+        engine = Engine(
+            chat_model,
+            interp,
+            grader,
+            store,
+            options,
+            concurrency=concurrency,
+            cache=not isinstance(chat_model, ReplayModel),
+            on_progress=display.update,
+        )
+        started = time.monotonic()
+        try:
+            with display:
+                await engine.run(problems)
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            console.print(
+                f"[yellow]interrupted: {engine.progress.samples_done} samples are "
+                "saved; rerun the same command to resume[/yellow]"
+            )
+            raise
+        console.print(
+            f"{engine.progress.samples_done} samples in "
+            f"{time.monotonic() - started:.1f} s "
+            f"({engine.model.hits} model calls answered from the run's cache)"
+        )
+        return summarize(store), recorded
+
+
+def restrict_to_recording(
+    model: ChatModel, problems: list[Problem]
+) -> tuple[list[Problem], float | None]:
+    """The problems the recording holds, and the accuracy recorded for them."""
+    recorded = {normalize_question(p.question): p for p in model.problems}  # type: ignore[attr-defined]
+    kept = [p for p in problems if normalize_question(p.question) in recorded]
+    labels = [recorded[normalize_question(p.question)].correct for p in kept]
+    known = [label for label in labels if label is not None]
+    return kept, (sum(known) / len(known) if known else None)
+
+
+def run_config(
+    dataset: str,
+    model: str | None,
+    method: dict[str, Any],
+    limit: int | None,
+    subject: tuple[str, ...],
+    level: tuple[int, ...],
+    ids: str | None,
+    shuffle: bool,
+    timeout: float,
+    memory_mb: int,
+    max_output: int,
+    problem_ids: list[str],
+) -> dict[str, Any]:
+    """Everything that shapes the results of a run (not how fast it goes)."""
+    return {
+        "dataset": dataset,
+        "model": model or "local",
+        **{key: method[key] for key in METHOD_KEYS},
+        "limit": limit,
+        "subject": list(subject),
+        "level": list(level),
+        "ids": ids,
+        "shuffle": shuffle,
+        "timeout": timeout,
+        "memory_mb": memory_mb,
+        "max_output": max_output,
+        "problem_count": len(problem_ids),
+    }
+
+
+def default_run_path(dataset: str, model: str | None, options: SolveOptions) -> Path:
+    def slug(text: str) -> str:
+        return re.sub(r"[^A-Za-z0-9.]+", "_", Path(text).name if "/" in text else text)[:60]
+
+    name = f"{slug(dataset)}-{slug(model or 'local')}-{options.strategy}-k{options.samples}"
+    return RUNS_DIR / f"{name}.sqlite"
+
+
+def move_aside(path: Path) -> None:
+    """Keep an earlier run under a timestamped name instead of deleting it."""
+    if not path.exists():
+        return
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for suffix in ("", "-wal", "-shm"):
+        old = Path(f"{path}{suffix}")
+        if old.exists():
+            old.rename(path.with_name(f"{path.stem}.{stamp}{path.suffix}{suffix}"))
+
+
+def export_samples(store: RunStore, destination: Path) -> None:
+    """One JSON line per stored sample, with its problem's gold answer."""
+    gold = {p["problem_id"]: p for p in store.problems()}
+    with destination.open("w", encoding="utf-8") as sink:
+        for sample in store.samples():
+            problem = gold[sample["problem_id"]]
+            line = {
+                **sample,
+                "gold": problem["gold"],
+                "subject": problem["subject"],
+                "level": problem["level"],
+            }
+            sink.write(json.dumps(line, ensure_ascii=False) + "\n")

@@ -1,0 +1,69 @@
+"""The paper-style summary table printed at the end of ``verimath eval``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from verimath.summary import Breakdown, RunSummary
+
+
+def print_summary(
+    console: Console, summary: RunSummary, path: Path, recorded_accuracy: float | None = None
+) -> None:
+    table = Table(title=f"run {path}")
+    table.add_column("")
+    table.add_column("problems", justify="right")
+    table.add_column("weighted vote", justify="right")
+    table.add_column("plain vote", justify="right")
+    table.add_column("single sample", justify="right")
+    for label, rows in (("subject", summary.by_subject), ("level", summary.by_level)):
+        for row in rows:
+            _add(table, f"{label} {row.name}", row)
+    _add(
+        table,
+        "overall",
+        Breakdown(
+            "overall",
+            summary.problems_voted,
+            summary.accuracy,
+            summary.plain_accuracy,
+            summary.sample_accuracy,
+        ),
+    )
+    console.print(table)
+    console.print(
+        f"{summary.samples} samples · code executions per sample {summary.code_usage_mean:.2f}"
+        f" · verification {_counts(summary.states)} · grades {_counts(summary.grades)}"
+    )
+    cost = f" · ${summary.cost_usd:.2f}" if summary.cost_usd else ""
+    console.print(
+        f"tokens: {summary.prompt_tokens:,} prompt, {summary.completion_tokens:,} "
+        f"completion{cost} · stops {_counts(summary.stop_reasons)}"
+    )
+    if recorded_accuracy is not None:
+        console.print(
+            f"accuracy recorded in the replayed source: {recorded_accuracy:.2%} "
+            f"(verimath, re-executing the code: {summary.sample_accuracy:.2%})"
+        )
+    if summary.failures:
+        console.print(
+            f"[red]{summary.failures} sample failures recorded; rerun the same "
+            "command to retry the missing samples[/red]"
+        )
+
+
+def _add(table: Table, name: str, row: Breakdown) -> None:
+    table.add_row(
+        name,
+        str(row.problems),
+        f"{row.voted:.2%}",
+        f"{row.plain_voted:.2%}",
+        f"{row.sample_accuracy:.2%}",
+    )
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{key} {value}" for key, value in sorted(counts.items()))

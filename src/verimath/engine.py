@@ -1,0 +1,246 @@
+"""The evaluation engine: problems x samples on asyncio, streamed into the run store.
+
+Every sample advances on its own: there are no lockstep rounds, a slow sample never holds up
+the others. Model calls are bounded by ``concurrency``; code cells by ``cell_slots`` (the
+interpreter's share of the machine). Each finished sample is graded and committed at once;
+when a problem's last sample lands, its vote is computed from the store and committed too.
+Nothing is kept in memory per sample, so memory stays flat however long the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from verimath.agent import run_sample
+from verimath.caching import StoreCachedModel
+from verimath.datasets import Problem
+from verimath.errors import ModelError, VerimathError
+from verimath.grading import Grader
+from verimath.interpreter import CellResult, Interpreter, Session
+from verimath.models import ChatModel
+from verimath.solver import SolveOptions, agent_config
+from verimath.store import RunStore, VoteRecord
+from verimath.voting import PLAIN_WEIGHTS, Candidate, vote
+
+DEFAULT_CONCURRENCY = 16
+MAX_CONSECUTIVE_FAILURES = 20
+
+
+def default_cell_slots() -> int:
+    """Cells run at once: one per core, at least two."""
+    return max(2, os.cpu_count() or 2)
+
+
+@dataclass
+class Progress:
+    """Running totals, updated as samples and problems finish (read by progress displays)."""
+
+    samples_total: int = 0
+    samples_done: int = 0
+    problems_total: int = 0
+    problems_done: int = 0
+    voted_correct: int = 0
+    sample_correct: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    failures: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def voted_accuracy(self) -> float | None:
+        return self.voted_correct / self.problems_done if self.problems_done else None
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+class _ThrottledSession:
+    """A session whose cells wait for one of the interpreter's slots."""
+
+    def __init__(self, session: Session, slots: asyncio.Semaphore) -> None:
+        self._session = session
+        self._slots = slots
+
+    async def arun(self, code: str, timeout: float | None = None) -> CellResult:
+        async with self._slots:
+            return await self._session.arun(code, timeout)
+
+
+class Engine:
+    """Runs the samples of a list of problems into a run store."""
+
+    def __init__(
+        self,
+        model: ChatModel,
+        interpreter: Interpreter,
+        grader: Grader,
+        store: RunStore,
+        options: SolveOptions,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        cell_slots: int | None = None,
+        cache: bool = True,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
+        self.model = StoreCachedModel(model, store if cache else None, concurrency)
+        self.interpreter = interpreter
+        self.grader = grader
+        self.store = store
+        self.options = options
+        self.config = agent_config(model, options)
+        self.workers = concurrency + (cell_slots or default_cell_slots())
+        self.cell_slots = asyncio.Semaphore(cell_slots or default_cell_slots())
+        self.on_progress = on_progress or (lambda progress: None)
+        self.progress = Progress()
+        self._consecutive_failures = 0
+
+    async def run(self, problems: Sequence[Problem]) -> Progress:
+        """Run every sample not yet in the store; vote every problem whose samples are all in."""
+        k = self.options.samples
+        done = self.store.finished_samples()
+        self.progress.samples_total = len(problems) * k
+        self.progress.problems_total = len(problems)
+        self._count_finished(problems, done)
+        pending: asyncio.Queue[tuple[Problem, int]] = asyncio.Queue()
+        remaining: dict[str, int] = {}
+        for problem in problems:
+            missing = [i for i in range(k) if i not in done.get(problem.id, set())]
+            remaining[problem.id] = len(missing)
+            for index in missing:
+                pending.put_nowait((problem, index))
+            if not missing:
+                await self._vote(problem)
+        self.on_progress(self.progress)
+        workers = [
+            asyncio.create_task(self._worker(pending, remaining))
+            for _ in range(min(self.workers, pending.qsize()))
+        ]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+        return self.progress
+
+    def _count_finished(self, problems: Sequence[Problem], done: dict[str, set[int]]) -> None:
+        wanted = {p.id for p in problems}
+        for sample in self.store.samples():
+            if sample["problem_id"] in wanted and sample["sample_index"] < self.options.samples:
+                self._add_sample_totals(sample)
+
+    async def _worker(
+        self, pending: asyncio.Queue[tuple[Problem, int]], remaining: dict[str, int]
+    ) -> None:
+        while not pending.empty():
+            problem, index = pending.get_nowait()
+            if await self._sample(problem, index):
+                remaining[problem.id] -= 1
+                if remaining[problem.id] == 0:
+                    await self._vote(problem)
+            self.on_progress(self.progress)
+
+    async def _sample(self, problem: Problem, index: int) -> bool:
+        """Run, grade and store one sample; False when the model failed (kept for a rerun)."""
+        try:
+            with self.interpreter.session() as session:
+                trajectory = await run_sample(
+                    self.model,
+                    _ThrottledSession(session, self.cell_slots),  # type: ignore[arg-type]
+                    problem.question,
+                    self.config,
+                    seed=self.options.seed + index,
+                )
+        except ModelError as exc:
+            return self._failed(problem, index, exc)
+        self._consecutive_failures = 0
+        grade = await self.grader.agrade(problem.answer, trajectory.answer, problem.dataset)
+        self.store.add_sample(problem.id, index, trajectory, str(grade.status))
+        self._add_sample_totals(
+            {
+                "grade": str(grade.status),
+                "prompt_tokens": trajectory.prompt_tokens,
+                "completion_tokens": trajectory.completion_tokens,
+                "cost_usd": trajectory.cost_usd,
+            }
+        )
+        return True
+
+    def _failed(self, problem: Problem, index: int, exc: VerimathError) -> bool:
+        self.store.add_failure(problem.id, index, str(exc))
+        self.progress.failures += 1
+        self._consecutive_failures += 1
+        if self._consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
+            raise type(exc)(
+                f"{MAX_CONSECUTIVE_FAILURES} samples in a row failed; the last error: {exc}. "
+                "Finished samples are saved: fix the cause and rerun the same command to resume."
+            ) from exc
+        return False
+
+    def _add_sample_totals(self, sample: dict[str, object]) -> None:
+        progress = self.progress
+        progress.samples_done += 1
+        progress.sample_correct += sample["grade"] == "correct"
+        progress.prompt_tokens += int(sample["prompt_tokens"] or 0)  # type: ignore[call-overload]
+        progress.completion_tokens += int(sample["completion_tokens"] or 0)  # type: ignore[call-overload]
+        progress.cost_usd += float(sample["cost_usd"] or 0.0)  # type: ignore[arg-type]
+
+    async def _vote(self, problem: Problem) -> None:
+        samples = [
+            s for s in self.store.samples(problem.id) if s["sample_index"] < self.options.samples
+        ]
+        # equivalence checks may wait on grader workers: keep them off the event loop
+        record = await asyncio.to_thread(
+            vote_record, problem.id, samples, self.options, self.grader, problem.dataset
+        )
+        self.store.set_vote(record)
+        self.progress.problems_done += 1
+        self.progress.voted_correct += record.grade == "correct"
+
+
+def vote_record(
+    problem_id: str,
+    samples: list[dict[str, object]],
+    options: SolveOptions,
+    grader: Grader,
+    dataset: str | None,
+) -> VoteRecord:
+    """Weighted and plain votes over stored samples; a winner's grade is its first member's."""
+    candidates = [Candidate(s["answer"], s["state"]) for s in samples]  # type: ignore[arg-type]
+
+    def same(a: str, b: str) -> bool:
+        return grader.equivalent(a, b, dataset)
+
+    weighted = vote(candidates, options.weights, same)
+    plain = vote(candidates, PLAIN_WEIGHTS, same)
+
+    def grade_of(result_classes: tuple) -> str:  # type: ignore[type-arg]
+        if not result_classes or result_classes[0].answer is None:
+            return "unparseable"
+        return str(samples[result_classes[0].first_index]["grade"])
+
+    classes = [
+        {
+            "answer": c.answer,
+            "score": c.score,
+            "true": c.counts.true,
+            "uncertain": c.counts.uncertain,
+            "false": c.counts.false,
+            "samples": [int(samples[i]["sample_index"]) for i in c.members],
+        }  # type: ignore[call-overload]
+        for c in weighted.classes
+    ]
+    return VoteRecord(
+        problem_id,
+        weighted.winner,
+        grade_of(weighted.classes),
+        plain.winner,
+        grade_of(plain.classes),
+        len(samples),
+        classes,
+    )

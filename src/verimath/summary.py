@@ -1,0 +1,111 @@
+"""Headline figures of a run, computed from its store (so resumed runs count everything)."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from verimath.store import RunStore
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """Accuracy of one group of problems (a subject, a level, or all)."""
+
+    name: str
+    problems: int
+    voted: float
+    plain_voted: float
+    sample_accuracy: float
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What ``verimath eval`` prints at the end."""
+
+    problems: int
+    problems_voted: int
+    samples: int
+    accuracy: float
+    """Of the weighted-voted answers, over voted problems."""
+    plain_accuracy: float
+    sample_accuracy: float
+    """Mean over samples: the single-sample accuracy."""
+    code_usage_mean: float
+    states: dict[str, int]
+    grades: dict[str, int]
+    stop_reasons: dict[str, int]
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+    failures: int
+    by_subject: list[Breakdown] = field(default_factory=list)
+    by_level: list[Breakdown] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        data["by_subject"] = [b.__dict__ for b in self.by_subject]
+        data["by_level"] = [b.__dict__ for b in self.by_level]
+        return data
+
+
+def summarize(store: RunStore) -> RunSummary:
+    """The summary of everything stored so far."""
+    problems = {p["problem_id"]: p for p in store.problems()}
+    samples = store.samples()
+    votes = {v.problem_id: v for v in store.votes()}
+    costs = [s["cost_usd"] for s in samples]
+    return RunSummary(
+        problems=len(problems),
+        problems_voted=len(votes),
+        samples=len(samples),
+        accuracy=_mean(v.grade == "correct" for v in votes.values()),
+        plain_accuracy=_mean(v.plain_grade == "correct" for v in votes.values()),
+        sample_accuracy=_mean(s["grade"] == "correct" for s in samples),
+        code_usage_mean=_mean(s["code_executions"] for s in samples),
+        states=dict(Counter(s["state"] for s in samples)),
+        grades=dict(Counter(s["grade"] for s in samples)),
+        stop_reasons=dict(Counter(s["stop_reason"] for s in samples)),
+        prompt_tokens=sum(s["prompt_tokens"] for s in samples),
+        completion_tokens=sum(s["completion_tokens"] for s in samples),
+        cost_usd=None if any(c is None for c in costs) else sum(costs),
+        failures=store.counts()["failures"],
+        by_subject=_breakdowns(problems, samples, votes, "subject"),
+        by_level=_breakdowns(problems, samples, votes, "level"),
+    )
+
+
+def _mean(values: Any) -> float:
+    items = [float(v) for v in values]
+    return sum(items) / len(items) if items else 0.0
+
+
+def _breakdowns(
+    problems: dict[str, dict[str, Any]],
+    samples: list[dict[str, Any]],
+    votes: dict[str, Any],
+    key: str,
+) -> list[Breakdown]:
+    groups: dict[Any, list[str]] = defaultdict(list)
+    for problem_id, problem in problems.items():
+        if problem[key] is not None:
+            groups[problem[key]].append(problem_id)
+    by_problem: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for sample in samples:
+        by_problem[sample["problem_id"]].append(sample)
+    rows = []
+    for name in sorted(groups, key=str):
+        ids = [i for i in groups[name] if i in votes]
+        if not ids:
+            continue
+        rows.append(
+            Breakdown(
+                str(name),
+                len(ids),
+                _mean(votes[i].grade == "correct" for i in ids),
+                _mean(votes[i].plain_grade == "correct" for i in ids),
+                _mean(s["grade"] == "correct" for i in ids for s in by_problem[i]),
+            )
+        )
+    return rows
