@@ -245,11 +245,13 @@ class _SampleRun:
     async def _execute(self, code: str) -> str:
         result = await self.session.arun(code, timeout=self.config.cell_timeout_s)
         self.executions += 1
-        self._record_cell(code, result.output, str(result.status), result.duration_s)
+        self._record_cell(code, result.output, str(result.status), result.duration_s, result.cpu_s)
         return result.output
 
-    def _record_cell(self, code: str, output: str, status: str, duration_s: float) -> None:
-        self.cells.append(Cell(code, output, status, duration_s, len(self.turns) - 1))
+    def _record_cell(
+        self, code: str, output: str, status: str, duration_s: float, cpu_s: float = 0.0
+    ) -> None:
+        self.cells.append(Cell(code, output, status, duration_s, len(self.turns) - 1, cpu_s))
         self.steps.append(CodeStep(code, output, status))
 
     def _reply(self, call_id: str | None, output: str) -> None:

@@ -31,8 +31,8 @@ MAX_CONSECUTIVE_FAILURES = 20
 
 
 def default_cell_slots() -> int:
-    """Cells run at once: one per core, at least two."""
-    return max(2, os.cpu_count() or 2)
+    """Cells run at once: two per core, so a long cell does not hold up the short ones."""
+    return 2 * (os.cpu_count() or 1)
 
 
 @dataclass

@@ -50,7 +50,8 @@ CREATE TABLE IF NOT EXISTS turns (
 CREATE TABLE IF NOT EXISTS cells (
     problem_id TEXT NOT NULL, sample_index INTEGER NOT NULL, cell_index INTEGER NOT NULL,
     turn_index INTEGER NOT NULL, code TEXT NOT NULL, output TEXT NOT NULL, status TEXT NOT NULL,
-    duration_s REAL NOT NULL, PRIMARY KEY (problem_id, sample_index, cell_index)
+    duration_s REAL NOT NULL, cpu_s REAL NOT NULL,
+    PRIMARY KEY (problem_id, sample_index, cell_index)
 );
 CREATE TABLE IF NOT EXISTS votes (
     problem_id TEXT PRIMARY KEY, answer TEXT, grade TEXT NOT NULL, plain_answer TEXT,
@@ -223,13 +224,13 @@ class RunStore:
             for i, turn in enumerate(t.turns)
         ]
         cells = [
-            (problem_id, index, i, c.turn, c.code, c.output, c.status, c.duration_s)
+            (problem_id, index, i, c.turn, c.code, c.output, c.status, c.duration_s, c.cpu_s)
             for i, c in enumerate(t.cells)
         ]
         with self._transaction():
             self._db.execute(f"INSERT INTO samples VALUES ({','.join('?' * len(row))})", row)
             self._db.executemany("INSERT INTO turns VALUES (?,?,?,?,?,?,?,?,?,?)", turns)
-            self._db.executemany("INSERT INTO cells VALUES (?,?,?,?,?,?,?,?)", cells)
+            self._db.executemany("INSERT INTO cells VALUES (?,?,?,?,?,?,?,?,?)", cells)
 
     def add_failure(self, problem_id: str, index: int, error: str) -> None:
         self._db.execute(
@@ -262,11 +263,11 @@ class RunStore:
 
     def cells(self, problem_id: str, index: int) -> list[dict[str, Any]]:
         cursor = self._db.execute(
-            "SELECT turn_index, code, output, status, duration_s FROM cells "
+            "SELECT turn_index, code, output, status, duration_s, cpu_s FROM cells "
             "WHERE problem_id = ? AND sample_index = ? ORDER BY cell_index",
             (problem_id, index),
         )
-        keys = ("turn_index", "code", "output", "status", "duration_s")
+        keys = ("turn_index", "code", "output", "status", "duration_s", "cpu_s")
         return [dict(zip(keys, row, strict=True)) for row in cursor]
 
     # --- votes ------------------------------------------------------------------------------

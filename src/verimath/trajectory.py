@@ -21,6 +21,8 @@ class Cell:
     duration_s: float
     turn: int
     """Index of the model turn that wrote it."""
+    cpu_s: float = 0.0
+    """CPU time the cell used in the sandbox."""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from verimath.errors import ConfigError
 class Limits:
     """Limits applied to every session of an interpreter."""
 
-    timeout_s: float = 30.0
+    timeout_s: float = 10.0
     """Soft per-cell time limit: a TimeoutError is raised inside the cell; the session lives on."""
     grace_s: float = 5.0
     """After the soft limit, the time a cell that does not stop gets before its session dies."""

@@ -37,6 +37,8 @@ class CellResult:
     """True when the session's earlier state was lost before this cell ran."""
     detail: str | None = None
     """For ``killed``: why the session ended (signal, exit status, time limit)."""
+    cpu_s: float = 0.0
+    """CPU time the cell used in its session (0 when the session died before reporting)."""
 
     @property
     def ok(self) -> bool:
@@ -50,4 +52,5 @@ class CellResult:
             "cell_index": self.cell_index,
             "restarted": self.restarted,
             "detail": self.detail,
+            "cpu_s": round(self.cpu_s, 6),
         }

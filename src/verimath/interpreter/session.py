@@ -353,6 +353,7 @@ class Session:
                 duration,
                 cell.index,
                 cell.restarted_because is not None,
+                cpu_s=frame.get("cpu_s", 0.0),
             )
         assert self._sid is not None
         sid = self._sid

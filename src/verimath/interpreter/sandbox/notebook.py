@@ -43,19 +43,20 @@ class Notebook:
         self._fd_output = fd_output
 
     def run(self, code: str, timeout: float | None) -> dict[str, Any]:
-        """Run one cell; return ``{"status", "output", "duration_s"}``."""
+        """Run one cell; return ``{"status", "output", "duration_s", "cpu_s"}``."""
         self.cell_count += 1
         filename = CELL_FILENAME.format(n=self.cell_count)
         linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
         buffer = BoundedBuffer(self.max_output_chars)
         threads_before = set(threading.enumerate())
         self._reset_fd_output()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         status = self._execute(code, filename, buffer, timeout)
         duration = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
         output = buffer.render() + self._read_fd_output()
         output += _note_lingering_threads(threads_before)
-        return {"status": status, "output": output, "duration_s": duration}
+        return {"status": status, "output": output, "duration_s": duration, "cpu_s": cpu}
 
     def _execute(
         self, code: str, filename: str, buffer: BoundedBuffer, timeout: float | None

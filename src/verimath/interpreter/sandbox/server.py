@@ -71,6 +71,7 @@ class ForkServer:
         if self.config.get("unshare_net"):
             self._unshare_network()
         self._preload(self.config.get("preload", []))
+        self._warm_up(self.config.get("warmup", ""))
         self._build_seccomp()
         root = os.geteuid() == 0
         self.layers["uid"] = {
@@ -97,6 +98,13 @@ class ForkServer:
             except Exception as exc:  # a missing optional library must not stop the server
                 failed.append(f"{name}: {exc}")
         self.layers["preload"] = {"active": not failed, "detail": "; ".join(failed) or "ok"}
+
+    def _warm_up(self, code: str) -> None:
+        """Run library code once so that every session inherits its lazy imports and caches."""
+        try:
+            exec(compile(code, "<warmup>", "exec"), {"__name__": "__warmup__"})
+        except Exception as exc:  # a slower first cell is no reason to refuse to start
+            self.layers["preload"]["detail"] += f"; warm-up failed: {exc}"
 
     def _build_seccomp(self) -> None:
         if not self.config.get("seccomp", True):
