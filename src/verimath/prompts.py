@@ -1,4 +1,4 @@
-"""The five prompting strategies of Zhou et al. (2023), by name, and the agent's fixed messages.
+"""The five prompting strategies of arXiv:2308.07921, by name, and the agent's fixed messages.
 
 Templates are verbatim from the paper (DESIGN.md section 1); ``nl_verify`` is ours, because the
 paper does not quote it, and it is kept fixed so results stay comparable. ``{Question}`` is the

@@ -1,7 +1,7 @@
 """Verification-weighted and plain majority voting over answer equivalence classes, and curves.
 
 ``Score(a) = sum over states v of w_v * (weights of the candidates in class a with state v)``;
-the highest score wins (Zhou et al., 2023). Answers are grouped with a ``same``
+the highest score wins (arXiv:2308.07921). Answers are grouped with a ``same``
 predicate (the grader's equivalence, passed in by the caller). Everything here is pure.
 
 Ranking of classes, first difference decides (one rule, ``_key``, used by every path):
@@ -266,7 +266,7 @@ def plain_majority(candidates: Sequence[Candidate], same: Same = exact_match) ->
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
-    """Unbiased pass@k (Chen et al., 2021): ``1 - C(n-c, k) / C(n, k)``."""
+    """Unbiased pass@k (arXiv:2107.03374): ``1 - C(n-c, k) / C(n, k)``."""
     if not 0 <= c <= n or not 1 <= k <= n:
         raise ConfigError(f"pass@k needs 0 <= c <= n and 1 <= k <= n, got n={n} c={c} k={k}")
     return 1.0 - math.comb(n - c, k) / math.comb(n, k)

@@ -34,7 +34,7 @@ DEFAULT_LOCAL_MODEL = HubFile(
     description=(
         "By default verimath runs Qwen2.5-Math-1.5B-Instruct (Qwen team, Apache-2.0), a small "
         "open model trained for tool-integrated math reasoning in exactly the fenced "
-        "```python / ```output format, in bartowski's Q4_K_M GGUF quantization: the file "
+        "```python / ```output format, in a Q4_K_M GGUF quantization: the file "
         "Qwen2.5-Math-1.5B-Instruct-Q4_K_M.gguf of the Hugging Face repository "
         "bartowski/Qwen2.5-Math-1.5B-Instruct-GGUF, about 986 MB, downloaded once on first "
         "use into ~/.cache/verimath (or $VERIMATH_CACHE_DIR)."
