@@ -90,7 +90,7 @@ async def run_engine(
     with Interpreter() as interpreter, Grader() as grader, RunStore(store_path) as store:
         store.bind_config({"benchmark": store_path.name}, {})
         store.add_problems(problems)
-        engine = Engine(
+        engine = Engine.local(
             model,
             interpreter,
             grader,

@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from verimath.agent import run_sample
 from verimath.caching import StoreCachedModel
@@ -24,6 +25,7 @@ from verimath.interpreter import CellResult, Interpreter, Session
 from verimath.models import ChatModel
 from verimath.solver import SolveOptions, agent_config
 from verimath.store import RunStore, VoteRecord
+from verimath.trajectory import Trajectory
 from verimath.voting import PLAIN_WEIGHTS, Candidate, vote
 
 DEFAULT_CONCURRENCY = 16
@@ -71,11 +73,76 @@ class _ThrottledSession:
             return await self._session.arun(code, timeout)
 
 
-class Engine:
-    """Runs the samples of a list of problems into a run store."""
+class SampleExecutor(Protocol):
+    """Runs one sample to its end and grades it: in this process, or elsewhere (Ray)."""
+
+    parallelism: int
+    """How many samples the engine should keep in flight for this executor."""
+
+    async def execute(self, problem: Problem, index: int) -> tuple[Trajectory, str]:
+        """The sample's trajectory and its grade; ModelError when the model failed."""
+        ...
+
+
+class LocalExecutor:
+    """Samples run here: the agent loop on this event loop, cells in the local interpreter."""
 
     def __init__(
         self,
+        model: ChatModel,
+        interpreter: Interpreter,
+        grader: Grader,
+        options: SolveOptions,
+        *,
+        store: RunStore | None,
+        concurrency: int,
+        cell_slots: int | None = None,
+    ) -> None:
+        slots = cell_slots or default_cell_slots()
+        self.model = StoreCachedModel(model, store, concurrency)
+        self.interpreter = interpreter
+        self.grader = grader
+        self.options = options
+        self.config = agent_config(model, options)
+        self.cell_slots = asyncio.Semaphore(slots)
+        self.parallelism = concurrency + slots
+
+    async def execute(self, problem: Problem, index: int) -> tuple[Trajectory, str]:
+        with self.interpreter.session() as session:
+            trajectory = await run_sample(
+                self.model,
+                _ThrottledSession(session, self.cell_slots),  # type: ignore[arg-type]
+                problem.question,
+                self.config,
+                seed=self.options.seed + index,
+            )
+        grade = await self.grader.agrade(problem.answer, trajectory.answer, problem.dataset)
+        return trajectory, str(grade.status)
+
+
+class Engine:
+    """Runs the samples of a list of problems into a run store, through an executor."""
+
+    def __init__(
+        self,
+        executor: SampleExecutor,
+        grader: Grader,
+        store: RunStore,
+        options: SolveOptions,
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
+        self.executor = executor
+        self.grader = grader
+        self.store = store
+        self.options = options
+        self.on_progress = on_progress or (lambda progress: None)
+        self.progress = Progress()
+        self._consecutive_failures = 0
+
+    @classmethod
+    def local(
+        cls,
         model: ChatModel,
         interpreter: Interpreter,
         grader: Grader,
@@ -86,18 +153,18 @@ class Engine:
         cell_slots: int | None = None,
         cache: bool = True,
         on_progress: ProgressCallback | None = None,
-    ) -> None:
-        self.model = StoreCachedModel(model, store if cache else None, concurrency)
-        self.interpreter = interpreter
-        self.grader = grader
-        self.store = store
-        self.options = options
-        self.config = agent_config(model, options)
-        self.workers = concurrency + (cell_slots or default_cell_slots())
-        self.cell_slots = asyncio.Semaphore(cell_slots or default_cell_slots())
-        self.on_progress = on_progress or (lambda progress: None)
-        self.progress = Progress()
-        self._consecutive_failures = 0
+    ) -> Engine:
+        """An engine running every sample in this process."""
+        executor = LocalExecutor(
+            model,
+            interpreter,
+            grader,
+            options,
+            store=store if cache else None,
+            concurrency=concurrency,
+            cell_slots=cell_slots,
+        )
+        return cls(executor, grader, store, options, on_progress=on_progress)
 
     async def run(self, problems: Sequence[Problem]) -> Progress:
         """Run every sample not yet in the store; vote every problem whose samples are all in."""
@@ -105,7 +172,7 @@ class Engine:
         done = self.store.finished_samples()
         self.progress.samples_total = len(problems) * k
         self.progress.problems_total = len(problems)
-        self._count_finished(problems, done)
+        self._count_finished(problems)
         pending: asyncio.Queue[tuple[Problem, int]] = asyncio.Queue()
         remaining: dict[str, int] = {}
         for problem in problems:
@@ -118,7 +185,7 @@ class Engine:
         self.on_progress(self.progress)
         workers = [
             asyncio.create_task(self._worker(pending, remaining))
-            for _ in range(min(self.workers, pending.qsize()))
+            for _ in range(min(self.executor.parallelism, pending.qsize()))
         ]
         try:
             await asyncio.gather(*workers)
@@ -128,7 +195,7 @@ class Engine:
             await asyncio.gather(*workers, return_exceptions=True)
         return self.progress
 
-    def _count_finished(self, problems: Sequence[Problem], done: dict[str, set[int]]) -> None:
+    def _count_finished(self, problems: Sequence[Problem]) -> None:
         wanted = {p.id for p in problems}
         for sample in self.store.samples():
             if sample["problem_id"] in wanted and sample["sample_index"] < self.options.samples:
@@ -148,22 +215,14 @@ class Engine:
     async def _sample(self, problem: Problem, index: int) -> bool:
         """Run, grade and store one sample; False when the model failed (kept for a rerun)."""
         try:
-            with self.interpreter.session() as session:
-                trajectory = await run_sample(
-                    self.model,
-                    _ThrottledSession(session, self.cell_slots),  # type: ignore[arg-type]
-                    problem.question,
-                    self.config,
-                    seed=self.options.seed + index,
-                )
+            trajectory, grade = await self.executor.execute(problem, index)
         except ModelError as exc:
             return self._failed(problem, index, exc)
         self._consecutive_failures = 0
-        grade = await self.grader.agrade(problem.answer, trajectory.answer, problem.dataset)
-        self.store.add_sample(problem.id, index, trajectory, str(grade.status))
+        self.store.add_sample(problem.id, index, trajectory, grade)
         self._add_sample_totals(
             {
-                "grade": str(grade.status),
+                "grade": grade,
                 "prompt_tokens": trajectory.prompt_tokens,
                 "completion_tokens": trajectory.completion_tokens,
                 "cost_usd": trajectory.cost_usd,

@@ -157,7 +157,10 @@ def test_sigkill_at_any_moment_resumes_to_the_same_results(tmp_path: Path) -> No
 def test_ctrl_c_keeps_finished_samples(tmp_path: Path) -> None:
     run = tmp_path / "interrupted.sqlite"
     process = _spawn(run)
-    time.sleep(2.0)
+    deadline = time.monotonic() + 120
+    while _stored(run) < 5:
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
     os.killpg(process.pid, signal.SIGINT)
     process.wait(timeout=60)
     saved = table(run, "SELECT COUNT(*) FROM samples")[0][0]

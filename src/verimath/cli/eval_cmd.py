@@ -177,7 +177,7 @@ async def _evaluate(
             console.print(f"replaying {len(problems)} recorded problems")
         store.add_problems(problems)
         display = EvalProgressDisplay(console, chat_model.name)
-        engine = Engine(
+        engine = Engine.local(
             chat_model,
             interp,
             grader,
@@ -200,7 +200,7 @@ async def _evaluate(
         console.print(
             f"{engine.progress.samples_done} samples in "
             f"{time.monotonic() - started:.1f} s "
-            f"({engine.model.hits} model calls answered from the run's cache)"
+            f"({engine.executor.model.hits} model calls answered from the run's cache)"
         )
         return summarize(store), recorded
 
