@@ -130,3 +130,39 @@ def test_missing_model_file_is_a_clear_error(
     assert code == 2
     assert str(missing) in err
     assert "Traceback" not in err
+
+
+TORA_GSM8K = (
+    Path(__file__).resolve().parents[3]
+    / "shared"
+    / "data"
+    / "transcripts"
+    / "tora"
+    / "tora-code-34b-v1.0"
+    / "gsm8k"
+    / "test_tora_-1_seed0_t0.0_s0_e1319.jsonl"
+)
+
+
+def test_solve_replays_a_tora_transcript_with_real_execution() -> None:
+    record = json.loads(TORA_GSM8K.read_text().splitlines()[0])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "solve",
+            record["question"],
+            "--model",
+            f"replay:{TORA_GSM8K}",
+            "-k",
+            "1",
+            "--dataset",
+            "gsm8k",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    solution = json.loads(result.stdout)
+    assert solution["answer"] == record["pred"][0] == "18"
+    [sample] = solution["samples"]
+    assert sample["code_executions"] == 1
+    assert sample["verification"] == "Uncertain"  # ToRA never checks its answers
