@@ -47,8 +47,14 @@ class ConfigError(VerimathError):
 class InputError(VerimathError):
     """A data file or record is malformed."""
 
-    def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
-                 field: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
         where = ":".join(str(p) for p in (path, line) if p is not None)
         if field is not None:
             where = f"{where} field {field!r}" if where else f"field {field!r}"

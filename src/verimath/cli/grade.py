@@ -1,0 +1,244 @@
+"""``verimath grade FILE.jsonl``: add a ``status`` to every record of a JSON-lines file.
+
+Works on verimath's own files and on other harnesses' outputs: the field names are options,
+and a field holding a list of predictions (several samples) gets a list of statuses.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+import click
+
+from verimath.errors import ConfigError, InputError
+from verimath.grading import DEFAULT_TIMEOUT, Grader, GradeResult, rules_for
+
+__all__ = ["command"]
+
+CHUNK_RECORDS = 512
+"""Records graded (in parallel) and written per step: finished work reaches the output."""
+
+
+@dataclass(frozen=True)
+class _Fields:
+    gold: str
+    pred: str
+    dataset: str
+    status: str
+    details: bool
+
+
+@dataclass(frozen=True)
+class _Record:
+    line: int
+    data: dict[str, Any]
+    preds: list[object]
+    many: bool
+    dataset: str | None
+
+
+@click.command("grade")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option(
+    "-o",
+    "--output",
+    default="-",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Where to write the graded lines (default: standard output).",
+)
+@click.option(
+    "-d",
+    "--dataset",
+    default=None,
+    help="Dataset rules for records without a dataset field (default: generic).",
+)
+@click.option(
+    "--gold-field", default="gold", show_default=True, help="Field holding the reference answer."
+)
+@click.option(
+    "--pred-field",
+    default="pred",
+    show_default=True,
+    help="Field holding the prediction: text, an answer, null, or a list of them.",
+)
+@click.option(
+    "--dataset-field",
+    default="dataset",
+    show_default=True,
+    help="Field naming the dataset of a record (optional in each record).",
+)
+@click.option(
+    "--status-field",
+    default="status",
+    show_default=True,
+    help="Field the status is written to (replaced if present).",
+)
+@click.option(
+    "--details/--no-details",
+    default=False,
+    help="Also write a 'grading' field: extracted answer, method, fallback, rule.",
+)
+@click.option(
+    "--timeout",
+    default=DEFAULT_TIMEOUT,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="Seconds one comparison may take before its worker is killed.",
+)
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(1),
+    help="Worker processes (default: one per usable CPU).",
+)
+def command(
+    file: str,
+    output: str,
+    dataset: str | None,
+    gold_field: str,
+    pred_field: str,
+    dataset_field: str,
+    status_field: str,
+    details: bool,
+    timeout: float,
+    workers: int | None,
+) -> None:
+    """Grade FILE (JSON lines with gold, pred and optional dataset); write them with a status.
+
+    Statuses: correct, incorrect, unparseable, timeout. A summary goes to standard error.
+    The whole file is checked before grading starts, so a malformed line costs nothing.
+    """
+    if dataset is not None:
+        rules_for(dataset)  # an unknown name fails here, before any work
+    fields = _Fields(gold_field, pred_field, dataset_field, status_field, details)
+    records = list(_read_records(file, fields, dataset))
+    counts: Counter[str] = Counter()
+    with (
+        Grader(workers=workers, timeout=timeout) as grader,
+        click.open_file(output, "w", encoding="utf-8") as sink,
+    ):
+        for start in range(0, len(records), CHUNK_RECORDS):
+            chunk = records[start : start + CHUNK_RECORDS]
+            _grade_chunk(grader, chunk, fields, sink, counts)
+    click.echo(_summary(counts), err=True)
+
+
+def _read_records(path: str, fields: _Fields, default_dataset: str | None) -> Iterator[_Record]:
+    with click.open_file(path, "r", encoding="utf-8") as source:
+        for number, line in enumerate(source, start=1):
+            if line.strip():
+                yield _parse_record(line, number, path, fields, default_dataset)
+
+
+def _parse_record(
+    line: str, number: int, path: str, fields: _Fields, default_dataset: str | None
+) -> _Record:
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"not valid JSON ({exc.msg}); each line must be one JSON object", path=path, line=number
+        ) from None
+    if not isinstance(data, dict):
+        raise InputError("each line must be a JSON object", path=path, line=number)
+    _check_gold(data, number, path, fields.gold)
+    if fields.pred not in data:
+        raise InputError(
+            f"missing; name the prediction field with --pred-field "
+            f"(fields here: {', '.join(sorted(data))})",
+            path=path,
+            line=number,
+            field=fields.pred,
+        )
+    pred = data[fields.pred]
+    preds = pred if isinstance(pred, list) else [pred]
+    for item in preds:
+        if item is not None and not isinstance(item, str | int | float):
+            raise InputError(
+                f"a prediction must be text, a number or null, not {item!r}",
+                path=path,
+                line=number,
+                field=fields.pred,
+            )
+    dataset = data.get(fields.dataset, default_dataset)
+    _check_dataset(dataset, number, path, fields.dataset)
+    return _Record(number, data, preds, isinstance(pred, list), dataset)
+
+
+def _check_gold(data: dict[str, Any], number: int, path: str, field: str) -> None:
+    if field not in data:
+        raise InputError(
+            f"missing; name the reference field with --gold-field "
+            f"(fields here: {', '.join(sorted(data))})",
+            path=path,
+            line=number,
+            field=field,
+        )
+    gold = data[field]
+    if isinstance(gold, bool) or not isinstance(gold, str | int | float):
+        raise InputError(
+            f"a reference answer must be text or a number, not {gold!r}",
+            path=path,
+            line=number,
+            field=field,
+        )
+
+
+def _check_dataset(dataset: object, number: int, path: str, field: str) -> None:
+    if dataset is None:
+        return
+    if not isinstance(dataset, str):
+        raise InputError(
+            f"a dataset name must be text, not {dataset!r}", path=path, line=number, field=field
+        )
+    try:
+        rules_for(dataset)
+    except ConfigError as exc:
+        raise InputError(str(exc), path=path, line=number, field=field) from None
+
+
+def _grade_chunk(
+    grader: Grader, chunk: list[_Record], fields: _Fields, sink: IO[str], counts: Counter[str]
+) -> None:
+    requests = [(r.data[fields.gold], pred, r.dataset) for r in chunk for pred in r.preds]
+    results = iter(grader.grade_many(requests))
+    for record in chunk:
+        graded = [next(results) for _ in record.preds]
+        counts.update(result.status.value for result in graded)
+        counts.update("fallback" for result in graded if result.extraction.fallback)
+        statuses = [result.status.value for result in graded]
+        record.data[fields.status] = statuses if record.many else statuses[0]
+        if fields.details:
+            notes = [_details(result) for result in graded]
+            record.data["grading"] = notes if record.many else notes[0]
+        sink.write(json.dumps(record.data, ensure_ascii=False) + "\n")
+    sink.flush()
+
+
+def _details(result: GradeResult) -> dict[str, Any]:
+    return {
+        "answer": result.answer,
+        "method": result.extraction.method,
+        "fallback": result.extraction.fallback,
+        "rule": result.detail,
+    }
+
+
+def _summary(counts: Counter[str]) -> str:
+    total = sum(counts[s] for s in ("correct", "incorrect", "unparseable", "timeout"))
+    if total == 0:
+        return "graded 0 predictions"
+    parts = ", ".join(
+        f"{s} {counts[s]}" for s in ("correct", "incorrect", "unparseable", "timeout")
+    )
+    accuracy = 100 * counts["correct"] / total
+    fallback = (
+        f"; {counts['fallback']} answers came from the last-number fallback"
+        if counts["fallback"]
+        else ""
+    )
+    return f"graded {total} predictions: {parts} (accuracy {accuracy:.2f}%){fallback}"

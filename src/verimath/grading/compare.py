@@ -1,0 +1,145 @@
+"""Symbolic comparison of two normalised LaTeX answers with math-verify.
+
+This module parses model text into SymPy objects, so it runs **only inside the grading
+worker processes** (``verimath.grading.worker``), never in the process that owns a Grader.
+It does not time itself out: the worker's alarm and the pool's kill do that.
+"""
+
+from __future__ import annotations
+
+import logging
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any
+
+from latex2sympy2_extended.latex2sympy2 import NormalizationConfig, latex2sympy, normalize_latex
+from math_verify import verify
+from math_verify.grader import should_treat_as_complex
+from sympy import Basic, Expr, Float, MatrixBase
+
+from verimath.grading.numeric import values_close
+from verimath.grading.status import Status, Verdict
+
+__all__ = ["compare", "parse_answer"]
+
+# latex2sympy2's own clean-up, minus its unit stripping: that one deletes any trailing
+# "c", "m", "s", "h", ... and would turn "2c" into "2". verimath strips units itself.
+_LATEX_CLEANUP = NormalizationConfig(
+    basic_latex=True,
+    units=False,
+    malformed_operators=True,
+    nits=False,
+    boxed="none",
+    equations=False,
+)
+FLOAT_ROUNDING = 6
+"""Decimal places math-verify rounds floats to inside sets, tuples and matrices."""
+NUMERIC_PRECISION = 15
+"""Significant digits math-verify evaluates expressions to."""
+_EVALF_DIGITS = 30
+
+logging.getLogger("math_verify").setLevel(logging.ERROR)
+
+
+class ParseFailure(Exception):
+    """An answer could not be read as mathematics."""
+
+
+def compare(gold: str, pred: str) -> Verdict:
+    """Compare a normalised reference answer and a normalised predicted answer."""
+    try:
+        gold_expr = parse_answer(gold)
+    except ParseFailure as exc:
+        return Verdict(Status.UNPARSEABLE, f"reference answer not parseable: {exc}")
+    try:
+        pred_expr = parse_answer(pred)
+    except ParseFailure as exc:
+        return Verdict(Status.UNPARSEABLE, f"answer not parseable: {exc}")
+    numeric = _numeric_verdict(gold_expr, pred_expr)
+    if numeric is not None:
+        return numeric
+    same = verify(
+        gold_expr,
+        pred_expr,
+        float_rounding=FLOAT_ROUNDING,
+        numeric_precision=NUMERIC_PRECISION,
+        strict=True,
+        allow_set_relation_comp=False,
+        timeout_seconds=None,
+    )
+    return Verdict(Status.CORRECT if same else Status.INCORRECT, "symbolic")
+
+
+@lru_cache(maxsize=4096)
+def parse_answer(text: str) -> Any:
+    """Parse a normalised answer into a SymPy object (cached: references repeat)."""
+    latex = normalize_latex(text, _LATEX_CLEANUP)
+    if not latex:
+        raise ParseFailure("empty after clean-up")
+    try:
+        return _latex_to_sympy(latex)
+    except RecursionError:
+        raise ParseFailure("nested too deeply") from None
+    except Exception as exc:  # latex2sympy raises bare Exception for syntax errors
+        last = _last_equation_part(latex)
+        if last == latex:
+            raise ParseFailure(_first_line(exc)) from None
+    try:
+        return _latex_to_sympy(last)
+    except Exception as exc:  # as above
+        raise ParseFailure(_first_line(exc)) from None
+
+
+def _latex_to_sympy(latex: str) -> Any:
+    return latex2sympy(
+        latex,
+        is_real=not should_treat_as_complex(latex),
+        convert_degrees=False,
+        normalization_config=None,
+    )
+
+
+def _last_equation_part(latex: str) -> str:
+    """``a = b = 5`` -> ``5`` (a chain of equalities is read as its last member)."""
+    if "," in latex or ";" in latex:
+        return latex
+    parts = latex.split("=")
+    return parts[-1] if len(parts) > 2 else latex
+
+
+def _numeric_verdict(gold: Any, pred: Any) -> Verdict | None:
+    """Apply the numeric rule when both sides are real numbers and one holds a decimal.
+
+    math-verify alone would round both to six places, so ``0.0000003`` would equal
+    ``1/3000000``; verimath also requires relative agreement (``verimath.grading.numeric``).
+    """
+    if not (_is_real_number(gold) and _is_real_number(pred)):
+        return None
+    if not (gold.has(Float) or pred.has(Float)):
+        return None
+    gold_value, pred_value = _to_fraction(gold), _to_fraction(pred)
+    if gold_value is None or pred_value is None:
+        return None
+    same = gold_value == pred_value or values_close(gold_value, pred_value)
+    return Verdict(Status.CORRECT if same else Status.INCORRECT, "numeric")
+
+
+def _is_real_number(expr: Any) -> bool:
+    if not isinstance(expr, Expr) or isinstance(expr, MatrixBase):
+        return False
+    return bool(expr.is_number) and expr.is_real is not False and not expr.free_symbols
+
+
+def _to_fraction(expr: Basic) -> Fraction | None:
+    value = expr.evalf(_EVALF_DIGITS)
+    if not value.is_Float and not value.is_Rational:
+        return None
+    try:
+        return Fraction(str(value))
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else type(exc).__name__

@@ -1,0 +1,330 @@
+"""Turning an extracted answer into the canonical string that is compared.
+
+Normalisation only removes notation that cannot change the value: math delimiters, Markdown
+emphasis, spacing commands, ``\\left``/``\\right``, ``\\dfrac``, a trailing unit, a degree
+sign, a percent sign, a currency sign, thousands separators. It never rewrites mathematics
+(no ``2 \\cdot 10^3`` -> ``210^3``). All patterns are linear-time, since they run on model
+text in the main process.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from verimath.grading.extraction import MATH_WORDS, choice_letter
+from verimath.grading.rules import AnswerKind, DatasetRules
+
+__all__ = [
+    "Answer",
+    "align_assignments",
+    "is_list",
+    "normalize_answer",
+    "strip_unit",
+    "text_key",
+]
+
+MAX_NORMALIZE_CHARS = 5000
+"""Answers longer than this are compared as plain text only."""
+
+
+_UNWRAPPERS = (
+    re.compile(r"^\$\$(.*)\$\$$", re.DOTALL),
+    re.compile(r"^\$([^$]*)\$$", re.DOTALL),
+    re.compile(r"^\\\((.*)\\\)$", re.DOTALL),
+    re.compile(r"^\\\[(.*)\\\]$", re.DOTALL),
+    re.compile(r"^\*\*(.*)\*\*$", re.DOTALL),
+    re.compile(r"^`([^`]*)`$"),
+    re.compile(r"^\\(?:boxed|fbox|framebox|textbf|mathbf|boldsymbol|bm)\{(.*)\}$", re.DOTALL),
+    re.compile(r"^\{(.*)\}$", re.DOTALL),
+)
+_SPACING = re.compile(
+    r"\\(?:left|right|big|Big|bigg|Bigg)(?=[^A-Za-z])|\\(?:[!,;:]|displaystyle|textstyle)|~"
+    r"|\\q?quad(?![A-Za-z])"
+)
+_BACKSLASH_SPACE = re.compile(r"(?<!\\)\\ ")
+_MARKDOWN_BOLD = re.compile(r"(?<![\w)])\*\*([^*]+?)\*\*(?![\w(])")
+_PYTHON_POWER = re.compile(r"\*\*")
+_MULTI_DIGIT_EXPONENT = re.compile(r"\^(\d{2,})")
+_BARE_PI = re.compile(r"(?<![\\A-Za-z])pi(?![A-Za-z])")
+_UNICODE_ROOT = re.compile(r"√\s*(\d+|[A-Za-z])")
+_UNICODE = {
+    "π": "\\pi ",
+    "∞": "\\infty ",
+    "×": "\\times ",
+    "·": "\\cdot ",
+    "−": "-",
+    "–": "-",
+    "≤": "\\le ",
+    "≥": "\\ge ",
+    "\u00a0": " ",
+}
+_UNICODE_CHARS = re.compile("|".join(_UNICODE))
+_FRAC_VARIANTS = re.compile(r"\\[dtc]frac(?![A-Za-z])")
+_SLANTED = re.compile(r"\\(le|ge)qslant(?![A-Za-z])")
+_BRACELESS_FRAC = re.compile(r"\\frac\s*(\\[A-Za-z]+|[0-9A-Za-z])\s*(\\[A-Za-z]+|[0-9A-Za-z])")
+_BOLD = re.compile(r"\\(?:textbf|mathbf|boldsymbol|bm|mathit|textit|emph)\{([^{}]*)\}")
+_DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree(?![A-Za-z])")
+_PERCENT = re.compile(r"\s*(?:\\?%|\\text\{\s*\\?%\s*\}|\\text\{\s*percent\s*\}|percent)\s*$")
+_CURRENCY = re.compile(r"^(-?)\s*(?:\\\$|\$|USD\s*|US\$)\s*")
+_THOUSANDS_BRACE = re.compile(r"\{,\}")
+_GROUPED_IN_BRACES = re.compile(r"(?<=\{)(-?\d{1,3}(?:,\d{3})+)(?=\})")
+_COMMA_NUMBER = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+_TEXT_UNIT = re.compile(
+    r"(?:\s|\\,|\\;)*(?:\\(?:text|mbox|mathrm|textrm)\s*\{([^{}]*)\}"
+    r"(?:\s*\^\s*\{?\d\}?)?\s*/?\s*)$"
+)
+_WORD_UNIT = re.compile(
+    r"(?:(?<=[\d}])|(?<=\\pi))(?:\s+|\s*[({]\s*)([A-Za-z][A-Za-z .'-]*?)\s*[)}]?\.?$"
+)
+_WHOLE_TEXT = re.compile(r"^\\(?:text|textrm|mbox|mathrm|textnormal)\s*\{([^{}]*)\}$")
+_OPTION = re.compile(r"^\(?([A-Z])\)?$")
+_TRAILING_PUNCT = re.compile(r"(?<!\\)[.,;:]+$")
+_LEADING_EQUALS = re.compile(r"^=\s*")
+_SPACES = re.compile(r"\s+")
+_SPACE_NOT_AFTER_WORD = re.compile(r"(?<![A-Za-z]) ")
+_SPACE_NOT_BEFORE_WORD = re.compile(r" (?![A-Za-z])")
+_ALPHA_WORD = re.compile(r"(?<![A-Za-z0-9\\])[A-Za-z]{2,}(?![A-Za-z0-9])")
+_TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}(?::\d{2})?\s*(?:[ap]\.?\s*m\.?)?", re.IGNORECASE)
+_PARENTHESISED_NUMBER = re.compile(r"^\((-?\d+(?:\.\d+)?)\)$")
+_NOT_TEXT_CHAR = re.compile(r"[\\^_{}=+*/<>\[\]|]")
+_ASSIGNMENT = re.compile(r"^([A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?|\\[A-Za-z]+)\s*(?:=|\\in)\s*(.+)$")
+_TEXT_PUNCT = re.compile(r"[,!?\"'`’()]")
+_BASE_NUMERAL = re.compile(r"^((?=[0-9A-F]*\d)[0-9A-F]+)_\{?(\d{1,2})\}?$")
+_SINGLE_LETTER_CONSTANTS = frozenset("ieEdj")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A normalised answer.
+
+    Attributes:
+        text: the canonical form: compared, parsed by the workers and used as cache key.
+        percent: a percent sign or word was removed from the end.
+        is_text: a word answer ("Monday", "\\text{even}", "no solution"): compared as text
+            (case-insensitive), never parsed as mathematics.
+        unit: the unit removed from the end ("inches", "m"), or "".
+    """
+
+    text: str
+    percent: bool = False
+    is_text: bool = False
+    unit: str = ""
+
+
+def normalize_answer(raw: str, rules: DatasetRules) -> Answer:
+    """Normalise an extracted answer (or a reference answer) under ``rules``.
+
+    Answers longer than ``MAX_NORMALIZE_CHARS`` only have their spacing collapsed: they
+    cannot be parsed anyway and are compared as text.
+    """
+    if len(raw) > MAX_NORMALIZE_CHARS:
+        return Answer(_collapse_spaces(raw), is_text=True)
+    text = _unwrap(raw.strip())
+    if _TIME_OF_DAY.fullmatch(text):
+        return Answer(_collapse_spaces(text), is_text=True)
+    if rules.kind is AnswerKind.CHOICE:
+        letter = choice_letter(text, rules.choices)
+        return Answer(letter if letter is not None else _collapse_spaces(text))
+    text = _strip_notation(text)
+    text, percent = _strip_percent(text)
+    text, unit = _strip_units(text, single_letters=rules.kind is AnswerKind.NUMBER)
+    text = _strip_currency(text)
+    whole_text = _WHOLE_TEXT.match(text)
+    if whole_text is not None:
+        text = whole_text.group(1).strip()
+    option = _OPTION.match(text)
+    if option is not None:
+        return Answer(option.group(1), percent)
+    text = _canonical_number(_TRAILING_PUNCT.sub("", _LEADING_EQUALS.sub("", text)).strip())
+    if _looks_like_text(text):
+        return Answer(_collapse_spaces(text), percent, is_text=True, unit=unit)
+    return Answer(_canonical_spacing(text), percent, unit=unit)
+
+
+def text_key(answer: Answer) -> str:
+    """The form two word answers are compared in: case, punctuation and spacing ignored."""
+    return _collapse_spaces(_TEXT_PUNCT.sub(" ", answer.text.replace(".", ""))).casefold()
+
+
+def align_assignments(gold: Answer, pred: Answer) -> tuple[Answer, Answer]:
+    """Drop an ``x =`` (or ``x \\in``) prefix where both sides name the same variable, or
+    where the other side is not an equation at all.
+
+    ``x = 3`` and ``3`` are the same answer, ``y = 3`` and ``x = 3`` are not, and
+    ``y = 3x + 13`` stays an equation when compared with ``3x - y + 13 = 0``.
+    """
+    gold_match = _ASSIGNMENT.match(gold.text)
+    pred_match = _ASSIGNMENT.match(pred.text)
+    if gold_match is not None and pred_match is not None:
+        if gold_match.group(1) != pred_match.group(1):
+            return gold, pred
+        return _without_assignment(gold, gold_match), _without_assignment(pred, pred_match)
+    if gold_match is not None and not _is_relation(pred.text):
+        return _without_assignment(gold, gold_match), pred
+    if pred_match is not None and not _is_relation(gold.text):
+        return gold, _without_assignment(pred, pred_match)
+    return gold, pred
+
+
+def _is_relation(text: str) -> bool:
+    return "=" in text or "\\in" in text
+
+
+def is_list(answer: Answer) -> bool:
+    """A comma-separated list at the top level (``2,-3``, ``\\{1,2\\}``; not ``(1,2)``)."""
+    depth = 0
+    escaped = False
+    for char in answer.text:
+        if escaped:
+            escaped = False
+            continue
+        if char == "\\":
+            escaped = True
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            return True
+    return False
+
+
+def _without_assignment(answer: Answer, match: re.Match[str] | None) -> Answer:
+    if match is None or "=" in match.group(2):
+        return answer
+    return Answer(match.group(2).strip(), answer.percent, answer.is_text, answer.unit)
+
+
+def _unwrap(text: str) -> str:
+    """Remove delimiters around the whole answer (``$..$``, ``**..**``, ``\\boxed{..}``)."""
+    for _ in range(8):
+        before = text
+        for pattern in _UNWRAPPERS:
+            match = pattern.match(text)
+            if match is not None and _balanced(match.group(1)):
+                text = match.group(1).strip()
+        if text == before:
+            break
+    return text
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for char in text:
+        depth += (char == "{") - (char == "}")
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def _strip_notation(text: str) -> str:
+    text = _UNICODE_ROOT.sub(r"\\sqrt{\1}", text)
+    text = _UNICODE_CHARS.sub(lambda m: _UNICODE[m.group(0)], text)
+    text = _MARKDOWN_BOLD.sub(r"\1", text)
+    text = _MULTI_DIGIT_EXPONENT.sub(r"^{\1}", _PYTHON_POWER.sub("^", text))
+    text = _BARE_PI.sub(r"\\pi ", text)
+    text = _BACKSLASH_SPACE.sub(" ", text)
+    text = _SPACING.sub("", text)
+    text = _FRAC_VARIANTS.sub(r"\\frac", text)
+    text = _SLANTED.sub(r"\\\1", text)
+    text = _BRACELESS_FRAC.sub(r"\\frac{\1}{\2}", text)
+    text = _BOLD.sub(r"\1", text)
+    text = _DEGREES.sub("", text)
+    text = _THOUSANDS_BRACE.sub(",", text)
+    text = _GROUPED_IN_BRACES.sub(lambda m: m.group(1).replace(",", ""), text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def _strip_percent(text: str) -> tuple[str, bool]:
+    stripped = _PERCENT.sub("", text)
+    return stripped, stripped != text
+
+
+def _strip_units(text: str, *, single_letters: bool) -> tuple[str, str]:
+    """Remove a trailing unit (``18\\text{ inches}``, ``5 apples``, ``9 (apples)``).
+
+    Returns the text and the unit removed. One-letter words count as units only where
+    answers are plain numbers (``2600{g}``); in LaTeX answers ``2 c`` keeps its ``c``.
+    """
+    unit = ""
+    for _ in range(3):
+        match = _TEXT_UNIT.search(text)
+        if match is None or not text[: match.start()].strip():
+            break
+        if match.group(1).strip() in _SINGLE_LETTER_CONSTANTS:
+            break
+        unit = unit or match.group(1).strip()
+        text = text[: match.start()].rstrip()
+    match = _WORD_UNIT.search(text)
+    if match is not None and _is_unit_phrase(match.group(1), single_letters):
+        unit = unit or match.group(1).strip()
+        text = text[: match.start()].rstrip()
+    return text, unit
+
+
+def _is_unit_phrase(phrase: str, single_letters: bool) -> bool:
+    words = [w for w in re.split(r"[ .'-]+", phrase) if w]
+    shortest = 1 if single_letters else 2
+    return bool(words) and all(len(w) >= shortest and w.lower() not in MATH_WORDS for w in words)
+
+
+def strip_unit(answer: Answer, unit: str) -> Answer:
+    """Remove ``unit`` (the reference's unit) from the end of ``answer`` in any wrapping.
+
+    ``144{m}^3`` or ``144 m^3`` lose their ``m`` when the reference was ``144\\mbox{m}^3``.
+    """
+    if not unit or answer.is_text or answer.unit:
+        return answer
+    pattern = re.compile(
+        r"(?<=[\d}])\s*(?:\\(?:text|mbox|mathrm)\s*)?\{?\s*"
+        + re.escape(unit)
+        + r"\s*\}?(?:\s*\^\s*\{?\d\}?)?$"
+    )
+    stripped = pattern.sub("", answer.text)
+    if stripped == answer.text or not stripped:
+        return answer
+    return Answer(stripped, answer.percent, answer.is_text, unit)
+
+
+def _strip_currency(text: str) -> str:
+    return _CURRENCY.sub(r"\1", text)
+
+
+def _canonical_number(text: str) -> str:
+    """``1,600`` -> ``1600``, ``.5`` -> ``0.5``, ``(5)`` -> ``5``, ``4210_{5}`` -> ``4210``.
+
+    A base subscript is a unit like any other: the digits are compared, not the value.
+    """
+    base = _BASE_NUMERAL.match(text)
+    if base is not None:
+        return base.group(1)
+    if _COMMA_NUMBER.match(text):
+        text = text.replace(",", "")
+    parenthesised = _PARENTHESISED_NUMBER.match(text)
+    if parenthesised is not None:
+        text = parenthesised.group(1)
+    if text.startswith("."):
+        text = "0" + text
+    elif text.startswith("-."):
+        text = "-0" + text[1:]
+    return text
+
+
+def _looks_like_text(text: str) -> bool:
+    """Prose or a word answer: a real word, and none of the characters of formulas."""
+    if _TIME_OF_DAY.fullmatch(text):
+        return True
+    if _NOT_TEXT_CHAR.search(text):
+        return False
+    return any(w.lower() not in MATH_WORDS for w in _ALPHA_WORD.findall(text))
+
+
+def _canonical_spacing(text: str) -> str:
+    """Drop spaces except between letters (``\\pi r`` keeps its space, ``2, -3`` loses it)."""
+    text = _SPACE_NOT_AFTER_WORD.sub("", _collapse_spaces(text))
+    return _SPACE_NOT_BEFORE_WORD.sub("", text)
+
+
+def _collapse_spaces(text: str) -> str:
+    return _SPACES.sub(" ", text).strip()
