@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs verimath: the system packages its sandbox needs, then the Python package.
 #   bash setup.sh          verimath with the local llama.cpp engine (extra "local")
-#   bash setup.sh --dev    the same plus everything the test suite needs (extra "dev")
+#   bash setup.sh --dev    the same plus everything the test suite needs (extra "dev",
+#                          chromium for the HTML viewer's tests)
 # Environment: PYTHON (default python3) picks the interpreter whose environment receives verimath.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -11,6 +12,7 @@ extra="local"
 system_packages=(bubblewrap libseccomp2)
 if [[ "${1:-}" == "--dev" ]]; then
     extra="dev"
+    system_packages+=(chromium)  # the HTML viewer's tests run it headless
 fi
 
 missing=()

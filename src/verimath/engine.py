@@ -10,17 +10,19 @@ Nothing is kept in memory per sample, so memory stays flat however long the run.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from verimath.adaptive import should_stop
 from verimath.agent import run_sample
 from verimath.caching import StoreCachedModel
 from verimath.datasets import Problem
 from verimath.errors import ModelError, VerimathError
-from verimath.grading import Grader
+from verimath.grading import DATASETS, Grader
 from verimath.interpreter import CellResult, Interpreter, Session
 from verimath.models import ChatModel
 from verimath.solver import SolveOptions, agent_config
@@ -30,6 +32,11 @@ from verimath.voting import PLAIN_WEIGHTS, Candidate, vote
 
 DEFAULT_CONCURRENCY = 16
 MAX_CONSECUTIVE_FAILURES = 20
+
+
+def answer_rules(problem: Problem) -> str | None:
+    """The grading rules for a problem: its dataset's where verimath knows them, else generic."""
+    return problem.dataset if problem.dataset in DATASETS else None
 
 
 def default_cell_slots() -> int:
@@ -108,15 +115,17 @@ class LocalExecutor:
         self.parallelism = concurrency + slots
 
     async def execute(self, problem: Problem, index: int) -> tuple[Trajectory, str]:
+        rules = answer_rules(problem)
+        config = dataclasses.replace(self.config, dataset=rules)
         with self.interpreter.session() as session:
             trajectory = await run_sample(
                 self.model,
                 _ThrottledSession(session, self.cell_slots),  # type: ignore[arg-type]
                 problem.question,
-                self.config,
+                config,
                 seed=self.options.seed + index,
             )
-        grade = await self.grader.agrade(problem.answer, trajectory.answer, problem.dataset)
+        grade = await self.grader.agrade(problem.answer, trajectory.answer, rules)
         return trajectory, str(grade.status)
 
 
@@ -167,26 +176,25 @@ class Engine:
         return cls(executor, grader, store, options, on_progress=on_progress)
 
     async def run(self, problems: Sequence[Problem]) -> Progress:
-        """Run every sample not yet in the store; vote every problem whose samples are all in."""
+        """Run every sample not yet in the store; vote every problem whose samples are all in.
+
+        With ``options.adaptive``, a problem's samples are drawn in waves and the next wave is
+        scheduled only if the stop rule says the samples so far do not settle the vote.
+        """
         k = self.options.samples
-        done = self.store.finished_samples()
+        stored = self.store.finished_samples()
         self.progress.samples_total = len(problems) * k
         self.progress.problems_total = len(problems)
         self._count_finished(problems)
-        pending: asyncio.Queue[tuple[Problem, int]] = asyncio.Queue()
-        remaining: dict[str, int] = {}
+        self._queue: asyncio.Queue[tuple[Problem, int] | None] = asyncio.Queue()
+        self._done = {p.id: {i for i in stored.get(p.id, set()) if i < k} for p in problems}
+        self._in_flight = dict.fromkeys(self._done, 0)
+        self._failed: set[str] = set()
+        self._open = len(problems)
         for problem in problems:
-            missing = [i for i in range(k) if i not in done.get(problem.id, set())]
-            remaining[problem.id] = len(missing)
-            for index in missing:
-                pending.put_nowait((problem, index))
-            if not missing:
-                await self._vote(problem)
+            await self._advance(problem)
         self.on_progress(self.progress)
-        workers = [
-            asyncio.create_task(self._worker(pending, remaining))
-            for _ in range(min(self.executor.parallelism, pending.qsize()))
-        ]
+        workers = [asyncio.create_task(self._worker()) for _ in range(self.executor.parallelism)]
         try:
             await asyncio.gather(*workers)
         finally:
@@ -201,16 +209,64 @@ class Engine:
             if sample["problem_id"] in wanted and sample["sample_index"] < self.options.samples:
                 self._add_sample_totals(sample)
 
-    async def _worker(
-        self, pending: asyncio.Queue[tuple[Problem, int]], remaining: dict[str, int]
-    ) -> None:
-        while not pending.empty():
-            problem, index = pending.get_nowait()
+    async def _worker(self) -> None:
+        while (item := await self._queue.get()) is not None:
+            problem, index = item
             if await self._sample(problem, index):
-                remaining[problem.id] -= 1
-                if remaining[problem.id] == 0:
-                    await self._vote(problem)
+                self._done[problem.id].add(index)
+            else:
+                self._failed.add(problem.id)
+            self._in_flight[problem.id] -= 1
+            if self._in_flight[problem.id] == 0:
+                await self._advance(problem)
             self.on_progress(self.progress)
+
+    async def _advance(self, problem: Problem) -> None:
+        """Schedule the problem's next wave, or vote it (or leave it, after a failure)."""
+        wave = [] if problem.id in self._failed else await self._next_wave(problem)
+        if wave:
+            self._in_flight[problem.id] = len(wave)
+            for index in wave:
+                self._queue.put_nowait((problem, index))
+            return
+        if problem.id not in self._failed:
+            skipped = self.options.samples - len(self._done[problem.id])
+            self.progress.samples_total -= skipped
+            await self._vote(problem)
+        self._open -= 1
+        if self._open == 0:
+            for _ in range(self.executor.parallelism):
+                self._queue.put_nowait(None)
+
+    async def _next_wave(self, problem: Problem) -> list[int]:
+        k, done = self.options.samples, self._done[problem.id]
+        missing = [i for i in range(k) if i not in done]
+        policy = self.options.adaptive
+        if not missing or policy is None:
+            return missing
+        holes = [i for i in missing if i < max(done, default=-1)]
+        if holes:  # after a crash: complete the prefix before judging it
+            return holes
+        if done and await self._settled(problem):
+            return []
+        return missing[: policy.wave]
+
+    async def _settled(self, problem: Problem) -> bool:
+        samples = sorted(self.store.samples(problem.id), key=lambda s: s["sample_index"])
+        candidates = [Candidate(s["answer"], s["state"]) for s in samples]
+
+        def same(a: str, b: str) -> bool:
+            return self.grader.equivalent(a, b, answer_rules(problem))
+
+        decision = await asyncio.to_thread(
+            should_stop,
+            candidates,
+            self.options.samples,
+            self.options.weights,
+            same,
+            self.options.adaptive,
+        )
+        return decision.stop
 
     async def _sample(self, problem: Problem, index: int) -> bool:
         """Run, grade and store one sample; False when the model failed (kept for a rerun)."""
@@ -255,7 +311,7 @@ class Engine:
         ]
         # equivalence checks may wait on grader workers: keep them off the event loop
         record = await asyncio.to_thread(
-            vote_record, problem.id, samples, self.options, self.grader, problem.dataset
+            vote_record, problem.id, samples, self.options, self.grader, answer_rules(problem)
         )
         self.store.set_vote(record)
         self.progress.problems_done += 1

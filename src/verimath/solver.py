@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+import functools
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+from verimath.adaptive import AdaptivePolicy, should_stop
 from verimath.agent import AgentConfig, run_sample
 from verimath.errors import ConfigError
 from verimath.grading import Grader
@@ -42,6 +44,9 @@ class SolveOptions:
     revise: int = 0
     enforce_code_rule: bool = False
     dataset: str | None = None
+    adaptive: AdaptivePolicy | None = None
+    """Draw samples in waves and stop once the rest cannot (or very probably will not) change
+    the weighted winner (see ``verimath.adaptive``); None draws all k."""
 
     def __post_init__(self) -> None:
         if self.samples < 1:
@@ -63,6 +68,7 @@ class Solution:
             "problem": self.problem,
             "answer": self.answer,
             "weights": self.vote.weights.spec(),
+            "samples_used": len(self.samples),
             "votes": [
                 {
                     "answer": c.answer,
@@ -122,15 +128,48 @@ async def solve_with(
             on_sample(index, trajectory)
         return trajectory
 
-    samples = tuple(await asyncio.gather(*(one(i) for i in range(options.samples))))
-    candidates = [Candidate(t.answer, t.verification.state) for t in samples]
-    result = await asyncio.to_thread(
-        vote,
-        candidates,
+    same = functools.partial(_same, grader, options.dataset)
+    samples: list[Trajectory] = []
+    for wave in sample_waves(options):
+        samples += await asyncio.gather(*(one(i) for i in wave))
+        if options.adaptive is not None and await _settled(samples, options, same):
+            break
+    candidates = candidates_of(samples)
+    result = await asyncio.to_thread(vote, candidates, options.weights, same)
+    return Solution(problem, result.winner, result, tuple(samples))
+
+
+def sample_waves(options: SolveOptions) -> list[range]:
+    """Sample indices in the waves they are drawn: all at once, or adaptive-sized waves."""
+    size = options.adaptive.wave if options.adaptive is not None else options.samples
+    return [
+        range(start, min(start + size, options.samples))
+        for start in range(0, options.samples, size)
+    ]
+
+
+def candidates_of(samples: Sequence[Trajectory]) -> list[Candidate]:
+    return [Candidate(t.answer, t.verification.state) for t in samples]
+
+
+def _same(grader: Grader, dataset: str | None, a: str, b: str) -> bool:
+    return grader.equivalent(a, b, dataset)
+
+
+async def _settled(
+    samples: Sequence[Trajectory], options: SolveOptions, same: Callable[[str, str], bool]
+) -> bool:
+    """Whether the adaptive rule stops sampling after this prefix of samples."""
+    assert options.adaptive is not None
+    decision = await asyncio.to_thread(
+        should_stop,
+        candidates_of(samples),
+        options.samples,
         options.weights,
-        lambda a, b: grader.equivalent(a, b, options.dataset),
+        same,
+        options.adaptive,
     )
-    return Solution(problem, result.winner, result, samples)
+    return decision.stop
 
 
 @contextlib.asynccontextmanager

@@ -123,6 +123,27 @@ def method_options(command: Callable[..., Any]) -> Callable[..., Any]:
             help="Refuse code beyond the strategy's rule (no_code, code_once).",
         ),
         click.option(
+            "--adaptive",
+            type=click.Choice(["exact", "probabilistic"]),
+            default=None,
+            help="Draw samples in waves; stop when the rest cannot (exact) or very probably "
+            "will not (probabilistic) change the winner.",
+        ),
+        click.option(
+            "--wave",
+            type=click.IntRange(min=1),
+            default=2,
+            show_default=True,
+            help="With --adaptive: samples drawn between two checks.",
+        ),
+        click.option(
+            "--threshold",
+            type=click.FloatRange(min=0, max=1),
+            default=0.02,
+            show_default=True,
+            help="With --adaptive probabilistic: stop when P(winner changes) is below this.",
+        ),
+        click.option(
             "--retries",
             type=click.IntRange(min=0),
             default=5,
@@ -147,6 +168,9 @@ METHOD_KEYS = (
     "max_code",
     "revise",
     "enforce_code_rule",
+    "adaptive",
+    "wave",
+    "threshold",
 )
 
 
@@ -171,6 +195,18 @@ def solve_options_from(values: dict[str, Any], dataset: str | None) -> Any:
         revise=values["revise"],
         enforce_code_rule=values["enforce_code_rule"],
         dataset=dataset,
+        adaptive=adaptive_policy(values),
+    )
+
+
+def adaptive_policy(values: dict[str, Any]) -> Any:
+    """The ``AdaptivePolicy`` of ``--adaptive/--wave/--threshold``, or None."""
+    from verimath.adaptive import AdaptivePolicy
+
+    if values["adaptive"] is None:
+        return None
+    return AdaptivePolicy(
+        mode=values["adaptive"], wave=values["wave"], threshold=values["threshold"]
     )
 
 

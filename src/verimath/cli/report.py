@@ -1,0 +1,85 @@
+"""``verimath report``: paper-style tables and plots of one or more runs, side by side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from verimath.report.bootstrap import DEFAULT_RESAMPLES
+from verimath.report.build import ReportOptions, build_report, load_runs
+from verimath.report.curves import DEFAULT_TRIALS
+from verimath.report.output import FORMATS, render_report, write_report
+
+
+@click.command("report")
+@click.argument(
+    "runs",
+    nargs=-1,
+    required=True,
+    metavar="RUN [RUN ...]",
+    type=click.Path(dir_okay=False, path_type=Path),
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="md",
+    show_default=True,
+    help="md (with PNG plots beside it), html (one page, plots embedded) or json.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Directory for report.<format> (and plots/); default: standard output.",
+)
+@click.option(
+    "--resamples",
+    type=click.IntRange(min=0),
+    default=DEFAULT_RESAMPLES,
+    show_default=True,
+    help="Bootstrap resamples per interval (0: no intervals).",
+)
+@click.option(
+    "--confidence",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.95,
+    show_default=True,
+    help="Level of the bootstrap intervals.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed of bootstrap and curves."
+)
+@click.option(
+    "--curve-trials",
+    type=click.IntRange(min=1),
+    default=DEFAULT_TRIALS,
+    show_default=True,
+    help="Random k-subsets per problem and k when there are too many to enumerate.",
+)
+@click.option("--no-plots", is_flag=True, help="Tables only (no matplotlib needed).")
+@click.option("--title", default=None, help="Report title (default: the run labels).")
+def command(
+    runs: tuple[Path, ...],
+    fmt: str,
+    out: Path | None,
+    resamples: int,
+    confidence: float,
+    seed: int,
+    curve_trials: int,
+    no_plots: bool,
+    title: str | None,
+) -> None:
+    """Report on RUN files side by side: accuracy, code usage, verification, voting, costs."""
+    from verimath.grading import Grader
+
+    options = ReportOptions(resamples, seed, confidence, curve_trials, title)
+    loaded = load_runs(runs)
+    with Grader() as grader:
+        report = build_report(loaded, grader.equivalent, options)
+    if out is None:
+        click.echo(render_report(report, fmt, plots=not no_plots), nl=False)
+        return
+    written = write_report(report, fmt, out, plots=not no_plots)
+    click.echo(f"wrote {written[0]}" + (f" and {len(written) - 1} plots" if written[1:] else ""))

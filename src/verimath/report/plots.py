@@ -1,0 +1,240 @@
+"""PNG figures drawn from the sections' data with matplotlib (imported only here, when used).
+
+Figures are built with ``matplotlib.figure.Figure`` and the Agg canvas, never ``pyplot``: no
+global state, no display needed.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from verimath.errors import ConfigError
+from verimath.report.groups import subject_header
+from verimath.report.model import Report
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = ["INSTALL_HINT", "render_plots"]
+
+INSTALL_HINT = "pip install matplotlib (or 'verimath[report]')"
+DPI = 110
+WIDTH = 10.0
+PANEL_HEIGHT = 3.6
+MAX_LABEL = 42  # characters of a run label shown in a legend
+
+
+def render_plots(report: Report) -> dict[str, bytes]:
+    """PNG bytes by plot name, for every plot the report's sections ask for."""
+    _require_matplotlib()
+    drawers: dict[str, Callable[[dict[str, Any]], Figure]] = {
+        "accuracy": _accuracy,
+        "code_usage": _code_usage,
+        "code_usage_by_level": lambda d: _by_group(d, "by_level", "level"),
+        "code_usage_by_subject": lambda d: _by_group(d, "by_subject", "subject"),
+        "verification": _verification,
+        "voting": _voting,
+        "latency": _latency,
+    }
+    return {plot.name: _png(drawers[plot.kind](section.data)) for section, plot in report.plots()}
+
+
+def _require_matplotlib() -> None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            f"plots need matplotlib, which is not installed: {INSTALL_HINT}; or pass "
+            "--no-plots (tables only) or --format json"
+        ) from None
+
+
+def _figure(panels: int, columns: int | None = None) -> tuple[Figure, list[Axes]]:
+    from matplotlib.figure import Figure
+
+    columns = columns or panels
+    rows = -(-panels // columns)
+    figure = Figure(figsize=(WIDTH, PANEL_HEIGHT * rows), dpi=DPI, layout="constrained")
+    axes = figure.subplots(rows, columns, squeeze=False).ravel().tolist()
+    for extra in axes[panels:]:
+        extra.set_visible(False)
+    return figure, axes[:panels]
+
+
+def _png(figure: Figure) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _short(label: str) -> str:
+    return label if len(label) <= MAX_LABEL else label[: MAX_LABEL - 1] + "…"
+
+
+def _percent(value: float | None) -> float:
+    return float("nan") if value is None else 100 * value
+
+
+def _accuracy(data: dict[str, Any]) -> Figure:
+    rows = data["rows"]
+    figure, (axes,) = _figure(1)
+    figure.set_figheight(max(2.0, 0.45 * len(rows) + 1.0))
+    values = [_percent(r["overall"]["value"]) for r in rows]
+    lows = [_percent(r["overall"]["low"]) for r in rows]
+    highs = [_percent(r["overall"]["high"]) for r in rows]
+    errors = [
+        [max(0.0, v - lo) if lo == lo else 0.0 for v, lo in zip(values, lows, strict=True)],
+        [max(0.0, hi - v) if hi == hi else 0.0 for v, hi in zip(values, highs, strict=True)],
+    ]
+    positions = list(range(len(rows)))[::-1]
+    colors = ["#4c72b0" if r["kind"] == "samples" else "#dd8452" for r in rows]
+    axes.barh(positions, values, xerr=errors, color=colors, capsize=3)
+    axes.set_yticks(positions, [_short(r["short"]) for r in rows], fontsize=8)
+    for y, v in zip(positions, values, strict=True):
+        if v == v:
+            axes.text(1, y, f"{v:.1f}", va="center", fontsize=8, color="white")
+    axes.set_xlim(0, 100)
+    axes.set_xlabel("accuracy % (overall, 95% bootstrap interval)")
+    return figure
+
+
+def _code_usage(data: dict[str, Any]) -> Figure:
+    buckets: list[str] = data["buckets"]
+    runs = list(data["distribution"])
+    figure, (share, accuracy) = _figure(2)
+    width = 0.8 / max(1, len(runs))
+    for i, label in enumerate(runs):
+        entry = data["distribution"][label]
+        n = entry["samples"] or 1
+        xs = [j + (i - (len(runs) - 1) / 2) * width for j in range(len(buckets))]
+        share.bar(
+            xs,
+            [100 * entry["buckets"][b]["samples"] / n for b in buckets],
+            width,
+            label=_short(label),
+        )
+        points = [
+            (j, 100 * entry["buckets"][b]["correct"] / entry["buckets"][b]["samples"])
+            for j, b in enumerate(buckets)
+            if entry["buckets"][b]["samples"]
+        ]
+        accuracy.plot([p[0] for p in points], [p[1] for p in points], marker="o")
+    for axes, ylabel in ((share, "% of samples"), (accuracy, "single-sample accuracy %")):
+        axes.set_xticks(range(len(buckets)), buckets)
+        axes.set_xlabel("Code Usage Frequency (executions per sample)")
+        axes.set_ylabel(ylabel)
+    accuracy.set_ylim(0, 105)
+    figure.legend(loc="outside lower center", ncols=min(3, len(runs)), fontsize=8)
+    return figure
+
+
+def _by_group(data: dict[str, Any], key: str, name: str) -> Figure:
+    groups_by_run: dict[str, dict[str, Any]] = data[key]
+    groups = sorted({g for entry in groups_by_run.values() for g in entry}, key=_group_order)
+    figure, (accuracy, usage) = _figure(2)
+    runs = list(groups_by_run)
+    width = 0.8 / max(1, len(runs))
+    for i, label in enumerate(runs):
+        entry = groups_by_run[label]
+        xs = [j + (i - (len(runs) - 1) / 2) * width for j in range(len(groups))]
+        acc = [100 * entry[g]["accuracy"] if g in entry else 0.0 for g in groups]
+        code = [entry[g]["mean_code"] if g in entry else 0.0 for g in groups]
+        accuracy.bar(xs, acc, width, label=_short(label))
+        usage.bar(xs, code, width)
+    ticks = [subject_header(g) if name == "subject" else g for g in groups]
+    for axes, ylabel in ((accuracy, "single-sample accuracy %"), (usage, "mean code executions")):
+        axes.set_xticks(
+            range(len(groups)), ticks, fontsize=8, rotation=30 if len(groups) > 5 else 0
+        )
+        axes.set_xlabel(name)
+        axes.set_ylabel(ylabel)
+    accuracy.set_ylim(0, 100)
+    highest = max((c["mean_code"] for e in groups_by_run.values() for c in e.values()), default=0)
+    usage.set_ylim(0, 1.1 * max(1.0, highest))
+    figure.legend(loc="outside lower center", ncols=min(3, len(runs)), fontsize=8)
+    return figure
+
+
+def _group_order(group: str) -> tuple[int, str]:
+    from verimath.report.groups import PAPER_SUBJECTS
+
+    order = list(PAPER_SUBJECTS)
+    if group.isdigit():
+        return (int(group), group)
+    return (order.index(group) if group in order else len(order), group)
+
+
+def _verification(data: dict[str, Any]) -> Figure:
+    runs = list(data)
+    figure, panels = _figure(len(runs), min(3, len(runs)))
+    states = ("True", "Uncertain", "False")
+    for axes, label in zip(panels, runs, strict=True):
+        counts = data[label]["counts"]
+        correct = [counts[s]["correct"] for s in states]
+        wrong = [sum(counts[s].values()) - counts[s]["correct"] for s in states]
+        axes.bar(states, correct, color="#55a868", label="correct")
+        axes.bar(states, wrong, bottom=correct, color="#c44e52", label="not correct")
+        axes.set_title(_short(label), fontsize=9)
+        axes.set_ylabel("samples")
+    panels[0].legend(fontsize=8)
+    return figure
+
+
+def _voting(data: dict[str, Any]) -> Figure:
+    runs = list(data)
+    figure, panels = _figure(len(runs), min(3, len(runs)))
+    for axes, label in zip(panels, runs, strict=True):
+        points = data[label]["points"]
+        ks = [p["k"] for p in points]
+        weighted = f"weighted vote ({data[label]['weights']})"
+        # drawn thick, then plain thin on top: both stay visible where they coincide
+        axes.plot(
+            ks,
+            [100 * p["weighted"] for p in points],
+            marker="o",
+            markersize=8,
+            linewidth=3,
+            alpha=0.8,
+            label=weighted,
+        )
+        axes.plot(
+            ks,
+            [100 * p["plain"] for p in points],
+            marker="s",
+            markersize=4,
+            linewidth=1.2,
+            label="plain vote",
+        )
+        axes.plot(ks, [100 * p["pass_at_k"] for p in points], linestyle="--", label="pass@k")
+        axes.set_xticks(ks)
+        axes.set_xlabel("k (samples voted over)")
+        axes.set_ylabel("accuracy %")
+        axes.set_title(_short(label), fontsize=9)
+        axes.legend(fontsize=8)
+    return figure
+
+
+def _latency(data: dict[str, Any]) -> Figure:
+    runs = [label for label in data if data[label].get("samples")]
+    figure, (axes,) = _figure(1)
+    figure.set_figheight(max(2.0, 0.5 * len(runs) + 1.2))
+    positions = list(range(len(runs)))[::-1]
+    model = [data[r]["model_time"] for r in runs]
+    code = [data[r]["code_time"] for r in runs]
+    rest = [
+        max(0.0, data[r]["latency_mean"] - m - c) for r, m, c in zip(runs, model, code, strict=True)
+    ]
+    axes.barh(positions, model, color="#4c72b0", label="model calls")
+    axes.barh(positions, code, left=model, color="#55a868", label="code cells")
+    starts = [m + c for m, c in zip(model, code, strict=True)]
+    axes.barh(positions, rest, left=starts, color="#bbbbbb", label="grading, scheduling")
+    axes.set_yticks(positions, [_short(r) for r in runs], fontsize=8)
+    axes.set_xlabel("mean seconds per sample")
+    axes.legend(fontsize=8, loc="lower right")
+    return figure

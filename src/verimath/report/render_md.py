@@ -1,0 +1,51 @@
+"""A report as Markdown (GitHub flavour), plots referenced as PNG files beside it."""
+
+from __future__ import annotations
+
+import re
+
+from verimath.report.model import Report, Section, Table
+
+__all__ = ["to_markdown"]
+
+_SPECIAL = re.compile(r"([\\|*_<>`\[\]])")
+
+
+def escape(text: str) -> str:
+    """Text safe in a Markdown table cell or paragraph."""
+    return _SPECIAL.sub(r"\\\1", text).replace("\n", " ")
+
+
+def to_markdown(report: Report, plot_dir: str | None = "plots") -> str:
+    """The report; with ``plot_dir`` None the plots are left out (and that is said)."""
+    parts = [f"# {escape(report.title)}", "", *_table(report.runs_table())]
+    parts += ["", escape(report.settings_text())]
+    if plot_dir is None:
+        parts += ["", "_Plots are left out of this output; write to a directory to get them._"]
+    for section in report.sections:
+        parts += ["", *_section(section, plot_dir)]
+    return "\n".join(parts) + "\n"
+
+
+def _section(section: Section, plot_dir: str | None) -> list[str]:
+    lines = [f"## {escape(section.title)}", "", escape(section.text)]
+    for table in section.tables:
+        lines += ["", *_table(table)]
+    if plot_dir is not None:
+        for plot in section.plots:
+            lines += ["", f"![{escape(plot.caption)}]({plot_dir}/{plot.name}.png)"]
+    return lines
+
+
+def _table(table: Table) -> list[str]:
+    lines = [f"**{escape(table.title)}**", ""] if table.title else []
+    lines.append("| " + " | ".join(escape(c) for c in table.columns) + " |")
+    lines.append(
+        "|"
+        + "|".join("---:" if table.numeric(i) else "---" for i in range(len(table.columns)))
+        + "|"
+    )
+    lines += ["| " + " | ".join(escape(cell) for cell in row) + " |" for row in table.rows]
+    if table.note:
+        lines += ["", escape(table.note)]
+    return lines
