@@ -32,15 +32,15 @@ import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
+from shared import TRANSCRIPTS
 from verimath.adaptive import AdaptivePolicy, simulate_adaptive, summarize
 from verimath.grading import Grader, extract_answer
 from verimath.tuning import tune_weights
 from verimath.verification import VerificationState
 from verimath.voting import DEFAULT_WEIGHTS, PLAIN_WEIGHTS, Candidate, Weights, group_answers, vote
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "transcripts"
+DATA = TRANSCRIPTS
 MATH_FILE = DATA / "qwen25-math-cot-maj" / "math_cot_100.jsonl"
 GSM8K_FILE = DATA / "gsm8k-openai-example-solutions" / "example_model_solutions.jsonl"
 GSM8K_SAMPLES = ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification")

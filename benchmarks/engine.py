@@ -9,9 +9,13 @@ Measured in one run and printed side by side:
    model-bound ideal (calls x 1 s / 64), target within 10%;
 3. 20,000 samples of a zero-latency simulated model in one run: resident memory of this
    process after 2,000 and after 20,000 samples (flat means the engine keeps nothing per
-   sample in memory).
+   sample in memory);
+4. ``--ray`` against the plain engine on the 200-problem GSM8K replay (MathCoder-CL-34b,
+   k = 1) on a local Ray runtime: run time of each (median of 3, warm), the overhead against
+   the 20% target, the one-off Ray start-up beside it, and whether answers, grades and votes
+   are identical.
 
-Usage: python benchmarks/engine.py [--only replay|latency|memory ...]
+Usage: python benchmarks/engine.py [--only replay|latency|memory|ray ...]
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import statistics
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from shared import SHARED_DATA
 from verimath.datasets import Problem
 from verimath.engine import Engine
 from verimath.grading import Grader
@@ -32,8 +38,10 @@ from verimath.models import ChatModel, Completion, GenerateConfig, Message, Usag
 from verimath.solver import SolveOptions
 from verimath.store import RunStore
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = SHARED_DATA
 MATHCODER_MATH = SHARED / "transcripts/mathcoder/MathCoder-L-7b/MATH"
+MATHCODER_GSM8K = SHARED / "transcripts/mathcoder/MathCoder-CL-34b/GSM8K"
+RAY_REPEATS = 3
 
 
 class SimulatedModel(ChatModel):
@@ -155,7 +163,104 @@ def memory_benchmark(workdir: Path) -> list[str]:
     ]
 
 
-SECTIONS = {"replay": replay_benchmark, "latency": latency_benchmark, "memory": memory_benchmark}
+def gsm8k_replay_problems(spec: str, limit: int) -> list[Problem]:
+    """The first ``limit`` GSM8K problems that the recording holds (as ``eval`` picks them)."""
+    from verimath.cli.eval_cmd import restrict_to_recording
+    from verimath.datasets import load_dataset, select
+
+    problems, _ = restrict_to_recording(
+        resolve_model(spec), select(load_dataset("gsm8k"), limit=limit)
+    )
+    return problems
+
+
+async def timed_runs(
+    executor: object, grader: Grader, problems: list[Problem], paths: list[Path]
+) -> list[float]:
+    """Seconds of ``Engine.run`` into each fresh store in ``paths``, one after the other."""
+    options = SolveOptions(samples=1)
+    seconds = []
+    for path in paths:
+        with RunStore(path) as store:
+            store.add_problems(problems)
+            engine = Engine(executor, grader, store, options)  # type: ignore[arg-type]
+            started = time.perf_counter()
+            await engine.run(problems)
+            seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+async def plain_runs(spec: str, problems: list[Problem], paths: list[Path]) -> list[float]:
+    from verimath.engine import LocalExecutor
+    from verimath.solver import solver_parts
+
+    async with solver_parts(spec) as (model, interpreter, grader):
+        executor = LocalExecutor(
+            model, interpreter, grader, SolveOptions(samples=1), store=None, concurrency=16
+        )
+        return await timed_runs(executor, grader, problems, paths)
+
+
+async def ray_runs(
+    spec: str, problems: list[Problem], paths: list[Path], **settings: object
+) -> tuple[float, list[float], str]:
+    from verimath.distributed import ray_executor
+
+    started = time.perf_counter()
+    with Grader() as grader:
+        async with ray_executor(spec, SolveOptions(samples=1), **settings) as executor:  # type: ignore[arg-type]
+            startup = time.perf_counter() - started
+            return startup, await timed_runs(executor, grader, problems, paths), executor.describe()
+
+
+def same_results(first: Path, second: Path) -> bool:
+    import sqlite3
+
+    queries = (
+        "SELECT problem_id, sample_index, answer, state, grade, code_executions FROM samples",
+        "SELECT * FROM votes",
+        "SELECT problem_id, sample_index, cell_index, output, status FROM cells",
+    )
+    with sqlite3.connect(first) as a, sqlite3.connect(second) as b:
+        return all(sorted(a.execute(q)) == sorted(b.execute(q)) for q in queries)
+
+
+def ray_benchmark(workdir: Path) -> list[str]:
+    from verimath.distributed import ray_runtime
+
+    spec = f"replay:{MATHCODER_GSM8K}"
+    problems = gsm8k_replay_problems(spec, 200)
+    plain_paths = [workdir / f"plain-{i}.sqlite" for i in range(RAY_REPEATS)]
+    plain = statistics.median(asyncio.run(plain_runs(spec, problems, plain_paths)))
+    started = time.perf_counter()
+    with ray_runtime(None):
+        runtime_s = time.perf_counter() - started
+        one_paths = [workdir / f"ray-{i}.sqlite" for i in range(RAY_REPEATS)]
+        startup, one, one_desc = asyncio.run(ray_runs(spec, problems, one_paths))
+        two_paths = [workdir / f"ray2-{i}.sqlite" for i in range(RAY_REPEATS)]
+        _, two, _ = asyncio.run(ray_runs(spec, problems, two_paths, workers=2, cpus_per_worker=1))
+    on_ray = statistics.median(one)
+    overhead = on_ray / plain - 1
+    identical = all(same_results(plain_paths[0], p) for p in one_paths + two_paths)
+    count = len(problems)
+    return [
+        f"--ray vs plain engine, {count}-problem GSM8K replay (MathCoder-CL-34b, k=1), median "
+        f"of {RAY_REPEATS} warm runs: plain {plain:.2f} s ({count / plain:.0f} samples/s), "
+        f"ray {on_ray:.2f} s ({count / on_ray:.0f} samples/s): overhead {overhead:+.1%} "
+        f"(target <= 20%: {'met' if overhead <= 0.20 else 'MISSED'}); "
+        f"one worker of 2 CPUs instead: {statistics.median(two):.2f} s; "
+        f"answers, grades, votes identical: {'yes' if identical else 'NO'}; "
+        f"one-off start-up, not in these figures: Ray runtime {runtime_s:.1f} s, workers up "
+        f"{startup:.1f} s ({one_desc})"
+    ]
+
+
+SECTIONS = {
+    "replay": replay_benchmark,
+    "latency": latency_benchmark,
+    "memory": memory_benchmark,
+    "ray": ray_benchmark,
+}
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.shared import SHARED_DATA
 from verimath.datasets import (
     DATA_DIR_ENV,
     LOCAL_DATASETS,
@@ -29,9 +30,7 @@ from verimath.datasets import (
 )
 from verimath.errors import ConfigError, InputError
 
-SHARED_DATA = Path(
-    os.environ.get("VERIMATH_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
-)
+SHARED_DATA = Path(os.environ.get("VERIMATH_SHARED_DATA", SHARED_DATA))
 needs_shared = pytest.mark.skipif(
     not (SHARED_DATA / "README.md").is_file(),
     reason=f"benchmark data not found at {SHARED_DATA} (set VERIMATH_SHARED_DATA)",

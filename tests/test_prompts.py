@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from pathlib import Path
 
 import pytest
 
+from tests.shared import SHARED
 from verimath.errors import ConfigError
 from verimath.prompts import (
     CODE_ONCE_REFUSAL,
@@ -22,7 +22,7 @@ from verimath.prompts import (
     tool_use_hint,
 )
 
-DESIGN = Path(__file__).resolve().parents[2] / "shared" / "DESIGN.md"
+DESIGN = SHARED / "DESIGN.md"
 Q = "What is $\\frac{1}{2}$ of {x} when x = 4?"
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.shared import TRANSCRIPTS
 from verimath.errors import ConfigError, InputError
 from verimath.verification import (
     CodeStep,
@@ -22,7 +23,7 @@ from verimath.verification import (
 )
 
 CASES_DIR = Path(__file__).parent / "data" / "verification"
-TRANSCRIPTS = Path(__file__).resolve().parents[2] / "shared" / "data" / "transcripts"
+
 MATHCODER = TRANSCRIPTS / "mathcoder"
 
 

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.shared import SHARED_DATA
 from verimath.cli import cli
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+SHARED = SHARED_DATA
 MATHCODER_GSM8K = SHARED / "transcripts" / "mathcoder" / "MathCoder-CL-34b" / "GSM8K"
 REPLAY = f"replay:{MATHCODER_GSM8K}"
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.shared import TRANSCRIPTS
 from verimath.cli import cli, main
 
 PROBLEM = "What is the sum of the squares of the first ten positive integers?"
@@ -133,14 +134,7 @@ def test_missing_model_file_is_a_clear_error(
 
 
 TORA_GSM8K = (
-    Path(__file__).resolve().parents[3]
-    / "shared"
-    / "data"
-    / "transcripts"
-    / "tora"
-    / "tora-code-34b-v1.0"
-    / "gsm8k"
-    / "test_tora_-1_seed0_t0.0_s0_e1319.jsonl"
+    TRANSCRIPTS / "tora" / "tora-code-34b-v1.0" / "gsm8k" / "test_tora_-1_seed0_t0.0_s0_e1319.jsonl"
 )
 
 

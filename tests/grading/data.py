@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+from tests.shared import SHARED_DATA
+
+DATA = SHARED_DATA
 """The shared data (../shared/data relative to the repository)."""
 
 DATASETS = (

@@ -13,8 +13,8 @@ import pytest
 
 from tests.models.model_helpers import Notebook, free_port
 from tests.models.tiny_gguf import write_tiny_gguf
+from tests.shared import TRANSCRIPTS
 
-TRANSCRIPTS = Path(__file__).resolve().parents[3] / "shared" / "data" / "transcripts"
 SERVER_START_TIMEOUT_S = 60.0
 
 

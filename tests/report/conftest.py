@@ -19,10 +19,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.shared import SHARED_DATA
 from verimath.cli import cli
 from verimath.datasets import load_dataset
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+SHARED = SHARED_DATA
 MATHCODER_GSM8K = SHARED / "transcripts" / "mathcoder" / "MathCoder-CL-34b" / "GSM8K"
 MATH_PROBLEMS = 10
 GSM_PROBLEMS = 30

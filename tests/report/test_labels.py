@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.shared import TRANSCRIPTS
 from verimath.report.labels import label_runs, short_names
 from verimath.report.runs import Run
 
-DATA = "/work/shared/data/transcripts"
+DATA = str(TRANSCRIPTS)
 
 
 @pytest.mark.parametrize(

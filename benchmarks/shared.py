@@ -1,0 +1,28 @@
+"""Where the shared benchmark data and recorded transcripts are, for the benchmarks.
+
+(The same rule as tests/shared.py: the benchmark scripts run on their own.)
+
+``$VERIMATH_SHARED_DIR`` if set; else a ``shared`` folder holding ``data`` beside the checkout
+or above it (the project's layout: ``../shared``); else ``/work/shared``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+FALLBACK = Path("/work/shared")
+
+
+def shared_dir() -> Path:
+    if "VERIMATH_SHARED_DIR" in os.environ:
+        return Path(os.environ["VERIMATH_SHARED_DIR"])
+    for parent in Path(__file__).resolve().parents:
+        if (parent / "shared" / "data").is_dir():
+            return parent / "shared"
+    return FALLBACK
+
+
+SHARED = shared_dir()
+SHARED_DATA = SHARED / "data"
+TRANSCRIPTS = SHARED_DATA / "transcripts"
