@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, str] = {
     "view": "verimath.cli.view",
     "exec": "verimath.cli.exec_cmd",
     "doctor": "verimath.cli.doctor",
+    "tune-weights": "verimath.cli.tune_weights",
 }
 
 
