@@ -22,7 +22,7 @@ from verimath.agent import run_sample
 from verimath.caching import StoreCachedModel
 from verimath.datasets import Problem
 from verimath.errors import ModelError, VerimathError
-from verimath.grading import DATASETS, Grader
+from verimath.grading import Grader, known_rules
 from verimath.interpreter import CellResult, Interpreter, Session
 from verimath.models import ChatModel
 from verimath.solver import SolveOptions, agent_config
@@ -36,7 +36,7 @@ MAX_CONSECUTIVE_FAILURES = 20
 
 def answer_rules(problem: Problem) -> str | None:
     """The grading rules for a problem: its dataset's where verimath knows them, else generic."""
-    return problem.dataset if problem.dataset in DATASETS else None
+    return known_rules(problem.dataset)
 
 
 def default_cell_slots() -> int:

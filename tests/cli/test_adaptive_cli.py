@@ -102,3 +102,18 @@ def test_exact_adaptive_solve(tmp_path: Path) -> None:
     solution = json.loads(result.stdout)
     assert solution["answer"] == "42"
     assert solution["samples_used"] == 3
+
+
+def test_report_shows_samples_spent(tmp_path: Path) -> None:
+    run_eval(tmp_path, "full")
+    run_eval(tmp_path, "adaptive", "--adaptive", "exact", "--wave", "1")
+    runs = [str(tmp_path / "full.sqlite"), str(tmp_path / "adaptive.sqlite")]
+    result = CliRunner().invoke(cli, ["report", *runs, "--format", "json", "--no-plots"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    full, adaptive = report["sections"]["spend"]["data"].values()
+    assert (full["mean"], full["saved"], full["adaptive"]) == (4.0, 0.0, "off")
+    assert adaptive["mean"] == 3.5
+    assert adaptive["saved"] == 1 / 8
+    assert adaptive["adaptive"] == "exact"
+    assert {int(k): v for k, v in adaptive["by_spent"].items()} == {3: [1.0, 1], 4: [1.0, 1]}

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from verimath.errors import InputError
-from verimath.grading import DATASETS, Grader
+from verimath.grading import Grader, known_rules
 from verimath.store import RunStore
 from verimath.tuning import TuningResult, tune_weights
 from verimath.voting import Candidate, group_answers
@@ -66,7 +66,7 @@ def run_problems(run: Path) -> list[tuple[list[Candidate], list[bool]]]:
 def _problem(
     samples: list[dict[str, Any]], dataset: str, grader: Grader
 ) -> tuple[list[Candidate], list[bool]]:
-    rules = dataset if dataset in DATASETS else None
+    rules = known_rules(dataset)
     raw = [Candidate(s["answer"], s["state"]) for s in samples]
     classes = group_answers(raw, lambda a, b: grader.equivalent(a, b, rules))
     representative = {c: raw[classes.index(c)].answer for c in set(classes) if c >= 0}

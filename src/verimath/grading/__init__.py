@@ -89,7 +89,7 @@ import threading
 
 from verimath.grading.extraction import Extraction, extract_answer, find_boxed, reference_answer
 from verimath.grading.grader import DEFAULT_TIMEOUT, Grader, GradeRequest, GraderStats
-from verimath.grading.rules import DATASETS, AnswerKind, DatasetRules, rules_for
+from verimath.grading.rules import DATASETS, AnswerKind, DatasetRules, known_rules, rules_for
 from verimath.grading.status import GradeResult, Status
 
 __all__ = [
@@ -107,6 +107,7 @@ __all__ = [
     "extract_answer",
     "find_boxed",
     "grade",
+    "known_rules",
     "reference_answer",
     "rules_for",
 ]

@@ -68,6 +68,18 @@ _ALIASES = {
 }
 
 
+def known_rules(dataset: str | None) -> str | None:
+    """The name of ``dataset``'s rules if verimath has them, else None (the generic rules).
+
+    For data of any origin: a user's own JSONL is graded by the generic rules, not refused.
+    """
+    if dataset is None:
+        return None
+    key = dataset.strip().lower()
+    key = _ALIASES.get(key, key)
+    return key if key in DATASETS else None
+
+
 def rules_for(dataset: str | None) -> DatasetRules:
     """The rules of ``dataset`` (case-insensitive); ``None`` gives the generic rules.
 

@@ -18,6 +18,7 @@ from verimath.report.failures import failures_section
 from verimath.report.labels import label_runs
 from verimath.report.model import Report, RunInfo
 from verimath.report.runs import Run, load_run
+from verimath.report.spend import spend_section
 
 __all__ = ["ReportOptions", "build_report", "load_runs"]
 
@@ -60,6 +61,7 @@ def build_report(
         voting_section(runs, equivalent, trials=options.curve_trials, seed=options.seed),
         failures_section(runs),
         costs_section(runs),
+        spend_section(runs),
     )
     title = options.title or "verimath report: " + ", ".join(run.label for run in runs)
     settings = {

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from verimath.grading import known_rules
 from verimath.report.model import Plot, Section, Table
 from verimath.report.runs import ProblemRow, Run
 from verimath.verification import VerificationState
@@ -148,7 +149,7 @@ class _ProblemEquivalence:
 
     def __init__(self, problems: Sequence[ProblemRow], equivalent: Equivalent) -> None:
         datasets = {p.dataset for p in problems}
-        self._dataset = datasets.pop() if len(datasets) == 1 else None
+        self._dataset = known_rules(datasets.pop()) if len(datasets) == 1 else None
         self._equivalent = equivalent
         self._cache: dict[tuple[str, str], bool] = {}
 

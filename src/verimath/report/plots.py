@@ -38,6 +38,7 @@ def render_plots(report: Report) -> dict[str, bytes]:
         "verification": _verification,
         "voting": _voting,
         "latency": _latency,
+        "samples_spent": _samples_spent,
     }
     return {plot.name: _png(drawers[plot.kind](section.data)) for section, plot in report.plots()}
 
@@ -237,4 +238,18 @@ def _latency(data: dict[str, Any]) -> Figure:
     axes.set_yticks(positions, [_short(r) for r in runs], fontsize=8)
     axes.set_xlabel("mean seconds per sample")
     axes.legend(fontsize=8, loc="lower right")
+    return figure
+
+
+def _samples_spent(data: dict[str, Any]) -> Figure:
+    runs = [label for label in data if data[label].get("problems")]
+    figure, (axes,) = _figure(1)
+    for label in runs:
+        spent = data[label]["by_spent"]
+        ks = sorted(spent)
+        axes.plot(ks, [100 * spent[k][0] for k in ks], marker="o", label=_short(label))
+        axes.axvline(data[label]["mean"], linestyle=":", linewidth=1)
+    axes.set_xlabel("samples spent on a problem (dotted: mean)")
+    axes.set_ylabel("voted accuracy %")
+    axes.legend(fontsize=8)
     return figure
