@@ -42,19 +42,19 @@ class StoreCachedModel(ChatModel):
         key = request_key(request)
         if self._store is not None and (cached := self._store.cached_response(key)) is not None:
             self.hits += 1
-            return [_completion_from(entry) for entry in cached]
+            return [completion_from_entry(entry) for entry in cached]
         async with self._slots:
             completions = await self.inner.generate(messages, config, tools=tools)
         self.calls += 1
         if self._store is not None:
-            self._store.cache_response(key, request, [_completion_to(c) for c in completions])
+            self._store.cache_response(key, request, [completion_to_entry(c) for c in completions])
         return completions
 
     async def aclose(self) -> None:
         await self.inner.aclose()
 
 
-def _completion_to(completion: Completion) -> dict[str, Any]:
+def completion_to_entry(completion: Completion) -> dict[str, Any]:
     message = completion.message
     return {
         "content": message.content,
@@ -65,7 +65,7 @@ def _completion_to(completion: Completion) -> dict[str, Any]:
     }
 
 
-def _completion_from(entry: dict[str, Any]) -> Completion:
+def completion_from_entry(entry: dict[str, Any]) -> Completion:
     calls = tuple(ToolCall(**c) for c in entry["tool_calls"])
     return Completion(
         Message("assistant", entry["content"], tool_calls=calls),

@@ -14,6 +14,7 @@ catch one type. Failures of *model-written code* are never exceptions: they come
     │   ├── ModelConnectionError      the server is unreachable or kept failing
     │   └── ModelResponseError        the server answered something unusable
     ├── GradingError              an answer comparison could not be carried out
+    ├── WorkerLostError           distributed workers kept dying (finished samples are kept)
     └── StoreError                the run store is unusable
         └── RunConfigMismatchError    resuming a run with a different config
 """
@@ -33,6 +34,7 @@ __all__ = [
     "SandboxUnavailableError",
     "StoreError",
     "VerimathError",
+    "WorkerLostError",
 ]
 
 
@@ -96,3 +98,10 @@ class StoreError(VerimathError):
 
 class RunConfigMismatchError(StoreError):
     """A run is resumed with a configuration different from the one it was started with."""
+
+
+class WorkerLostError(VerimathError):
+    """Ray workers kept dying under a sample, or none has been available for too long.
+
+    Every sample finished before is in the run store: rerunning the command resumes.
+    """

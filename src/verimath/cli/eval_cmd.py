@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
+import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +26,10 @@ from verimath.cli.options import (
 from verimath.cli.progress import EvalProgressDisplay
 from verimath.cli.summary_view import print_summary
 from verimath.datasets import Problem, load_dataset, select
-from verimath.engine import DEFAULT_CONCURRENCY, Engine
-from verimath.models import ChatModel
+from verimath.engine import DEFAULT_CONCURRENCY, Engine, LocalExecutor, SampleExecutor
+from verimath.grading import Grader
+from verimath.models import ChatModel, resolve_model
+from verimath.models.endpoints import EndpointStats, endpoint_stats
 from verimath.models.replay import ReplayModel
 from verimath.models.transcripts import normalize_question
 from verimath.provenance import versions
@@ -67,6 +72,16 @@ RUNS_DIR = Path("runs")
     show_default=True,
     help="Model calls in flight at once.",
 )
+@click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="local",
+    default=None,
+    metavar="[ADDRESS]",
+    help="Run the samples on Ray (extra 'ray'): alone, a local Ray runtime; with an address "
+    "(auto, HOST:PORT, ray://HOST:10001), that cluster. Results are the same either way.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one final JSON object only.")
 @click.option(
     "--export",
@@ -90,6 +105,7 @@ def command(
     id_field: str | None,
     data_dir: Path | None,
     concurrency: int,
+    ray_address: str | None,
     as_json: bool,
     export: Path | None,
     timeout: float,
@@ -138,7 +154,7 @@ def command(
     with RunStore(path) as store:
         resumed = store.bind_config(config, versions())
         console.print(f"{'resuming' if resumed else 'new run'}: {path}")
-        summary, recorded = asyncio.run(
+        summary, recorded, endpoints = asyncio.run(
             _evaluate(
                 problems,
                 model,
@@ -148,16 +164,26 @@ def command(
                 store,
                 concurrency,
                 console,
+                ray_address,
             )
         )
         if export:
             export_samples(store, export)
+    endpoint_dicts = [e.to_dict() for e in endpoints]
     if as_json:
         click.echo(
-            json.dumps({**summary.to_dict(), "run": str(path), "recorded_accuracy": recorded})
+            json.dumps(
+                {
+                    **summary.to_dict(),
+                    "run": str(path),
+                    "recorded_accuracy": recorded,
+                    **({"endpoints": endpoint_dicts} if endpoints else {}),
+                }
+            )
         )
     else:
         print_summary(Console(), summary, path, recorded)
+        print_endpoints(Console(), endpoints)
 
 
 async def _evaluate(
@@ -169,24 +195,17 @@ async def _evaluate(
     store: RunStore,
     concurrency: int,
     console: Console,
-) -> tuple[RunSummary, float | None]:
-    async with solver_parts(model, limits, **model_options) as (chat_model, interp, grader):
+    ray_address: str | None = None,
+) -> tuple[RunSummary, float | None, list[EndpointStats]]:
+    parts = _run_parts(model, options, limits, model_options, store, concurrency, ray_address)
+    async with parts as (chat_model, executor, grader):
         recorded = None
         if isinstance(chat_model, ReplayModel):
             problems, recorded = restrict_to_recording(chat_model, problems)
             console.print(f"replaying {len(problems)} recorded problems")
         store.add_problems(problems)
-        display = EvalProgressDisplay(console, chat_model.name)
-        engine = Engine.local(
-            chat_model,
-            interp,
-            grader,
-            store,
-            options,
-            concurrency=concurrency,
-            cache=not isinstance(chat_model, ReplayModel),
-            on_progress=display.update,
-        )
+        display = EvalProgressDisplay(console, _model_name(chat_model, executor))
+        engine = Engine(executor, grader, store, options, on_progress=display.update)
         started = time.monotonic()
         try:
             with display:
@@ -200,9 +219,84 @@ async def _evaluate(
         console.print(
             f"{engine.progress.samples_done} samples in "
             f"{time.monotonic() - started:.1f} s "
-            f"({engine.executor.model.hits} model calls answered from the run's cache)"
+            f"({_cache_hits(executor)} model calls answered from the run's cache)"
         )
-        return summarize(store), recorded
+        if hasattr(executor, "describe"):
+            console.print(executor.describe())
+        endpoints = await _endpoint_stats(executor)
+        return summarize(store), recorded, endpoints
+
+
+@contextlib.asynccontextmanager
+async def _run_parts(
+    model: str | None,
+    options: SolveOptions,
+    limits: Any,
+    model_options: dict[str, Any],
+    store: RunStore,
+    concurrency: int,
+    ray_address: str | None,
+) -> AsyncIterator[tuple[ChatModel | None, SampleExecutor, Grader]]:
+    """The model as the driver knows it (None on Ray, unless it is a replay), the executor
+    of the samples, and the grader of the votes."""
+    if ray_address is None:
+        async with solver_parts(model, limits, **model_options) as (chat_model, interp, grader):
+            cache = not isinstance(chat_model, ReplayModel)
+            yield (
+                chat_model,
+                LocalExecutor(
+                    chat_model,
+                    interp,
+                    grader,
+                    options,
+                    store=store if cache else None,
+                    concurrency=concurrency,
+                ),
+                grader,
+            )
+        return
+    from verimath.distributed import ray_executor, ray_runtime
+
+    replay = (model or "").strip().startswith("replay:")
+    driver_model = resolve_model(model, **model_options) if replay else None
+    # Ray prints cluster events (a node lost...) on stdout, which holds the results here
+    with contextlib.redirect_stdout(sys.stderr), ray_runtime(ray_address), Grader() as grader:
+        async with ray_executor(
+            model,
+            options,
+            limits=limits,
+            model_options=model_options,
+            store=None if replay else store,
+            concurrency=concurrency,
+        ) as executor:
+            yield driver_model, executor, grader
+
+
+def _model_name(chat_model: ChatModel | None, executor: Any) -> str:
+    return chat_model.name if chat_model is not None else str(executor.model_name)
+
+
+def _cache_hits(executor: Any) -> int:
+    if isinstance(executor, LocalExecutor):
+        return executor.model.hits
+    return int(getattr(executor, "cache_hits", 0))
+
+
+async def _endpoint_stats(executor: Any) -> list[EndpointStats]:
+    """Per-endpoint counters of a multi-endpoint model (empty otherwise)."""
+    if isinstance(executor, LocalExecutor):
+        return endpoint_stats(executor.model)
+    return list(await executor.endpoint_stats())
+
+
+def print_endpoints(console: Console, endpoints: list[EndpointStats]) -> None:
+    """One line per model endpoint: requests, failures, in flight."""
+    for e in endpoints:
+        state = " (backed off)" if e.out else ""
+        console.print(
+            f"endpoint {e.base_url}: {e.requests} requests, {e.failures} failures, "
+            f"{e.in_flight} in flight{state}"
+        )
 
 
 def restrict_to_recording(

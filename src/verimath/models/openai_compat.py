@@ -46,7 +46,13 @@ from verimath.models.tools import (
     trim_fenced_completion,
 )
 
-__all__ = ["DEFAULT_API_KEY_ENV", "OPENAI_BASE_URL", "OpenAIModel", "parse_openai_spec"]
+__all__ = [
+    "DEFAULT_API_KEY_ENV",
+    "OPENAI_BASE_URL",
+    "AttemptFailure",
+    "OpenAIModel",
+    "parse_openai_spec",
+]
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
@@ -66,8 +72,8 @@ class _MalformedResponse(Exception):
 
 
 @dataclass(frozen=True)
-class _Failure:
-    """Why an attempt failed, when that is worth another attempt."""
+class AttemptFailure:
+    """Why an attempt failed, when that is worth another attempt (here or at another endpoint)."""
 
     description: str
     retry_after_s: float | None = None
@@ -193,11 +199,12 @@ class OpenAIModel(ChatModel):
         return self._client
 
     async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Send ``body``, retrying transient failures; the decoded JSON response."""
-        failure = _Failure("no attempt made")
+        """Send ``body``, retrying transient failures; the decoded JSON response (overridden
+        by the multi-endpoint model)."""
+        failure = AttemptFailure("no attempt made")
         for attempt in range(1, self.retry.max_attempts + 1):
-            outcome = await self._attempt(body)
-            if not isinstance(outcome, _Failure):
+            outcome = await self.attempt(body)
+            if not isinstance(outcome, AttemptFailure):
                 return outcome
             failure = outcome
             if attempt < self.retry.max_attempts:
@@ -212,8 +219,9 @@ class OpenAIModel(ChatModel):
             f"could not reach {self.base_url} after {attempts} attempts: {failure.description}"
         )
 
-    async def _attempt(self, body: dict[str, Any]) -> dict[str, Any] | _Failure:
-        """One request: the response, a retryable failure, or an error raised for good."""
+    async def attempt(self, body: dict[str, Any]) -> dict[str, Any] | AttemptFailure:
+        """One request, no retry: the response, a retryable failure, or an error raised for
+        good (the seam :mod:`verimath.models.endpoints` routes through)."""
         client = self._client_now()
         rest = {key: value for key, value in body.items() if key not in ("model", "messages")}
         try:
@@ -225,13 +233,13 @@ class OpenAIModel(ChatModel):
         except openai.APIStatusError as exc:
             if not _retryable(exc.status_code):
                 raise self._status_error(exc) from exc
-            return _Failure(_describe_status(exc), parse_retry_after(exc.response.headers))
+            return AttemptFailure(_describe_status(exc), parse_retry_after(exc.response.headers))
         except openai.APITimeoutError:
-            return _Failure(f"no answer within the {self.timeout_s:g} s timeout")
+            return AttemptFailure(f"no answer within the {self.timeout_s:g} s timeout")
         except openai.APIConnectionError as exc:
-            return _Failure(_describe_connection(exc))
+            return AttemptFailure(_describe_connection(exc))
         except _MalformedResponse as exc:
-            return _Failure(str(exc), malformed=True)
+            return AttemptFailure(str(exc), malformed=True)
 
     def _status_error(self, exc: openai.APIStatusError) -> Exception:
         what = _describe_status(exc)

@@ -5,7 +5,8 @@ A spec is ``PREFIX[:REST]``; the backend registered under ``PREFIX`` builds the 
 
 - ``local`` (the default, also for ``None``) and ``local:/path/model.gguf`` or
   ``local:OWNER/REPO/FILE.gguf``: llama.cpp in process (extra ``local``);
-- ``openai:MODEL[@BASE_URL]``: any OpenAI-compatible server;
+- ``openai:MODEL[@BASE_URL]``: any OpenAI-compatible server; ``openai:MODEL@URL1,URL2,...``
+  spreads the requests over several servers of the same model (:mod:`.endpoints`);
 - ``replay:/path/transcripts.jsonl`` (or a directory of them): recorded solutions.
 
 Backends import their SDKs only when resolved, so a missing optional SDK only matters to
@@ -42,6 +43,10 @@ def _openai(rest: str, **options: Any) -> ChatModel:
         )
     options["base_url"] = base_url or options.get("base_url")
     _check_options(OpenAIModel, options)
+    if options["base_url"] and "," in options["base_url"]:
+        from verimath.models.endpoints import EndpointPoolModel, split_base_urls
+
+        return EndpointPoolModel(model, split_base_urls(options.pop("base_url")), **options)
     return OpenAIModel(model, **options)
 
 
