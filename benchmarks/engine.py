@@ -33,10 +33,10 @@ from shared import SHARED_DATA
 from verimath.datasets import Problem
 from verimath.engine import Engine
 from verimath.grading import Grader
-from verimath.interpreter import Interpreter
+from verimath.interpreter import Interpreter, Limits
 from verimath.models import ChatModel, Completion, GenerateConfig, Message, Usage, resolve_model
 from verimath.solver import SolveOptions
-from verimath.store import RunStore
+from verimath.store import RunStore, iter_rows
 
 SHARED = SHARED_DATA
 MATHCODER_MATH = SHARED / "transcripts/mathcoder/MathCoder-L-7b/MATH"
@@ -94,8 +94,9 @@ async def run_engine(
     concurrency: int,
     store_path: Path,
     cache: bool = True,
+    limits: Limits | None = None,
 ) -> float:
-    with Interpreter() as interpreter, Grader() as grader, RunStore(store_path) as store:
+    with Interpreter(limits) as interpreter, Grader() as grader, RunStore(store_path) as store:
         store.bind_config({"benchmark": store_path.name}, {})
         store.add_problems(problems)
         engine = Engine.local(
@@ -113,19 +114,33 @@ async def run_engine(
 
 
 def replay_benchmark(workdir: Path) -> list[str]:
+    """The recorded code at the default 10 s cell limit, and at 5 s (ToRA-style harnesses)."""
     model = resolve_model(f"replay:{MATHCODER_MATH}")
     problems = [
         Problem(id=p.id, question=p.question, answer=p.gold_answer or "", dataset="math")
-        for p in model.problems
-    ]  # type: ignore[attr-defined]
-    seconds = asyncio.run(
-        run_engine(model, problems, 1, 16, workdir / "replay.sqlite", cache=False)
-    )
-    rate = len(problems) / seconds
-    return [
-        f"replay {len(problems)} MathCoder MATH transcripts: {seconds:.1f} s, "
-        f"{rate:.1f} trajectories/s (target >= 60/s: {'met' if rate >= 60 else 'MISSED'})"
+        for p in model.problems  # type: ignore[attr-defined]
     ]
+    lines = []
+    for limit in (Limits().timeout_s, 5.0):
+        path = workdir / f"replay-{limit:g}.sqlite"
+        seconds = asyncio.run(
+            run_engine(model, problems, 1, 16, path, cache=False, limits=Limits(timeout_s=limit))
+        )
+        rate = len(problems) / seconds
+        with RunStore(path) as store:
+            rows = list(
+                iter_rows(store, "SELECT status, COUNT(*), SUM(cpu_s) FROM cells GROUP BY status")
+            )
+        cpu = {status: (count, total) for status, count, total in rows}
+        timed_out, timed_out_cpu = cpu.get("timeout", (0, 0.0))
+        all_cpu = sum(total for _, total in cpu.values())
+        lines.append(
+            f"replay {len(problems)} MathCoder MATH transcripts, cell limit {limit:g} s: "
+            f"{seconds:.1f} s, {rate:.1f} trajectories/s (target >= 60/s: "
+            f"{'met' if rate >= 60 else 'MISSED'}); cells used {all_cpu:.1f} CPU-s, of which "
+            f"{timed_out_cpu:.1f} in {timed_out} cells that hit the limit"
+        )
+    return lines
 
 
 def latency_benchmark(workdir: Path) -> list[str]:
@@ -270,8 +285,9 @@ def main() -> None:
     lines = []
     with tempfile.TemporaryDirectory(prefix="verimath-bench-") as tmp:
         for name in args.only:
-            lines += SECTIONS[name](Path(tmp))
-            print(lines[-1], flush=True)
+            found = SECTIONS[name](Path(tmp))
+            print("\n".join(found), flush=True)
+            lines += found
     print("\nsummary:")
     print("\n".join(lines))
 

@@ -219,6 +219,7 @@ class Session:
         self._requests_fd = -1
         self._responses_fd = -1
         self._ended_because: str | None = None
+        self._restart_reason: str | None = None
         self.cell_count = 0
 
     def run(self, code: str, timeout: float | None = None) -> CellResult:
@@ -238,6 +239,8 @@ class Session:
 
     async def arun(self, code: str, timeout: float | None = None) -> CellResult:
         """Run one cell, awaiting its result on the running event loop."""
+        if self._sid is None:  # forking a session takes milliseconds: not on the event loop
+            await asyncio.to_thread(self._ensure_started)
         cell = self._send(code, timeout)
         if isinstance(cell, CellResult):
             return cell
@@ -314,11 +317,15 @@ class Session:
             f"{self._interpreter._log_tail()}\nRun 'verimath doctor' to see which layer fails."
         )
 
-    def _send(self, code: str, timeout: float | None) -> _PendingCell | CellResult:
-        restarted_because = None
+    def _ensure_started(self) -> None:
+        """Start the session's process if it has none (first cell, or after it died)."""
         if self._sid is None:
-            restarted_because, self._ended_because = self._ended_because, None
+            self._restart_reason, self._ended_because = self._ended_because, None
             self._start()
+
+    def _send(self, code: str, timeout: float | None) -> _PendingCell | CellResult:
+        self._ensure_started()
+        restarted_because, self._restart_reason = self._restart_reason, None
         self.cell_count += 1
         soft = timeout if timeout is not None else self._limits.timeout_s
         cell = _PendingCell(self.cell_count, soft, soft + self._limits.grace_s, restarted_because)
