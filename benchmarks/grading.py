@@ -23,28 +23,21 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from shared import SHARED_DATA  # also puts the checkout on sys.path, for the next import
+
+# isort: split
+from tests.grading.data import Labelled, jsonl, labelled_predictions
 
 from verimath.grading import Grader, GradeResult
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = ROOT.parent / "shared" / "data"
+
+DEFAULT_DATA = SHARED_DATA
 REVIEWED = ROOT / "tests" / "grading" / "transcript_cases.json"
 HOSTILE_TIMEOUT = 3.0
-
-
-@dataclass(frozen=True)
-class Labelled:
-    """One recorded prediction with the correctness label its harness gave it."""
-
-    source: str
-    record: str
-    gold: object
-    pred: str | None
-    dataset: str
-    label: bool
 
 
 def main() -> None:
@@ -74,7 +67,7 @@ def _header(data: Path) -> None:
 def throughput(data: Path) -> None:
     """Comparisons per second on MATH-500 and on real model outputs."""
     print("\n== 1. Throughput ==")
-    math500 = _jsonl(data / "math500" / "test.jsonl")
+    math500 = jsonl(data / "math500" / "test.jsonl")
     pairs = [(row["answer"], row["solution"], "math500") for row in math500]
     _default_grader_rate(pairs)
     _workers_only_rate(pairs)
@@ -119,7 +112,7 @@ def _workers_only_rate(pairs: list[tuple[str, str, str]]) -> None:
 
 
 def _model_output_pairs(data: Path) -> list[tuple[object, str | None, str]]:
-    items = _mathcoder_math(data) + _qwen(data)
+    items = [i for i in labelled_predictions() if i.dataset == "math"]
     return [(item.gold, item.pred, item.dataset) for item in items]
 
 
@@ -246,7 +239,7 @@ def _others_keep_flowing() -> None:
 def agreement(data: Path) -> None:
     """verimath vs recorded correctness labels, with every disagreement and its review."""
     print("\n== 3. Agreement with recorded correctness labels ==")
-    items = _mathcoder_gsm8k(data) + _mathcoder_math(data) + _openai_samples(data) + _qwen(data)
+    items = labelled_predictions()
     with Grader() as grader:
         results = grader.grade_many((i.gold, i.pred, i.dataset) for i in items)
         tora = _tora(data, grader)
@@ -320,86 +313,11 @@ def _review_source(source: str) -> str:
 # -- loaders ------------------------------------------------------------------------------
 
 
-def _jsonl(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
-def _mathcoder_gsm8k(data: Path) -> list[Labelled]:
-    base = data / "transcripts" / "mathcoder"
-    runs = (("MathCoder-CL-34b", "20230913-1304"), ("MathCoder-L-7b", "20230916-1751"))
-    items = []
-    for model, stamp in runs:
-        for label in ("correct", "wrong"):
-            path = base / model / "GSM8K" / f"GSM8K_test_result-{stamp}-{label}.jsonl"
-            items += [
-                Labelled(
-                    f"mathcoder/{model}/gsm8k",
-                    r["id"],
-                    r["ground_truth"]["answer"],
-                    r["completion"],
-                    "gsm8k",
-                    label == "correct",
-                )
-                for r in _jsonl(path)
-            ]
-    return items
-
-
-def _mathcoder_math(data: Path) -> list[Labelled]:
-    path = (
-        data
-        / "transcripts"
-        / "mathcoder"
-        / "MathCoder-L-7b"
-        / "MATH"
-        / "MATH_test_result-20230917-2026-correct.jsonl"
-    )
-    return [
-        Labelled(
-            "mathcoder/MathCoder-L-7b/math",
-            r["id"],
-            r["ground_truth"]["answer"],
-            r["completion"],
-            "math",
-            True,
-        )
-        for r in _jsonl(path)
-    ]
-
-
-def _openai_samples(data: Path) -> list[Labelled]:
-    golds = [r["answer"].split("####")[-1].strip() for r in _jsonl(data / "gsm8k" / "test.jsonl")]
-    path = data / "transcripts" / "gsm8k-openai-example-solutions" / "example_model_solutions.jsonl"
-    models = ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification")
-    return [
-        Labelled(
-            f"openai-gsm8k/{model}",
-            str(i),
-            golds[i],
-            row[model]["solution"],
-            "gsm8k",
-            row[model]["is_correct"],
-        )
-        for i, row in enumerate(_jsonl(path))
-        for model in models
-    ]
-
-
-def _qwen(data: Path) -> list[Labelled]:
-    path = data / "transcripts" / "qwen25-math-cot-maj" / "math_cot_100.jsonl"
-    return [
-        Labelled("qwen25-math-cot-maj", f"{row['idx']}/{j}", row["gt"], response, "math", score)
-        for row in _jsonl(path)
-        for j, (response, score) in enumerate(zip(row["code"], row["score"], strict=True))
-    ]
-
-
 def _tora(data: Path, grader: Grader) -> dict[str, Any]:
     """ToRA's file has no per-record labels: compare totals and find the records that
     ToRA's own (lenient) rules would count differently."""
     base = data / "transcripts" / "tora" / "tora-code-34b-v1.0" / "gsm8k"
-    rows = _jsonl(base / "test_tora_-1_seed0_t0.0_s0_e1319.jsonl")
+    rows = jsonl(base / "test_tora_-1_seed0_t0.0_s0_e1319.jsonl")
     metrics = (base / "test_tora_-1_seed0_t0.0_s0_e1319.metrics").read_text()
     reported = float(metrics.split("Mean score: [")[1].split("]")[0])
     results = grader.grade_many((row["gt"], row["code"][0], "gsm8k") for row in rows)

@@ -1,28 +1,13 @@
-"""Where the shared benchmark data and recorded transcripts are, for the benchmarks.
-
-(The same rule as tests/shared.py: the benchmark scripts run on their own.)
-
-``$VERIMATH_SHARED_DIR`` if set; else a ``shared`` folder holding ``data`` beside the checkout
-or above it (the project's layout: ``../shared``); else ``/work/shared``.
-"""
+"""Where the shared benchmark data and recorded transcripts are: the test suite's rule
+(``tests/shared.py``), made importable for the benchmark scripts, which run on their own."""
 
 from __future__ import annotations
 
-import os
+import sys
 from pathlib import Path
 
-FALLBACK = Path("/work/shared")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.shared import SHARED, SHARED_DATA, TRANSCRIPTS
 
-def shared_dir() -> Path:
-    if "VERIMATH_SHARED_DIR" in os.environ:
-        return Path(os.environ["VERIMATH_SHARED_DIR"])
-    for parent in Path(__file__).resolve().parents:
-        if (parent / "shared" / "data").is_dir():
-            return parent / "shared"
-    return FALLBACK
-
-
-SHARED = shared_dir()
-SHARED_DATA = SHARED / "data"
-TRANSCRIPTS = SHARED_DATA / "transcripts"
+__all__ = ["SHARED", "SHARED_DATA", "TRANSCRIPTS"]
