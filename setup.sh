@@ -36,3 +36,7 @@ MSG
 fi
 
 "$python_bin" -m pip install --quiet --disable-pip-version-check -e ".[$extra]"
+# pyenv finds new console scripts (the `verimath` command) only after a rehash
+if command -v pyenv >/dev/null 2>&1; then
+    pyenv rehash || true
+fi
