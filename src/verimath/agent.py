@@ -55,6 +55,19 @@ CODE_LIMIT_MESSAGE = (
 )
 
 
+def split_fenced_turn(content: str) -> tuple[str, str | None]:
+    """A fenced-style turn as (its text before the code, the code to run or None).
+
+    Only a turn that *ends* with a closed python block runs code, and only that last block;
+    earlier blocks stay part of the text.
+    """
+    segments = parse_fenced_transcript(content)
+    if len(segments) < 2 or segments[-1].prose.strip():
+        return content, None
+    before = "".join(segment.fenced() for segment in segments[:-2])
+    return before + segments[-2].prose, segments[-2].code or ""
+
+
 @dataclass(frozen=True)
 class AgentConfig:
     """How one sample runs."""
@@ -193,14 +206,10 @@ class _SampleRun:
                 for call in message.tool_calls
                 if call.name == "python"
             ]
-        segments = parse_fenced_transcript(content)
-        runnable = len(segments) >= 2 and not segments[-1].prose.strip()
-        prose = (
-            "".join(s.fenced() for s in segments[:-2]) + segments[-2].prose if runnable else content
-        )
+        prose, code = split_fenced_turn(content)
         if prose.strip():
             self.steps.append(TextStep(prose))
-        return [(None, segments[-2].code or "")] if runnable else []
+        return [] if code is None else [(None, code)]
 
     def _spent(self) -> int:
         return sum(turn.completion_tokens for turn in self.turns)
