@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+from tests.shared import SHARED_DATA
+
+SHARED = SHARED_DATA
 MATHCODER_GSM8K = SHARED / "transcripts" / "mathcoder" / "MathCoder-CL-34b" / "GSM8K"
 REPLAY = f"replay:{MATHCODER_GSM8K}"
 HEAD_CPUS = 2
