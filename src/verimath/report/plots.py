@@ -251,5 +251,6 @@ def _samples_spent(data: dict[str, Any]) -> Figure:
         axes.axvline(data[label]["mean"], linestyle=":", linewidth=1)
     axes.set_xlabel("samples spent on a problem (dotted: mean)")
     axes.set_ylabel("voted accuracy %")
-    axes.legend(fontsize=8)
+    if runs:
+        axes.legend(fontsize=8)
     return figure
