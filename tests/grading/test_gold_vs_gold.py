@@ -7,13 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.grading.data import DATA, DATASETS, references
+from tests.grading.data import DATASETS, references
 from verimath.grading import Grader, reference_answer, rules_for
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not DATA.exists(), reason=f"shared data not found at {DATA}"),
-]
+pytestmark = [pytest.mark.slow]
 
 
 def _text(answer: object) -> str:

@@ -15,10 +15,7 @@ import pytest
 from tests.grading.data import DATA, jsonl, labelled_predictions
 from verimath.grading import Grader
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not DATA.exists(), reason=f"shared data not found at {DATA}"),
-]
+pytestmark = [pytest.mark.slow]
 
 REVIEWED = json.loads(Path(__file__).with_name("transcript_cases.json").read_text("utf-8"))
 
