@@ -170,3 +170,27 @@ def test_ctrl_c_keeps_finished_samples(tmp_path: Path) -> None:
     resumed.communicate(timeout=300)
     assert resumed.returncode == 0
     assert table(run, "SELECT COUNT(*) FROM samples")[0][0] == 80
+
+
+def test_a_run_file_replays_to_the_same_samples(tmp_path: Path) -> None:
+    first, second = tmp_path / "first.sqlite", tmp_path / "second.sqlite"
+    assert CliRunner().invoke(cli, [*eval_args(first, limit=20), "--json"]).exit_code == 0
+    args = [
+        "eval",
+        "gsm8k",
+        "--model",
+        f"replay:{first}",
+        "--run",
+        str(second),
+        "--limit",
+        "20",
+        "-k",
+        "2",
+        "--json",
+    ]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert table(second, SAMPLES_QUERY) == table(first, SAMPLES_QUERY)
+    assert json.loads(result.stdout)["recorded_accuracy"] == pytest.approx(
+        json.loads(result.stdout)["sample_accuracy"]
+    )

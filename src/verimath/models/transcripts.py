@@ -15,6 +15,9 @@ outputs are dropped, since replay runs the code again. Formats, told apart per l
   message of the fenced style, as a ``Completion`` returned it: a turn that ends with a
   ```` ```python ```` block runs that block.
 
+- a verimath run store (``*.sqlite``): every stored sample, its assistant turns as recorded
+  (function-style turns are rendered as fenced text), in problem then sample order.
+
 Records of the same question (same text up to whitespace) are samples of one problem.
 """
 
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,7 +126,48 @@ def _group(records: Iterable[RecordedProblem]) -> list[RecordedProblem]:
     return list(problems.values())
 
 
+RUN_STORE_QUERY = (
+    "SELECT s.problem_id, s.sample_index, p.question, p.gold, s.answer, s.grade, s.messages "
+    "FROM samples s JOIN problems p USING (problem_id) ORDER BY p.position, s.sample_index"
+)
+
+
+def _read_run_store(file: Path) -> Iterator[RecordedProblem]:
+    """The samples of a verimath run file, as verimath-format records."""
+    try:
+        with sqlite3.connect(f"file:{file}?mode=ro", uri=True) as db:
+            rows = db.execute(RUN_STORE_QUERY).fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise InputError(f"not a verimath run file ({exc})", path=str(file)) from exc
+    for problem_id, index, question, gold, answer, grade, messages in rows:
+        record = {
+            "id": problem_id,
+            "problem": question,
+            "answer": gold,
+            "predicted": answer,
+            "correct": grade == "correct",
+            "turns": _assistant_turns(json.loads(messages)),
+        }
+        yield _verimath(record, f"{file}:{problem_id}#{index}")
+
+
+def _assistant_turns(messages: list[dict[str, Any]]) -> list[str]:
+    turns = []
+    for message in messages:
+        if message["role"] != "assistant":
+            continue
+        text = message.get("content") or ""
+        for call in message.get("tool_calls", []):
+            code = json.loads(call["arguments"]).get("code", "")
+            text = f"{text}\n```python\n{code}\n```" if text else f"```python\n{code}\n```"
+        turns.append(text)
+    return turns
+
+
 def _read(file: Path) -> Iterator[RecordedProblem]:
+    if file.suffix == ".sqlite":
+        yield from _read_run_store(file)
+        return
     label = {"-correct.jsonl": True, "-wrong.jsonl": False}
     correct = next((v for suffix, v in label.items() if file.name.endswith(suffix)), None)
     with open(file, encoding="utf-8") as lines:
