@@ -8,6 +8,7 @@ driver, which owns the run store.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 from dataclasses import dataclass
@@ -99,8 +100,14 @@ class SampleWorker:
         )
 
     async def execute(self, problem: Problem, index: int) -> tuple[Trajectory, str]:
-        """Sample ``index`` of ``problem``, run and graded."""
-        return await self.executor.execute(problem, index)
+        """Sample ``index`` of ``problem``, run and graded.
+
+        The raw request/response of each turn stay here: the driver stores neither (its
+        response cache has its own copy), and they are most of a trajectory's bytes.
+        """
+        trajectory, grade = await self.executor.execute(problem, index)
+        turns = tuple(dataclasses.replace(t, request=None, response=None) for t in trajectory.turns)
+        return dataclasses.replace(trajectory, turns=turns), grade
 
     async def endpoint_stats(self) -> list[EndpointStats]:
         return endpoint_stats(self.model)
