@@ -68,6 +68,14 @@ CREATE TABLE IF NOT EXISTS responses (
 """
 
 
+SAMPLE_SUMMARY_COLUMNS = (
+    "problem_id", "sample_index", "answer", "answer_method", "state", "evidence", "grade",
+    "code_executions", "code_refusals", "rule_violations", "revisions", "stop_reason",
+    "prompt_tokens", "completion_tokens", "cost_usd", "duration_s", "finished_at",
+)  # fmt: skip
+"""The ``samples`` columns ``RunStore.samples`` returns: all but ``messages``."""
+
+
 def request_key(request: dict[str, Any]) -> str:
     """The cache key of a model request: sha256 of its canonical JSON."""
     canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -239,8 +247,10 @@ class RunStore:
 
     def samples(self, problem_id: str | None = None) -> list[dict[str, Any]]:
         """Stored samples (without messages), in problem then sample order."""
+        # every column but the conversation, which is the bulk of a row and read on its own
+        columns = ", ".join(f"s.{name}" for name in SAMPLE_SUMMARY_COLUMNS)
         query = (
-            "SELECT s.*, p.position FROM samples s JOIN problems p USING (problem_id)"
+            f"SELECT {columns}, p.position FROM samples s JOIN problems p USING (problem_id)"
             + (" WHERE s.problem_id = ?" if problem_id else "")
             + " ORDER BY p.position, s.sample_index"
         )
@@ -249,7 +259,6 @@ class RunStore:
         rows = []
         for row in cursor:
             record = dict(zip(names, row, strict=True))
-            record.pop("messages")
             record["evidence"] = json.loads(record["evidence"] or "[]")
             rows.append(record)
         return rows
