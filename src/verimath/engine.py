@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from verimath.adaptive import should_stop
 from verimath.agent import run_sample
@@ -252,12 +253,8 @@ class Engine:
         return missing[: policy.wave]
 
     async def _settled(self, problem: Problem) -> bool:
-        samples = sorted(self.store.samples(problem.id), key=lambda s: s["sample_index"])
-        candidates = [Candidate(s["answer"], s["state"]) for s in samples]
-
-        def same(a: str, b: str) -> bool:
-            return self.grader.equivalent(a, b, answer_rules(problem))
-
+        candidates = stored_candidates(self.store.samples(problem.id))  # in sample order
+        same = functools.partial(self.grader.equivalent, dataset=answer_rules(problem))
         decision = await asyncio.to_thread(
             should_stop,
             candidates,
@@ -318,6 +315,11 @@ class Engine:
         self.progress.voted_correct += record.grade == "correct"
 
 
+def stored_candidates(samples: Sequence[Mapping[str, Any]]) -> list[Candidate]:
+    """The votes of stored sample rows (``RunStore.samples``), in their order."""
+    return [Candidate(s["answer"], s["state"]) for s in samples]
+
+
 def vote_record(
     problem_id: str,
     samples: list[dict[str, object]],
@@ -326,11 +328,8 @@ def vote_record(
     dataset: str | None,
 ) -> VoteRecord:
     """Weighted and plain votes over stored samples; a winner's grade is its first member's."""
-    candidates = [Candidate(s["answer"], s["state"]) for s in samples]  # type: ignore[arg-type]
-
-    def same(a: str, b: str) -> bool:
-        return grader.equivalent(a, b, dataset)
-
+    candidates = stored_candidates(samples)
+    same = functools.partial(grader.equivalent, dataset=dataset)
     weighted = vote(candidates, options.weights, same)
     plain = vote(candidates, PLAIN_WEIGHTS, same)
 

@@ -128,7 +128,7 @@ async def solve_with(
             on_sample(index, trajectory)
         return trajectory
 
-    same = functools.partial(_same, grader, options.dataset)
+    same = functools.partial(grader.equivalent, dataset=options.dataset)
     samples: list[Trajectory] = []
     for wave in sample_waves(options):
         samples += await asyncio.gather(*(one(i) for i in wave))
@@ -150,10 +150,6 @@ def sample_waves(options: SolveOptions) -> list[range]:
 
 def candidates_of(samples: Sequence[Trajectory]) -> list[Candidate]:
     return [Candidate(t.answer, t.verification.state) for t in samples]
-
-
-def _same(grader: Grader, dataset: str | None, a: str, b: str) -> bool:
-    return grader.equivalent(a, b, dataset)
 
 
 async def _settled(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from verimath.engine import stored_candidates
 from verimath.errors import InputError
 from verimath.grading import Grader, known_rules
 from verimath.store import RunStore
@@ -67,8 +69,8 @@ def _problem(
     samples: list[dict[str, Any]], dataset: str, grader: Grader
 ) -> tuple[list[Candidate], list[bool]]:
     rules = known_rules(dataset)
-    raw = [Candidate(s["answer"], s["state"]) for s in samples]
-    classes = group_answers(raw, lambda a, b: grader.equivalent(a, b, rules))
+    raw = stored_candidates(samples)
+    classes = group_answers(raw, functools.partial(grader.equivalent, dataset=rules))
     representative = {c: raw[classes.index(c)].answer for c in set(classes) if c >= 0}
     candidates = [
         Candidate(representative.get(c), s["state"]) for c, s in zip(classes, samples, strict=True)
