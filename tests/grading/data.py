@@ -8,23 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from tests.shared import SHARED_DATA
+from verimath.datasets import LOCAL_DATASETS, SHIPPED_DATASETS
 
 DATA = SHARED_DATA
 """The shared data (../shared/data relative to the repository)."""
 
-DATASETS = (
-    "math",
-    "math500",
-    "gsm8k",
-    "gsm-hard",
-    "svamp",
-    "asdiv",
-    "mawps",
-    "aime24",
-    "amc23",
-    "mmlu_stem",
-    "college_math",
-)
+DATASETS = SHIPPED_DATASETS + LOCAL_DATASETS
+"""Every benchmark under DATA, as verimath names them."""
 _ANSWER_FIELD = {
     "gsm-hard": "target",
     "svamp": "Answer",
