@@ -87,9 +87,7 @@ class Interpreter:
         """End every session and the server."""
         with self._lock:
             self._closed = True
-            if self._server is not None:
-                _stop_server(self._server)
-                self._server = None
+            self._drop_server()
 
     def __enter__(self) -> Interpreter:
         return self.start()
@@ -108,8 +106,7 @@ class Interpreter:
         if self._closed:
             raise SandboxUnavailableError("this interpreter has been closed; create a new one")
         if self._server is None or self._server.process.poll() is not None:
-            if self._server is not None:
-                _stop_server(self._server)
+            self._drop_server()
             self._server = start_server(
                 self.limits, use_bwrap=self._use_bwrap, seccomp=self._seccomp
             )
@@ -122,7 +119,7 @@ class Interpreter:
             return
         text = "; ".join(f"{layer.name} ({layer.detail})" for layer in off)
         if self.strict:
-            self.close_server_quietly()
+            self._drop_server()
             raise SandboxUnavailableError(f"isolation layers off: {text}. Run 'verimath doctor'.")
         warnings.warn(
             f"verimath sandbox runs with isolation layers off: {text}. "
@@ -131,7 +128,8 @@ class Interpreter:
             stacklevel=4,
         )
 
-    def close_server_quietly(self) -> None:
+    def _drop_server(self) -> None:
+        """Stop the server, if any, and forget it (the caller holds the lock)."""
         if self._server is not None:
             _stop_server(self._server)
             self._server = None
@@ -149,8 +147,7 @@ class Interpreter:
                             f"the sandbox server failed during {request['op']!r}: {exc}. "
                             f"Its log:\n{server.log_tail()}"
                         ) from exc
-                    _stop_server(server)
-                    self._server = None
+                    self._drop_server()
         raise AssertionError("unreachable")
 
     def _spawn(self, fds: list[int]) -> int:
