@@ -71,7 +71,8 @@ class CacheRelay:
         self._asked.append(key)
         self._event().set()
         try:
-            return await asyncio.wait_for(future, LOOKUP_TIMEOUT_S)
+            async with asyncio.timeout(LOOKUP_TIMEOUT_S):
+                return await future
         except TimeoutError:
             return None
 
@@ -88,7 +89,8 @@ class CacheRelay:
         event = self._event()
         if not (self._asked or self._new):
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), wait_s)
+                async with asyncio.timeout(wait_s):
+                    await event.wait()
         event.clear()
         asked, self._asked = self._asked, []
         new, self._new = self._new, []

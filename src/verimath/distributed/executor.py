@@ -165,7 +165,8 @@ class RayExecutor:
         """The worker's info once it is up; the error that kept it from starting if it did
         not (ours as it was raised there, WorkerLostError for anything else)."""
         try:
-            return await asyncio.wait_for(handle.ready.remote(), WORKER_START_S)
+            async with asyncio.timeout(WORKER_START_S):
+                return await handle.ready.remote()
         except TimeoutError:
             raise WorkerLostError(
                 f"a Ray worker did not start within {WORKER_START_S:g} s; the cluster may "
@@ -230,7 +231,8 @@ class RayExecutor:
                 )
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
+                async with asyncio.timeout(remaining):
+                    await self._changed.wait()
 
     def _died(self, worker: WorkerState, handle: Any, exc: BaseException) -> None:
         """``handle`` failed a call: the worker is out until replaced (news of an actor
@@ -245,7 +247,8 @@ class RayExecutor:
         """A new actor in place of a dead one (a worker that answers after all is kept; one
         whose replacements keep failing to start stays out)."""
         with contextlib.suppress(Exception):
-            worker.info = await asyncio.wait_for(worker.handle.ready.remote(), REPLACE_PAUSE_S)
+            async with asyncio.timeout(REPLACE_PAUSE_S):
+                worker.info = await worker.handle.ready.remote()
             worker.alive = True
             self._changed.set()
             return
@@ -294,7 +297,8 @@ class RayExecutor:
                 worker.recovery.cancel()
         closing = [w.handle.close.remote() for w in self.workers if w.alive]
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(asyncio.gather(*closing, return_exceptions=True), 30)
+            async with asyncio.timeout(30):
+                await asyncio.gather(*closing, return_exceptions=True)
         for worker in self.workers:
             with contextlib.suppress(Exception):
                 self._ray.kill(worker.handle, no_restart=True)

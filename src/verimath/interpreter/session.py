@@ -251,7 +251,10 @@ class Session:
 
         loop.add_reader(self._responses_fd, on_readable)
         try:
-            outcome = await asyncio.wait_for(done, cell.hard_limit_s)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+            # that arrives as the cell finishes, leaving a cancelled run waiting forever
+            async with asyncio.timeout(cell.hard_limit_s):
+                outcome = await done
         except TimeoutError:
             return self._finish(cell, None, timed_out=True)
         finally:
