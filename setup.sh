@@ -3,7 +3,9 @@
 #   bash setup.sh          verimath with the local llama.cpp engine (extra "local")
 #   bash setup.sh --dev    the same plus everything the test suite needs (extra "dev",
 #                          chromium for the HTML viewer's tests)
-# Environment: PYTHON (default python3) picks the interpreter whose environment receives verimath.
+# Environment: PYTHON (default python3) picks the interpreter whose environment receives verimath:
+# an active virtual environment's, or a Python of one's own (pyenv, python.org); a Python managed
+# by the system (PEP 668) is refused with the way to make a virtual environment.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -13,6 +15,26 @@ system_packages=(bubblewrap libseccomp2)
 if [[ "${1:-}" == "--dev" ]]; then
     extra="dev"
     system_packages+=(chromium)  # the HTML viewer's tests run it headless
+fi
+
+# A Python managed by the system's packages (PEP 668) refuses pip: say what works instead.
+if "$python_bin" - <<'PY'
+import os, sys, sysconfig
+managed = os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED"))
+sys.exit(0 if managed and sys.prefix == sys.base_prefix else 1)
+PY
+then
+    cat >&2 <<MSG
+verimath setup: $("$python_bin" -c 'import sys; print(sys.executable)') is managed by the system's
+package manager (PEP 668), so pip may not install into it. Make a virtual environment, then
+run the setup inside it:
+    python3 -m venv ~/.venvs/verimath && source ~/.venvs/verimath/bin/activate && bash setup.sh
+MSG
+    exit 1
+fi
+if ! "$python_bin" -m pip --version >/dev/null 2>&1; then
+    echo "verimath setup: $python_bin has no pip; install it (python3-pip) or use a virtual environment" >&2
+    exit 1
 fi
 
 missing=()

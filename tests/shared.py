@@ -1,7 +1,8 @@
 """Where the shared benchmark data and recorded transcripts are, for the tests.
 
 ``$VERIMATH_SHARED_DIR`` if set; else a ``shared`` folder holding ``data`` beside the checkout
-or above it (the project's layout: ``../shared``); else ``/work/shared``.
+or above it (the project's layout: ``../shared``). Where there is none, the tests that need the
+data fail, naming the ``shared`` folder beside the checkout where they looked.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-FALLBACK = Path("/work/shared")
+CHECKOUT = Path(__file__).resolve().parents[1]
 
 
 def shared_dir() -> Path:
@@ -18,7 +19,7 @@ def shared_dir() -> Path:
     for parent in Path(__file__).resolve().parents:
         if (parent / "shared" / "data").is_dir():
             return parent / "shared"
-    return FALLBACK
+    return CHECKOUT.parent / "shared"
 
 
 SHARED = shared_dir()

@@ -14,15 +14,25 @@ import dataclasses
 import functools
 import os
 import time
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from verimath.adaptive import should_stop
 from verimath.agent import run_sample
 from verimath.caching import StoreCachedModel
 from verimath.datasets import Problem
-from verimath.errors import ModelError, VerimathError
+from verimath.errors import (
+    ModelAuthError,
+    ModelConnectionError,
+    ModelNotFoundError,
+    RunStoppedError,
+    StoreError,
+    VerimathError,
+    WorkerLostError,
+)
 from verimath.grading import Grader, known_rules
 from verimath.interpreter import CellResult, Interpreter, Session
 from verimath.models import ChatModel
@@ -88,7 +98,8 @@ class SampleExecutor(Protocol):
     """How many samples the engine should keep in flight for this executor."""
 
     async def execute(self, problem: Problem, index: int) -> tuple[Trajectory, str]:
-        """The sample's trajectory and its grade; ModelError when the model failed."""
+        """The sample's trajectory and its grade; any exception fails this sample only
+        (StoreError and WorkerLostError end the run)."""
         ...
 
 
@@ -149,6 +160,8 @@ class Engine:
         self.on_progress = on_progress or (lambda progress: None)
         self.progress = Progress()
         self._consecutive_failures = 0
+        self._succeeded = 0
+        """Samples finished by this engine (not those found in the store)."""
 
     @classmethod
     def local(
@@ -190,8 +203,10 @@ class Engine:
         self._queue: asyncio.Queue[tuple[Problem, int] | None] = asyncio.Queue()
         self._done = {p.id: {i for i in stored.get(p.id, set()) if i < k} for p in problems}
         self._in_flight = dict.fromkeys(self._done, 0)
-        self._failed: set[str] = set()
+        self._failed_problems: set[str] = set()
         self._open = len(problems)
+        if not problems:
+            return self.progress
         for problem in problems:
             await self._advance(problem)
         self.on_progress(self.progress)
@@ -216,7 +231,7 @@ class Engine:
             if await self._sample(problem, index):
                 self._done[problem.id].add(index)
             else:
-                self._failed.add(problem.id)
+                self._failed_problems.add(problem.id)
             self._in_flight[problem.id] -= 1
             if self._in_flight[problem.id] == 0:
                 await self._advance(problem)
@@ -224,13 +239,13 @@ class Engine:
 
     async def _advance(self, problem: Problem) -> None:
         """Schedule the problem's next wave, or vote it (or leave it, after a failure)."""
-        wave = [] if problem.id in self._failed else await self._next_wave(problem)
+        wave = [] if problem.id in self._failed_problems else await self._next_wave(problem)
         if wave:
             self._in_flight[problem.id] = len(wave)
             for index in wave:
                 self._queue.put_nowait((problem, index))
             return
-        if problem.id not in self._failed:
+        if problem.id not in self._failed_problems:
             skipped = self.options.samples - len(self._done[problem.id])
             self.progress.samples_total -= skipped
             await self._vote(problem)
@@ -266,12 +281,21 @@ class Engine:
         return decision.stop
 
     async def _sample(self, problem: Problem, index: int) -> bool:
-        """Run, grade and store one sample; False when the model failed (kept for a rerun)."""
+        """Run, grade and store one sample; False when it failed (recorded, kept for a rerun).
+
+        Any exception of one sample is recorded and the run goes on, unless the run cannot
+        go on (:meth:`_stop_reason`); errors of the run file and of the Ray cluster end the
+        run as they are.
+        """
         try:
             trajectory, grade = await self.executor.execute(problem, index)
-        except ModelError as exc:
-            return self._failed(problem, index, exc)
+        except (StoreError, WorkerLostError):
+            raise
+        except Exception as exc:  # one sample's failure must not end the run
+            self._record_failure(problem, index, exc)
+            return False
         self._consecutive_failures = 0
+        self._succeeded += 1
         self.store.add_sample(problem.id, index, trajectory, grade)
         self._add_sample_totals(
             {
@@ -283,16 +307,28 @@ class Engine:
         )
         return True
 
-    def _failed(self, problem: Problem, index: int, exc: VerimathError) -> bool:
-        self.store.add_failure(problem.id, index, str(exc))
+    def _record_failure(self, problem: Problem, index: int, exc: Exception) -> None:
+        kind, message = type(exc).__name__, failure_message(exc)
+        self.store.add_failure(problem.id, index, kind, message)
         self.progress.failures += 1
         self._consecutive_failures += 1
-        if self._consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
-            raise type(exc)(
-                f"{MAX_CONSECUTIVE_FAILURES} samples in a row failed; the last error: {exc}. "
-                "Finished samples are saved: fix the cause and rerun the same command to resume."
+        reason = self._stop_reason(exc)
+        if reason is not None:
+            raise RunStoppedError(
+                f"{reason}: {kind}: {message} -- {self.progress.samples_done} finished samples "
+                f"are saved in {self.store.path}; fix the cause and rerun the same command to "
+                "resume"
             ) from exc
-        return False
+
+    def _stop_reason(self, exc: Exception) -> str | None:
+        """Why the run cannot go on after ``exc``, or None when the next sample may work."""
+        if isinstance(exc, ModelAuthError | ModelNotFoundError):
+            return "the model cannot be used"
+        if isinstance(exc, ModelConnectionError) and not self._succeeded:
+            return "the model server is unreachable"
+        if self._consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
+            return f"{MAX_CONSECUTIVE_FAILURES} samples in a row failed; the last"
+        return None
 
     def _add_sample_totals(self, sample: dict[str, object]) -> None:
         progress = self.progress
@@ -313,6 +349,15 @@ class Engine:
         self.store.set_vote(record)
         self.progress.problems_done += 1
         self.progress.voted_correct += record.grade == "correct"
+
+
+def failure_message(exc: BaseException) -> str:
+    """One line for the failures table: the message, and where an unexpected error rose."""
+    message = " ".join(str(exc).split()) or repr(exc)
+    if isinstance(exc, VerimathError) or exc.__traceback__ is None:
+        return message
+    frame = traceback.extract_tb(exc.__traceback__)[-1]
+    return f"{message} (at {Path(frame.filename).name}:{frame.lineno} in {frame.name})"
 
 
 def stored_candidates(samples: Sequence[Mapping[str, Any]]) -> list[Candidate]:

@@ -15,8 +15,11 @@ catch one type. Failures of *model-written code* are never exceptions: they come
     │   └── ModelResponseError        the server answered something unusable
     ├── GradingError              an answer comparison could not be carried out
     ├── WorkerLostError           distributed workers kept dying (finished samples are kept)
-    └── StoreError                the run store is unusable
-        └── RunConfigMismatchError    resuming a run with a different config
+    ├── RunStoppedError           a run could not go on (finished samples are kept)
+    ├── OutputError               a result file (report, page, export) cannot be written
+    └── StoreError                the run file is unusable (names it and what to do)
+        ├── RunConfigMismatchError    resuming a run with a different config
+        └── RunLockedError            another process is writing the run file
 """
 
 from __future__ import annotations
@@ -30,7 +33,10 @@ __all__ = [
     "ModelError",
     "ModelNotFoundError",
     "ModelResponseError",
+    "OutputError",
     "RunConfigMismatchError",
+    "RunLockedError",
+    "RunStoppedError",
     "SandboxUnavailableError",
     "StoreError",
     "VerimathError",
@@ -98,6 +104,22 @@ class StoreError(VerimathError):
 
 class RunConfigMismatchError(StoreError):
     """A run is resumed with a configuration different from the one it was started with."""
+
+
+class RunLockedError(StoreError):
+    """Another process is writing the run file (only one writer at a time)."""
+
+
+class OutputError(VerimathError):
+    """A result file (report, viewer page, export) cannot be written."""
+
+
+class RunStoppedError(VerimathError):
+    """A run stopped because it could not go on: a fatal model error (key refused, server
+    unreachable from the start), too many samples failing in a row, or the run file.
+
+    Every sample finished before is in the run store: rerunning the command resumes.
+    """
 
 
 class WorkerLostError(VerimathError):

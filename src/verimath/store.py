@@ -12,21 +12,23 @@ sample, and readers (reports, the viewer) can open it while the run goes on.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
 import time
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from verimath.datasets import Problem
 from verimath.errors import RunConfigMismatchError, StoreError
+from verimath.storage import WriterLock, guarded, open_for_reading, open_for_writing
 from verimath.trajectory import Trajectory
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS problems (
@@ -59,7 +61,7 @@ CREATE TABLE IF NOT EXISTS votes (
 );
 CREATE TABLE IF NOT EXISTS failures (
     problem_id TEXT NOT NULL, sample_index INTEGER NOT NULL, error TEXT NOT NULL,
-    failed_at REAL NOT NULL
+    failed_at REAL NOT NULL, kind TEXT
 );
 CREATE TABLE IF NOT EXISTS responses (
     request_key TEXT PRIMARY KEY, request BLOB NOT NULL, response BLOB NOT NULL,
@@ -106,20 +108,41 @@ class VoteRecord:
 class RunStore:
     """One run's SQLite file. Not thread-safe: use it from one thread (the event loop's)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, readonly: bool = False, new: bool = False) -> None:
+        """Open (or create) the run at ``path`` for writing, under its writer lock; with
+        ``new``, an earlier run there is first moved aside; with ``readonly``, only for
+        reading, without lock. StoreError (one line naming the file and what to do) if it
+        cannot be, RunLockedError if another process writes it."""
         self.path = Path(path)
+        self._lock: WriterLock | None = None
+        if readonly:
+            self._db = _GuardedConnection(open_for_reading(self.path), self.path)
+            return
+        db, self._lock = open_for_writing(self.path, fresh=new)
+        self._db = _GuardedConnection(db, self.path)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=10000")
             self._db.executescript(SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open run store {self.path}: {exc}") from exc
+            if "kind" not in self._columns("failures"):  # a run file from before failure kinds
+                self._db.execute("ALTER TABLE failures ADD COLUMN kind TEXT")
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def read(cls, path: str | Path) -> RunStore:
+        """The run at ``path``, read-only (reports, the viewer): no lock, nothing written."""
+        return cls(path, readonly=True)
 
     def close(self) -> None:
-        self._db.close()
+        try:
+            self._db.close()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
+
+    def _columns(self, table: str) -> set[str]:
+        return {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
 
     def __enter__(self) -> RunStore:
         return self
@@ -240,10 +263,26 @@ class RunStore:
             self._db.executemany("INSERT INTO turns VALUES (?,?,?,?,?,?,?,?,?,?)", turns)
             self._db.executemany("INSERT INTO cells VALUES (?,?,?,?,?,?,?,?,?)", cells)
 
-    def add_failure(self, problem_id: str, index: int, error: str) -> None:
+    def add_failure(self, problem_id: str, index: int, kind: str, error: str) -> None:
+        """Record that a sample attempt failed: ``kind`` (the error's class) and message."""
         self._db.execute(
-            "INSERT INTO failures VALUES (?,?,?,?)", (problem_id, index, error, time.time())
+            "INSERT INTO failures (problem_id, sample_index, kind, error, failed_at) "
+            "VALUES (?,?,?,?,?)",
+            (problem_id, index, kind, error, time.time()),
         )
+
+    def missing_failures(self) -> list[tuple[str, int, str, str]]:
+        """The last failure of every sample still missing: (problem id, index, kind, error),
+        in problem then sample order."""
+        query = (
+            "SELECT f.problem_id, f.sample_index, COALESCE(f.kind, 'error'), f.error "
+            "FROM failures f JOIN problems p USING (problem_id) "
+            "WHERE NOT EXISTS (SELECT 1 FROM samples s WHERE s.problem_id = f.problem_id "
+            "AND s.sample_index = f.sample_index) AND f.failed_at = (SELECT MAX(g.failed_at) "
+            "FROM failures g WHERE g.problem_id = f.problem_id "
+            "AND g.sample_index = f.sample_index) ORDER BY p.position, f.sample_index"
+        )
+        return [tuple(row) for row in self._db.execute(query)]  # type: ignore[misc]
 
     def samples(self, problem_id: str | None = None) -> list[dict[str, Any]]:
         """Stored samples (without messages), in problem then sample order."""
@@ -323,15 +362,60 @@ class RunStore:
         return _Transaction(self._db)
 
 
+class _GuardedCursor:
+    """A cursor whose rows, fetched lazily, raise StoreError instead of sqlite3 errors."""
+
+    def __init__(self, cursor: sqlite3.Cursor, path: Path) -> None:
+        self._cursor = cursor
+        self._path = path
+        self.description = cursor.description
+
+    def fetchone(self) -> Any:
+        with guarded(self._path):
+            return self._cursor.fetchone()
+
+    def __iter__(self) -> Iterator[Any]:
+        with guarded(self._path):
+            yield from self._cursor
+
+
+class _GuardedConnection:
+    """The run file's connection: every SQLite error becomes a one-line StoreError."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        self._db = db
+        self._path = path
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> _GuardedCursor:
+        with guarded(self._path):
+            return _GuardedCursor(self._db.execute(sql, parameters), self._path)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        with guarded(self._path):
+            self._db.executemany(sql, rows)
+
+    def executescript(self, script: str) -> None:
+        with guarded(self._path):
+            self._db.executescript(script)
+
+    def close(self) -> None:
+        with guarded(self._path):
+            self._db.close()
+
+
 class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: _GuardedConnection) -> None:
         self._db = db
 
     def __enter__(self) -> None:
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if exc_type is None:
+            self._db.execute("COMMIT")
+            return
+        with contextlib.suppress(StoreError):  # the error that got us here is the one to tell
+            self._db.execute("ROLLBACK")
 
 
 def _message_dict(message: Any) -> dict[str, Any]:

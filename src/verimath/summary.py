@@ -40,8 +40,18 @@ class RunSummary:
     completion_tokens: int
     cost_usd: float | None
     failures: int
+    """Failed sample attempts recorded, including those retried with success since."""
+    missing: dict[str, int] = field(default_factory=dict)
+    """Samples still missing after a failure, by the kind of their last failure."""
+    missing_errors: dict[str, str] = field(default_factory=dict)
+    """The last message of each kind in ``missing``."""
     by_subject: list[Breakdown] = field(default_factory=list)
     by_level: list[Breakdown] = field(default_factory=list)
+
+    @property
+    def incomplete(self) -> bool:
+        """Whether problems are left unvoted (their samples failed): a rerun retries them."""
+        return self.problems_voted < self.problems or bool(self.missing)
 
     def to_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)
@@ -50,9 +60,10 @@ class RunSummary:
         return data
 
 
-def summarize(store: RunStore) -> RunSummary:
-    """The summary of everything stored so far."""
+def summarize(store: RunStore, k: int | None = None) -> RunSummary:
+    """The summary of everything stored so far (failures of samples ``< k`` only, if given)."""
     problems = {p["problem_id"]: p for p in store.problems()}
+    missing = [f for f in store.missing_failures() if k is None or f[1] < k]
     samples = store.samples()
     votes = {v.problem_id: v for v in store.votes()}
     costs = [s["cost_usd"] for s in samples]
@@ -71,6 +82,8 @@ def summarize(store: RunStore) -> RunSummary:
         completion_tokens=sum(s["completion_tokens"] for s in samples),
         cost_usd=None if any(c is None for c in costs) else sum(costs),
         failures=store.counts()["failures"],
+        missing=dict(Counter(kind for _, _, kind, _ in missing)),
+        missing_errors={kind: error for _, _, kind, error in missing},
         by_subject=_breakdowns(problems, samples, votes, "subject"),
         by_level=_breakdowns(problems, samples, votes, "level"),
     )

@@ -1,6 +1,7 @@
 """An OpenAI-compatible chat server on 127.0.0.1 that fails on cue, for retry tests.
 
-Each request takes the next fault from the queue (``ok`` once it is empty). A successful answer
+Each request takes the next fault from the queue (``default``, ``ok`` unless set, once it is
+empty). A successful answer
 echoes the last user message, so tests can check that every request got its own answer.
 """
 
@@ -59,6 +60,8 @@ class FaultyChatServer:
     delay_s: float = 0.0
     """Time each successful answer takes."""
     hang_s: float = 3.0
+    default: Fault = field(default_factory=lambda: OK)
+    """What every request gets once the queue is empty (set it to change the server's mood)."""
     seen: list[Seen] = field(default_factory=list)
     max_in_flight: int = 0
 
@@ -89,7 +92,7 @@ class FaultyChatServer:
             self.seen.append(Seen(time.monotonic(), body, headers))
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
-            return self._queue.popleft() if self._queue else OK
+            return self._queue.popleft() if self._queue else self.default
 
     def done(self) -> None:
         with self._lock:

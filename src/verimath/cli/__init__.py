@@ -7,11 +7,13 @@ Every option can also be set from an environment variable ``VERIMATH_<COMMAND>_<
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 
 import click
 
 from verimath.errors import VerimathError
+from verimath.storage import os_reason
 
 __all__ = ["cli", "main"]
 
@@ -66,4 +68,10 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except VerimathError as exc:
         click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        # a file no command guards (the guarded ones say what to do): still one line
+        click.echo(f"Error: {exc.filename}: {os_reason(exc)}", err=True)
         sys.exit(2)

@@ -27,6 +27,7 @@ from verimath.cli.progress import EvalProgressDisplay
 from verimath.cli.summary_view import print_summary
 from verimath.datasets import Problem, load_dataset, select
 from verimath.engine import DEFAULT_CONCURRENCY, Engine, LocalExecutor, SampleExecutor
+from verimath.errors import ConfigError
 from verimath.grading import Grader
 from verimath.models import ChatModel, resolve_model
 from verimath.models.endpoints import EndpointStats, endpoint_stats
@@ -34,10 +35,13 @@ from verimath.models.replay import ReplayModel
 from verimath.models.transcripts import normalize_question
 from verimath.provenance import versions
 from verimath.solver import SolveOptions, solver_parts
+from verimath.storage import write_error
 from verimath.store import RunStore
 from verimath.summary import RunSummary, summarize
 
 RUNS_DIR = Path("runs")
+EXIT_INCOMPLETE = 3
+"""Exit code of a run that ended with samples missing (failed; rerun to retry them)."""
 
 
 @click.command("eval")
@@ -112,6 +116,7 @@ def command(
     memory_mb: int,
     max_output: int,
     retries: int,
+    request_timeout: float,
     **method: Any,
 ) -> None:
     """Evaluate a model on DATASET (math, math500, gsm8k, a known set, a file, hf:...)."""
@@ -147,20 +152,30 @@ def command(
         [p.id for p in problems],
     )
     path = run_path or default_run_path(dataset, model, options)
-    if new:
-        move_aside(path)
     console = Console(stderr=True, quiet=as_json)
     limits = limits_from(timeout, memory_mb, max_output)
-    with RunStore(path) as store:
+    model_options = http_model_options(model, retries, request_timeout)
+    # resolved before any file is written: a missing key or model file fails here
+    driver_model = _driver_model(model, model_options, ray_address)
+    recorded = None
+    if isinstance(driver_model, ReplayModel):
+        problems, recorded = restrict_to_recording(driver_model, problems)
+        console.print(f"replaying {len(problems)} recorded problems")
+    if not problems:
+        raise ConfigError(f"nothing to evaluate: {_nothing_to_do(dataset, model, driver_model)}")
+    if driver_model is not None:
+        driver_model.check_reachable()
+    with RunStore(path, new=new) as store:
         resumed = store.bind_config(config, versions())
         console.print(f"{'resuming' if resumed else 'new run'}: {path}")
-        summary, recorded, endpoints = asyncio.run(
+        summary, endpoints = asyncio.run(
             _evaluate(
                 problems,
+                driver_model,
                 model,
                 options,
                 limits,
-                http_model_options(model, retries),
+                model_options,
                 store,
                 concurrency,
                 console,
@@ -169,8 +184,39 @@ def command(
         )
         if export:
             export_samples(store, export)
-    endpoint_dicts = [e.to_dict() for e in endpoints]
+    _print_result(summary, path, recorded, endpoints, as_json)
+    if summary.incomplete:
+        raise click.exceptions.Exit(EXIT_INCOMPLETE)
+
+
+def _driver_model(
+    model: str | None, model_options: dict[str, Any], ray_address: str | None
+) -> ChatModel | None:
+    """The model this process calls; None on Ray, where the workers build it (except a
+    replay, whose recording the driver reads to pick the problems)."""
+    if ray_address is None or (model or "").strip().startswith("replay:"):
+        return resolve_model(model, **model_options)
+    return None
+
+
+def _nothing_to_do(dataset: str, model: str | None, driver_model: ChatModel | None) -> str:
+    if isinstance(driver_model, ReplayModel):
+        return (
+            f"none of the selected problems of {dataset} is in the recording {model}; "
+            "check that the recording is of this dataset, or widen --limit/--ids"
+        )
+    return f"the selection of {dataset} holds no problem"
+
+
+def _print_result(
+    summary: RunSummary,
+    path: Path,
+    recorded: float | None,
+    endpoints: list[EndpointStats],
+    as_json: bool,
+) -> None:
     if as_json:
+        endpoint_dicts = [e.to_dict() for e in endpoints]
         click.echo(
             json.dumps(
                 {
@@ -188,6 +234,7 @@ def command(
 
 async def _evaluate(
     problems: list[Problem],
+    driver_model: ChatModel | None,
     model: str | None,
     options: SolveOptions,
     limits: Any,
@@ -196,39 +243,42 @@ async def _evaluate(
     concurrency: int,
     console: Console,
     ray_address: str | None = None,
-) -> tuple[RunSummary, float | None, list[EndpointStats]]:
-    parts = _run_parts(model, options, limits, model_options, store, concurrency, ray_address)
-    async with parts as (chat_model, executor, grader):
-        recorded = None
-        if isinstance(chat_model, ReplayModel):
-            problems, recorded = restrict_to_recording(chat_model, problems)
-            console.print(f"replaying {len(problems)} recorded problems")
-        store.add_problems(problems)
-        display = EvalProgressDisplay(console, _model_name(chat_model, executor))
-        engine = Engine(executor, grader, store, options, on_progress=display.update)
-        started = time.monotonic()
-        try:
-            with display:
-                await engine.run(problems)
-        except (KeyboardInterrupt, asyncio.CancelledError):
+) -> tuple[RunSummary, list[EndpointStats]]:
+    parts = _run_parts(
+        driver_model, model, options, limits, model_options, store, concurrency, ray_address
+    )
+    try:
+        async with parts as (chat_model, executor, grader):
+            store.add_problems(problems)
+            display = EvalProgressDisplay(console, _model_name(chat_model, executor))
+            engine = Engine(executor, grader, store, options, on_progress=display.update)
+            started = time.monotonic()
+            try:
+                with display:
+                    await engine.run(problems)
+            except (KeyboardInterrupt, asyncio.CancelledError):
+                console.print(
+                    f"[yellow]interrupted: {engine.progress.samples_done} samples are "
+                    "saved; rerun the same command to resume[/yellow]"
+                )
+                raise
             console.print(
-                f"[yellow]interrupted: {engine.progress.samples_done} samples are "
-                "saved; rerun the same command to resume[/yellow]"
+                f"{engine.progress.samples_done} samples in "
+                f"{time.monotonic() - started:.1f} s "
+                f"({_cache_hits(executor)} model calls answered from the run's cache)"
             )
-            raise
-        console.print(
-            f"{engine.progress.samples_done} samples in "
-            f"{time.monotonic() - started:.1f} s "
-            f"({_cache_hits(executor)} model calls answered from the run's cache)"
-        )
-        if hasattr(executor, "describe"):
-            console.print(executor.describe())
-        endpoints = await _endpoint_stats(executor)
-        return summarize(store), recorded, endpoints
+            if hasattr(executor, "describe"):
+                console.print(executor.describe())
+            endpoints = await _endpoint_stats(executor)
+            return summarize(store, options.samples), endpoints
+    finally:
+        if driver_model is not None:
+            await driver_model.aclose()
 
 
 @contextlib.asynccontextmanager
 async def _run_parts(
+    driver_model: ChatModel | None,
     model: str | None,
     options: SolveOptions,
     limits: Any,
@@ -240,7 +290,8 @@ async def _run_parts(
     """The model as the driver knows it (None on Ray, unless it is a replay), the executor
     of the samples, and the grader of the votes."""
     if ray_address is None:
-        async with solver_parts(model, limits, **model_options) as (chat_model, interp, grader):
+        assert driver_model is not None
+        async with solver_parts(driver_model, limits) as (chat_model, interp, grader):
             cache = not isinstance(chat_model, ReplayModel)
             yield (
                 chat_model,
@@ -257,8 +308,7 @@ async def _run_parts(
         return
     from verimath.distributed import ray_executor, ray_runtime
 
-    replay = (model or "").strip().startswith("replay:")
-    driver_model = resolve_model(model, **model_options) if replay else None
+    replay = driver_model is not None
     # Ray prints cluster events (a node lost...) on stdout, which holds the results here
     with contextlib.redirect_stdout(sys.stderr), ray_runtime(ray_address), Grader() as grader:
         async with ray_executor(
@@ -349,20 +399,18 @@ def default_run_path(dataset: str, model: str | None, options: SolveOptions) -> 
     return RUNS_DIR / f"{name}.sqlite"
 
 
-def move_aside(path: Path) -> None:
-    """Keep an earlier run under a timestamped name instead of deleting it."""
-    if not path.exists():
-        return
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    for suffix in ("", "-wal", "-shm"):
-        old = Path(f"{path}{suffix}")
-        if old.exists():
-            old.rename(path.with_name(f"{path.stem}.{stamp}{path.suffix}{suffix}"))
-
-
 def export_samples(store: RunStore, destination: Path) -> None:
     """One JSON line per stored sample, with its problem's gold answer."""
     gold = {p["problem_id"]: p for p in store.problems()}
+    try:
+        _write_export(store, gold, destination)
+    except OSError as exc:
+        raise write_error(
+            destination, exc, "the run is saved: rerun with another --export file"
+        ) from None
+
+
+def _write_export(store: RunStore, gold: dict[str, Any], destination: Path) -> None:
     with destination.open("w", encoding="utf-8") as sink:
         for sample in store.samples():
             problem = gold[sample["problem_id"]]

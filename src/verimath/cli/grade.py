@@ -128,10 +128,23 @@ def command(
 
 
 def _read_records(path: str, fields: _Fields, default_dataset: str | None) -> Iterator[_Record]:
-    with click.open_file(path, "r", encoding="utf-8") as source:
-        for number, line in enumerate(source, start=1):
+    with click.open_file(path, "rb") as source:
+        for number, raw in enumerate(source, start=1):
+            line = _decoded(raw, number, path)
             if line.strip():
                 yield _parse_record(line, number, path, fields, default_dataset)
+
+
+def _decoded(raw: bytes, number: int, path: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"byte 0x{raw[exc.start]:02x} at column {exc.start + 1} is not UTF-8; save the "
+            "file as UTF-8",
+            path=path,
+            line=number,
+        ) from None
 
 
 def _parse_record(

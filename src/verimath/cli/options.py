@@ -10,6 +10,8 @@ import click
 from verimath.interpreter import Limits
 
 DEFAULT_LIMITS = Limits()
+DEFAULT_REQUEST_TIMEOUT_S = 600.0
+"""As ``verimath.models.openai_compat.DEFAULT_TIMEOUT_S`` (not imported: it loads the SDK)."""
 
 
 def sandbox_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -47,7 +49,8 @@ def limits_from(timeout: float, memory_mb: int, max_output: int) -> Limits:
 
 
 def method_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """The model and the method: everything ``SolveOptions`` holds, plus ``--retries``."""
+    """The model and the method: everything ``SolveOptions`` holds, plus ``--retries`` and
+    ``--request-timeout`` for HTTP servers."""
     from verimath.prompts import strategy_names
     from verimath.solver import DEFAULT_SAMPLES
     from verimath.voting import DEFAULT_WEIGHTS
@@ -150,6 +153,14 @@ def method_options(command: Callable[..., Any]) -> Callable[..., Any]:
             show_default=True,
             help="Retries of a failed request to an HTTP model server.",
         ),
+        click.option(
+            "--request-timeout",
+            type=click.FloatRange(min=0, min_open=True),
+            default=DEFAULT_REQUEST_TIMEOUT_S,
+            show_default=True,
+            help="Seconds an HTTP model server may take to answer one request (then the "
+            "request is retried).",
+        ),
     ]
     for decorator in reversed(decorators):
         command = decorator(command)
@@ -210,10 +221,12 @@ def adaptive_policy(values: dict[str, Any]) -> Any:
     )
 
 
-def http_model_options(model: str | None, retries: int) -> dict[str, Any]:
+def http_model_options(
+    model: str | None, retries: int, request_timeout: float = DEFAULT_REQUEST_TIMEOUT_S
+) -> dict[str, Any]:
     """Backend options that only HTTP backends take."""
     from verimath.models import RetryPolicy
 
-    if model is not None and model.startswith("openai:"):
-        return {"retry": RetryPolicy(max_attempts=retries + 1)}
+    if model is not None and model.strip().startswith("openai:"):
+        return {"retry": RetryPolicy(max_attempts=retries + 1), "timeout_s": request_timeout}
     return {}

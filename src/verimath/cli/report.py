@@ -10,6 +10,7 @@ from verimath.report.bootstrap import DEFAULT_RESAMPLES
 from verimath.report.build import ReportOptions, build_report, load_runs
 from verimath.report.curves import DEFAULT_TRIALS
 from verimath.report.output import FORMATS, render_report, write_report
+from verimath.storage import write_error
 
 
 @click.command("report")
@@ -81,5 +82,10 @@ def command(
     if out is None:
         click.echo(render_report(report, fmt, plots=not no_plots), nl=False)
         return
-    written = write_report(report, fmt, out, plots=not no_plots)
+    try:
+        written = write_report(report, fmt, out, plots=not no_plots)
+    except OSError as exc:
+        raise write_error(
+            out, exc, "choose another directory with --out, or leave it out for standard output"
+        ) from None
     click.echo(f"wrote {written[0]}" + (f" and {len(written) - 1} plots" if written[1:] else ""))

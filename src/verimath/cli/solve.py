@@ -36,13 +36,14 @@ def command(
     memory_mb: int,
     max_output: int,
     retries: int,
+    request_timeout: float,
     **method: Any,
 ) -> None:
     """Solve PROBLEM with code, self-verification and verification-weighted voting."""
     options = solve_options_from(method, dataset)
     console = Console(stderr=as_json, quiet=as_json)
     limits = limits_from(timeout, memory_mb, max_output)
-    model_options = http_model_options(model, retries)
+    model_options = http_model_options(model, retries, request_timeout)
     solution = asyncio.run(_solve(problem, model, options, limits, model_options, console))
     if as_json:
         click.echo(json.dumps(solution.to_dict(), ensure_ascii=False))

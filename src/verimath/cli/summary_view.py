@@ -48,11 +48,22 @@ def print_summary(
             f"accuracy recorded in the replayed source: {recorded_accuracy:.2%} "
             f"(verimath, re-executing the code: {summary.sample_accuracy:.2%})"
         )
-    if summary.failures:
-        console.print(
-            f"[red]{summary.failures} sample failures recorded; rerun the same "
-            "command to retry the missing samples[/red]"
-        )
+    if summary.incomplete:
+        console.print(f"[red]{incomplete_line(summary)}[/red]", highlight=False)
+
+
+def incomplete_line(summary: RunSummary) -> str:
+    """How many samples failed and why, and how to retry them, in one line."""
+    count = sum(summary.missing.values())
+    why = "; ".join(
+        f"{kind} x{n}: {summary.missing_errors[kind]}" for kind, n in summary.missing.items()
+    )
+    unvoted = summary.problems - summary.problems_voted
+    return (
+        f"{count} samples failed and are missing ({why or 'no failure recorded'}); "
+        f"{unvoted} problems are not voted yet: fix the cause and rerun the same command "
+        "to retry them"
+    )
 
 
 def _add(table: Table, name: str, row: Breakdown) -> None:

@@ -50,7 +50,7 @@ def command(run: Path, dev_fraction: float, seed: int, bootstrap: int, as_json: 
 
 def run_problems(run: Path) -> list[tuple[list[Candidate], list[bool]]]:
     """Each voted problem's candidates (answers made canonical by equivalence) and verdicts."""
-    with RunStore(run) as store:
+    with RunStore.read(run) as store:
         problems = {p["problem_id"]: p for p in store.problems()}
         voted = [v.problem_id for v in store.votes()]
         by_problem: dict[str, list[dict[str, Any]]] = {}

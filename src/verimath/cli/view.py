@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from verimath.errors import ConfigError
+from verimath.storage import write_error
 
 
 @click.command("view")
@@ -31,7 +32,11 @@ def command(run: Path, out: Path | None, title: str | None, serve: bool, port: i
     """Write RUN's samples as one HTML page: filterable list, transcripts, votes."""
     from verimath.report.viewer_page import write_viewer
 
-    page = write_viewer(run, out or run.with_suffix(".html"), title=title)
+    target = out or run.with_suffix(".html")
+    try:
+        page = write_viewer(run, target, title=title)
+    except OSError as exc:
+        raise write_error(target, exc, "choose another file with --out") from None
     click.echo(f"wrote {page}")
     if serve:
         _serve(page, port)

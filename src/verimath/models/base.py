@@ -34,6 +34,11 @@ class ChatModel(ABC):
         model writes fenced code, stopped by ``config.stop``.
         """
 
+    def check_reachable(self) -> None:
+        """Raise ModelConnectionError if the model's server cannot be reached at all: a quick
+        check before a run starts (default: nothing to check, the model is in process)."""
+        return None
+
     async def aclose(self) -> None:
         """Release connections, threads or memory held by the backend (default: nothing)."""
         return None

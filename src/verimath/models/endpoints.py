@@ -29,7 +29,7 @@ from typing import Any
 
 from verimath.errors import ConfigError, ModelConnectionError, ModelResponseError
 from verimath.models.base import ChatModel
-from verimath.models.openai_compat import AttemptFailure, OpenAIModel
+from verimath.models.openai_compat import AttemptFailure, OpenAIModel, unreachable
 
 __all__ = ["EndpointPoolModel", "EndpointStats", "endpoint_stats", "split_base_urls"]
 
@@ -109,6 +109,18 @@ class EndpointPoolModel(OpenAIModel):
         self.name = (
             f"openai:{model}@{URL_SEPARATOR.join(e.model.base_url for e in self._endpoints)}"
         )
+
+    def check_reachable(self) -> None:
+        """ModelConnectionError only when no endpoint can be reached."""
+        problems = [unreachable(e.model.base_url) for e in self._endpoints]
+        if all(problems):
+            details = "; ".join(
+                f"{e.model.base_url}: {p}" for e, p in zip(self._endpoints, problems, strict=True)
+            )
+            raise ModelConnectionError(
+                f"cannot reach any model server of {self.name} ({details}); start one or "
+                "correct the URLs in --model, then rerun"
+            )
 
     def stats(self) -> list[EndpointStats]:
         """The counters of every endpoint, in spec order."""

@@ -43,6 +43,10 @@ DEFAULT_LOCAL_MODEL = HubFile(
 """The model behind the spec ``local``; ``description`` is the README's sentence."""
 
 DEFAULT_CONTEXT_TOKENS = 4096
+DEFAULT_MODEL_ALTERNATIVES = (
+    "Without the default model: --model local:/path/to/model.gguf runs a GGUF file you "
+    "have, --model openai:NAME[@BASE_URL] a model served over HTTP (OpenAI, vLLM, Ollama...)"
+)
 _HUB_SPEC = re.compile(r"(?P<repo>[\w.-]+/[\w.-]+)/(?P<file>[^@\s]+\.gguf)(?:@(?P<rev>[\w./-]+))?")
 _INSTALL_HINT = "pip install 'verimath[local]'"
 
@@ -246,7 +250,10 @@ def _check_fenced(messages: Sequence[Message]) -> None:
 
 def _model_path(rest: str, cache_dir: Path | None, progress: bool) -> Path:
     if not rest:
-        return download(DEFAULT_LOCAL_MODEL, cache=cache_dir, progress=progress)
+        try:
+            return download(DEFAULT_LOCAL_MODEL, cache=cache_dir, progress=progress)
+        except ModelError as exc:
+            raise type(exc)(f"{exc}. {DEFAULT_MODEL_ALTERNATIVES}") from exc
     path = Path(rest).expanduser()
     if path.is_file():
         return path

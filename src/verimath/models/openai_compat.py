@@ -12,7 +12,9 @@ import asyncio
 import json
 import os
 import re
+import socket
 import time
+import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +60,7 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 DEFAULT_TIMEOUT_S = 600.0
 DEFAULT_MAX_CONCURRENCY = 16
+CONNECT_CHECK_TIMEOUT_S = 10.0
 NO_KEY_PLACEHOLDER = "no-key"
 """Sent to servers other than api.openai.com when no key is set (the SDK insists on one)."""
 
@@ -124,6 +127,16 @@ class OpenAIModel(ChatModel):
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._client: openai.AsyncOpenAI | None = None
 
+    def check_reachable(self) -> None:
+        """ModelConnectionError when nothing accepts a connection at the base URL (one TCP
+        connection, no request, no retry; skipped when a proxy is configured for it)."""
+        problem = unreachable(self.base_url)
+        if problem is not None:
+            raise ModelConnectionError(
+                f"cannot reach the model server {self.base_url} ({problem}); start it or "
+                "correct the URL in --model, then rerun"
+            )
+
     def _is_openai(self) -> bool:
         return urlsplit(self.base_url).hostname == "api.openai.com"
 
@@ -134,7 +147,8 @@ class OpenAIModel(ChatModel):
         if self._is_openai():
             raise ModelAuthError(
                 f"no API key for {self.base_url}: set the environment variable "
-                f"{self.api_key_env} (or name another variable with api_key_env=...)"
+                f"{self.api_key_env} (export {self.api_key_env}=...), or serve the model "
+                "elsewhere with openai:NAME@BASE_URL"
             )
         return NO_KEY_PLACEHOLDER
 
@@ -291,6 +305,22 @@ def _choice(choice: Any, config: GenerateConfig, base_url: str) -> tuple[Message
     if config.stop and not calls:
         content = trim_fenced_completion(cut_at_stop(content, config.stop))
     return Message("assistant", content, tool_calls=calls), finish
+
+
+def unreachable(base_url: str) -> str | None:
+    """Why nothing accepts a TCP connection at ``base_url``'s host and port, or None."""
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    if parts.scheme in urllib.request.getproxies() and not urllib.request.proxy_bypass(host):
+        return None  # the proxy, not this machine, connects to the host
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=CONNECT_CHECK_TIMEOUT_S):
+            return None
+    except socket.gaierror:
+        return f"unknown host {host!r}"
+    except OSError as exc:
+        return exc.strerror or str(exc) or type(exc).__name__
 
 
 def _decode(text: str) -> dict[str, Any]:

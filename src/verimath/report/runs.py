@@ -7,9 +7,7 @@ read with one aggregate query each, not per sample.
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter, defaultdict
-from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,13 +113,15 @@ class Run:
 
 
 def load_run(path: str | Path) -> Run:
-    """Read a run file; StoreError if it is missing or not a verimath run."""
+    """Read a run file (read-only); StoreError if it is missing, damaged or not a run."""
     path = Path(path)
-    if not path.is_file():
-        raise StoreError(f"{path}: no such run file; runs are made by 'verimath eval ... --run'")
-    _check_is_run(path)
-    with RunStore(path) as store:
+    with RunStore.read(path) as store:
         config = store.meta("config")
+        if not isinstance(config, dict):
+            raise StoreError(
+                f"{path} holds no run yet (no config recorded); pass a file written by "
+                "'verimath eval'"
+            )
         k = int(config.get("samples", 1))
         problems = tuple(
             ProblemRow(
@@ -137,21 +137,6 @@ def load_run(path: str | Path) -> Run:
             samples=_samples(store, k),
             votes={v.problem_id: v for v in store.votes()},
             failures=_failures(store),
-        )
-
-
-def _check_is_run(path: Path) -> None:
-    """StoreError unless ``path`` holds a run's config; opened read-only, so that any other
-    file is left exactly as it was."""
-    try:
-        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
-            row = db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
-    except sqlite3.DatabaseError:
-        row = None
-    if row is None:
-        raise StoreError(
-            f"{path} is not a verimath run (no config in a meta table); pass a file written "
-            "by 'verimath eval'"
         )
 
 
@@ -203,5 +188,8 @@ def _sums(store: RunStore, table: str, expression: str) -> dict[tuple[str, int],
 
 
 def _failures(store: RunStore) -> tuple[FailureRow, ...]:
-    query = "SELECT problem_id, sample_index, error FROM failures ORDER BY failed_at"
+    query = (
+        "SELECT problem_id, sample_index, COALESCE(kind || ': ', '') || error FROM failures "
+        "ORDER BY failed_at"
+    )
     return tuple(FailureRow(p, i, e) for p, i, e in iter_rows(store, query))

@@ -38,7 +38,7 @@ def write_viewer(run_path: str | Path, out: str | Path, *, title: str | None = N
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
-    with RunStore(run.path) as store, partial.open("w", encoding="utf-8") as sink:
+    with RunStore.read(run.path) as store, partial.open("w", encoding="utf-8") as sink:
         _write(sink, store, run, title or _title(run))
     partial.replace(out)
     return out
