@@ -98,14 +98,12 @@ async def test_failures_in_a_row_stop_the_run_saying_why(
     tmp_path: Path, problems: list[Problem]
 ) -> None:
     many = problems * 3  # enough samples to fail 20 times
-    unique = [
-        Problem(f"{p.id}-{i}", p.question, p.answer, p.dataset) for i, p in enumerate(many)
-    ]
+    unique = [Problem(f"{p.id}-{i}", p.question, p.answer, p.dataset) for i, p in enumerate(many)]
     with pytest.raises(RunStoppedError, match="20 samples in a row failed") as stopped:
         await _run(tmp_path / "run.sqlite", unique, {("*", -1): RuntimeError("always")})
     assert "rerun the same command" in str(stopped.value)
     with RunStore.read(tmp_path / "run.sqlite") as store:
-        assert len(store.missing_failures()) == MAX_CONSECUTIVE_FAILURES
+        assert len(store.missing_failures()) == MAX_CONSECUTIVE_FAILURES  # none started after
 
 
 async def test_no_problem_at_all_ends_at_once(tmp_path: Path) -> None:

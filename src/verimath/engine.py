@@ -162,6 +162,7 @@ class Engine:
         self._consecutive_failures = 0
         self._succeeded = 0
         """Samples finished by this engine (not those found in the store)."""
+        self._stopped: RunStoppedError | None = None
 
     @classmethod
     def local(
@@ -227,6 +228,8 @@ class Engine:
 
     async def _worker(self) -> None:
         while (item := await self._queue.get()) is not None:
+            if self._stopped is not None:  # another worker stopped the run: start nothing
+                raise self._stopped
             problem, index = item
             if await self._sample(problem, index):
                 self._done[problem.id].add(index)
@@ -313,12 +316,13 @@ class Engine:
         self.progress.failures += 1
         self._consecutive_failures += 1
         reason = self._stop_reason(exc)
-        if reason is not None:
-            raise RunStoppedError(
+        if reason is not None and self._stopped is None:
+            self._stopped = RunStoppedError(
                 f"{reason}: {kind}: {message} -- {self.progress.samples_done} finished samples "
                 f"are saved in {self.store.path}; fix the cause and rerun the same command to "
                 "resume"
-            ) from exc
+            )
+            raise self._stopped from exc
 
     def _stop_reason(self, exc: Exception) -> str | None:
         """Why the run cannot go on after ``exc``, or None when the next sample may work."""

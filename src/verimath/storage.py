@@ -18,6 +18,7 @@ import errno
 import fcntl
 import json
 import os
+import shutil
 import socket
 import sqlite3
 import time
@@ -48,6 +49,8 @@ RUN_TABLES = frozenset(
 application id is a run written before the id existed."""
 
 _LOCK_SUFFIX = ".lock"
+NEARLY_FULL_BYTES = 64 * 1024
+"""Free space under which an I/O error on the run file is reported as a full disk."""
 
 
 class WriterLock:
@@ -117,7 +120,7 @@ def _read_holder(fd: int) -> dict[str, object]:
 
 def _locked_message(run: Path, holder: dict[str, object]) -> str:
     if holder:
-        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(holder["since"])))  # type: ignore[arg-type]
+        since = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(float(holder["since"])))  # type: ignore[arg-type]
         who = f"process {holder.get('pid')} on {holder.get('host')}, since {since}"
     else:
         who = "another process"
@@ -181,7 +184,7 @@ def _prepare_for_writing(db: sqlite3.Connection, path: Path) -> None:
     if application_id != APPLICATION_ID:
         tables = _tables(db)
         if application_id != 0 or (tables and not _is_legacy_run(tables)):
-            raise StoreError(_not_a_run(path, tables))
+            raise StoreError(_not_a_run(path, tables, "choose another file with --run"))
     db.execute("PRAGMA busy_timeout=10000")
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
@@ -213,7 +216,7 @@ def _checked_reader(path: Path, uri: str) -> sqlite3.Connection:
         if application_id != APPLICATION_ID:
             tables = _tables(db)
             if application_id != 0 or not _is_legacy_run(tables):
-                raise StoreError(_not_a_run(path, tables))
+                raise StoreError(_not_a_run(path, tables, "pass a file written by 'verimath eval'"))
     except BaseException:
         db.close()
         raise
@@ -229,11 +232,11 @@ def _is_legacy_run(tables: set[str]) -> bool:
     return {"meta", "samples"} <= tables <= RUN_TABLES
 
 
-def _not_a_run(path: Path, tables: set[str]) -> str:
+def _not_a_run(path: Path, tables: set[str], hint: str) -> str:
     held = f" (it holds tables {', '.join(sorted(tables)[:5])})" if tables else ""
     return (
         f"{path} is a SQLite file of another program, not a verimath run{held}; it was left "
-        "untouched. Choose another file with --run."
+        f"untouched: {hint}"
     )
 
 
@@ -251,7 +254,7 @@ def store_error(path: Path, exc: sqlite3.Error) -> StoreError:
     code = getattr(exc, "sqlite_errorcode", None)
     primary = code & 0xFF if isinstance(code, int) else None
     kept = "finished samples are kept"
-    if primary == sqlite3.SQLITE_FULL:
+    if primary == sqlite3.SQLITE_FULL or (primary == sqlite3.SQLITE_IOERR and _nearly_full(path)):
         return StoreError(
             f"cannot write the run file {path}: the disk is full ({exc}); {kept}: free some "
             "space and rerun the same command to resume"
@@ -259,14 +262,14 @@ def store_error(path: Path, exc: sqlite3.Error) -> StoreError:
     if primary == sqlite3.SQLITE_NOTADB:
         return StoreError(
             f"{path} is not a verimath run: not a SQLite file, or its first page is damaged "
-            f"({exc}); it was left untouched. Choose another file with --run, or restore the "
-            "run from a copy"
+            f"({exc}); it was left untouched: pass a run file (eval: with --run), or restore "
+            "the run from a copy"
         )
     if primary == sqlite3.SQLITE_CORRUPT:
         return StoreError(
             f"the run file {path} is damaged ({exc}); restore it from a copy, or save what is "
             f"readable with: sqlite3 {path} .recover | sqlite3 recovered.sqlite, and use "
-            "--run recovered.sqlite"
+            "recovered.sqlite instead"
         )
     if primary in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM):
         return StoreError(f"cannot write the run file {path} ({exc}); {_relocate_hint(path)}")
@@ -283,6 +286,15 @@ def store_error(path: Path, exc: sqlite3.Error) -> StoreError:
     return StoreError(f"the run file {path} cannot be used ({exc})")
 
 
+def _nearly_full(path: Path) -> bool:
+    """Whether the file system of ``path`` has (almost) no room left: the likely cause of an
+    I/O error on a write."""
+    try:
+        return shutil.disk_usage(path.parent).free < NEARLY_FULL_BYTES
+    except OSError:
+        return False
+
+
 def _relocate_hint(path: Path) -> str:
     return (
         "check the permissions and free space there, or copy the run file to a writable "
@@ -292,7 +304,7 @@ def _relocate_hint(path: Path) -> str:
 
 def write_error(path: Path | str, exc: OSError, hint: str) -> OutputError:
     """An output file (report, page, export) cannot be written: one line with ``hint``."""
-    return OutputError(f"cannot write {exc.filename or path}: {os_reason(exc)}; {hint}")
+    return OutputError(f"cannot write {path}: {os_reason(exc)}; {hint}")
 
 
 def os_reason(exc: OSError) -> str:

@@ -71,14 +71,13 @@ def test_failing_samples_are_recorded_and_the_run_goes_on(tmp_path: Path) -> Non
     faults = [OK] * 6 + [status(500)] * 3
     with FaultyChatServer(faults) as server:
         result = run_cli(*eval_args(data, run, server.base_url, "--json"))
+        rerun = run_cli(*eval_args(data, run, server.base_url))  # the faults are over
     assert result.returncode == 3, result.stderr
     summary = json.loads(result.stdout)
     assert summary["samples"] == 2 * 10 - 3
     assert summary["missing"] == {"ModelConnectionError": 3}
     assert "HTTP 500" in summary["missing_errors"]["ModelConnectionError"]
     assert "Traceback" not in result.stderr
-    with FaultyChatServer() as server:
-        rerun = run_cli(*eval_args(data, run, server.base_url))
     assert rerun.returncode == 0, rerun.stderr
     assert len(rows(run, SAMPLES)) == 20
 
@@ -93,9 +92,9 @@ def test_server_failing_after_30_answers_then_recovering(tmp_path: Path) -> None
         line = error_line(broken)
         assert "20 samples in a row failed" in line and "rerun the same command" in line
         assert len(rows(run, SAMPLES)) == 30  # every answered sample is stored
-        assert rows(run, "SELECT COUNT(*), MIN(kind) FROM failures") == [
-            (20, "ModelConnectionError")
-        ]
+        [(failed, kind)] = rows(run, "SELECT COUNT(*), MIN(kind) FROM failures")
+        assert 20 <= failed <= 20 + 4  # the rule, plus samples in flight when it struck
+        assert kind == "ModelConnectionError"
         report = run_cli("report", str(run), "--format", "json", "--no-plots", "--resamples", "0")
         assert report.returncode == 0, report.stderr
         failures = json.loads(report.stdout)["sections"]

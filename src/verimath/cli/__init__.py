@@ -57,7 +57,8 @@ def cli() -> None:
 def main() -> None:
     """Entry point: turns a VerimathError into a one-paragraph message and exit code 2."""
     try:
-        cli.main(auto_envvar_prefix="VERIMATH", standalone_mode=False)
+        # without standalone mode, click returns the code of ``ctx.exit(code)``
+        code = cli.main(auto_envvar_prefix="VERIMATH", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
@@ -75,3 +76,4 @@ def main() -> None:
         # a file no command guards (the guarded ones say what to do): still one line
         click.echo(f"Error: {exc.filename}: {os_reason(exc)}", err=True)
         sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)
