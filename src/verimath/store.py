@@ -282,7 +282,7 @@ class RunStore:
             "FROM failures g WHERE g.problem_id = f.problem_id "
             "AND g.sample_index = f.sample_index) ORDER BY p.position, f.sample_index"
         )
-        return [tuple(row) for row in self._db.execute(query)]  # type: ignore[misc]
+        return [tuple(row) for row in self._db.execute(query)]
 
     def samples(self, problem_id: str | None = None) -> list[dict[str, Any]]:
         """Stored samples (without messages), in problem then sample order."""
