@@ -12,6 +12,7 @@ import pickle
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
 
@@ -198,13 +199,23 @@ def test_shipped_files_are_byte_identical_to_the_shared_copies(name: str) -> Non
     assert gzip.decompress(packed) == (SHARED_DATA / name / "test.jsonl").read_bytes()
 
 
-def test_loading_math_from_the_package_is_fast() -> None:
-    load_dataset("math")  # warm the file cache, as any second run would be
-    started = time.perf_counter()
-    problems = load_dataset("math")
-    elapsed = time.perf_counter() - started
-    assert len(problems) == 5000
-    assert elapsed < 1.0, f"loading MATH took {elapsed:.2f}s"
+def _fastest_s(action: Callable[[], object], repeats: int = 2) -> float:
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        action()
+        timings.append(time.perf_counter() - started)
+    return min(timings)
+
+
+def test_loading_math_from_the_package_costs_little_more_than_parsing_it() -> None:
+    """Measured against decompressing and parsing the same file side by side (no absolute
+    time: the machine may be busy); absolute figures belong to benchmarks."""
+    raw = PACKAGE_DATA.joinpath("math.jsonl.gz").read_bytes()
+    assert len(load_dataset("math")) == 5000  # also warms the file cache
+    loading = _fastest_s(lambda: load_dataset("math"))
+    parsing = _fastest_s(lambda: [json.loads(line) for line in gzip.decompress(raw).splitlines()])
+    assert loading < 6 * parsing, f"loading took {loading / parsing:.1f}x the parse alone"
 
 
 # --- datasets read from a data directory ----------------------------------------------------

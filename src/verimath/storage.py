@@ -233,10 +233,12 @@ def _is_legacy_run(tables: set[str]) -> bool:
 
 
 def _not_a_run(path: Path, tables: set[str], hint: str) -> str:
-    held = f" (it holds tables {', '.join(sorted(tables)[:5])})" if tables else ""
+    if not tables:
+        return f"{path} is an empty SQLite file, not a verimath run: {hint}"
+    held = ", ".join(sorted(tables)[:5])
     return (
-        f"{path} is a SQLite file of another program, not a verimath run{held}; it was left "
-        f"untouched: {hint}"
+        f"{path} is a SQLite file of another program, not a verimath run (it holds tables "
+        f"{held}); it was left untouched: {hint}"
     )
 
 

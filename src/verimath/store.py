@@ -7,7 +7,10 @@ the voted result per problem, and every model request/response pair keyed by a h
 exact request (the response cache that makes a resumed sample replay its model calls).
 
 The file is in WAL mode: a run killed at any moment (SIGKILL included) keeps every committed
-sample, and readers (reports, the viewer) can open it while the run goes on.
+sample, and readers (reports, the viewer: ``RunStore.read``) can open it while the run goes on.
+One process writes it at a time, and only a file that is a run (its application id) is ever
+written; every SQLite error is a one-line StoreError naming the file (see
+:mod:`verimath.storage`).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from verimath.cli import cli
+from verimath.store import RunStore
 
 
 def checked(answer: int) -> list[str]:
@@ -73,4 +74,9 @@ def test_tune_weights_table_and_bad_run(tmp_path: Path) -> None:
     sqlite3.connect(empty).close()
     bad = CliRunner().invoke(cli, ["tune-weights", str(empty)])
     assert bad.exit_code != 0
-    assert "at least two voted problems" in str(bad.exception)
+    assert "not a verimath run" in str(bad.exception)
+    unvoted = tmp_path / "unvoted.sqlite"
+    with RunStore(unvoted) as store:
+        store.set_meta("config", {"samples": 3})
+    too_few = CliRunner().invoke(cli, ["tune-weights", str(unvoted)])
+    assert "at least two voted problems" in str(too_few.exception)

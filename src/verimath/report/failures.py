@@ -43,8 +43,8 @@ TEXT = (
     "Samples per category, with the share of the run's stored samples; categories overlap (a "
     "sample whose cell timed out may still be correct). Grades are counted apart: "
     "'unparseable' means no answer could be read, 'timeout' that the answer comparison itself "
-    "timed out. 'Sample failures' are attempts that raised a model or infrastructure error; "
-    "their samples are missing from the run until it is resumed."
+    "timed out. 'Sample failures' are attempts that raised an error (model, sandbox, grader; "
+    "each listed with the kind of its error); their samples are missing until the run is resumed."
 )
 
 
@@ -54,7 +54,7 @@ def failures_section(runs: Sequence[Run]) -> Section:
         (label, *(_cell(data[r.label]["categories"][key], data[r.label]["samples"]) for r in runs))
         for key, label, _ in CATEGORIES
     ]
-    rows.append(("sample failures (model errors)", *(str(len(r.failures)) for r in runs)))
+    rows.append(("sample failures (errors)", *(str(len(r.failures)) for r in runs)))
     rows.append(("samples missing", *(str(data[r.label]["missing"]) for r in runs)))
     cells = [
         (status, *(str(data[r.label]["cells"].get(status, 0)) for r in runs))
