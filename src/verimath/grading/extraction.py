@@ -62,6 +62,9 @@ _ANSWER_LINE = re.compile(
     r"^[ \t*#]*(?:final[ \t]+)?answer(?:[ \t*]*:|[ \t]+(?=\$|\\\(|\\\[))[ \t*]*",
     re.IGNORECASE | re.MULTILINE,
 )
+_ANSWER_HEADING = re.compile(
+    r"^[ \t#*]*(?:final[ \t]+)?answer[ \t*:]*\n", re.IGNORECASE | re.MULTILINE
+)
 _A_LINE = re.compile(r"^[ \t]*A:[ \t]*", re.MULTILINE)
 _HOPE_SUFFIX = re.compile(r"\s*I hope it is correct.*$", re.IGNORECASE | re.DOTALL)
 _SENTENCE_END = re.compile(r"\.(?:\s|$)|\n")
@@ -151,6 +154,20 @@ def extract_answer(
             return found
     if choice:
         return _choice(text, rules.choices)
+    unclosed = "box" in text and _BOX_COMMAND.search(text) is not None
+    found = None if unclosed else _unmarked(text)
+    if found is not None:
+        return found
+    if rules.last_number_fallback and allow_fallback:
+        numbers = _LAST_NUMBER.findall(text)
+        if numbers:
+            return Extraction(numbers[-1], "last_number", fallback=True)
+    return UNCLOSED_BOX if unclosed else NO_ANSWER
+
+
+def _unmarked(text: str) -> Extraction | None:
+    """An answer without a marker: the whole short text, a concluding sentence, or a
+    one-line sentence that states it."""
     whole = _whole(text)
     if whole is not None and _is_short_answer(whole) and not _is_prose_around_math(whole):
         return Extraction(whole, "whole")
@@ -161,11 +178,7 @@ def extract_answer(
         answer = sentence_answer(whole, one_number=False)
         if answer is not None:
             return Extraction(answer, "sentence")
-    if rules.last_number_fallback and allow_fallback:
-        numbers = _LAST_NUMBER.findall(text)
-        if numbers:
-            return Extraction(numbers[-1], "last_number", fallback=True)
-    return UNCLOSED_BOX if _BOX_COMMAND.search(text) else NO_ANSWER
+    return None
 
 
 def reference_answer(gold: str, rules: DatasetRules) -> str:
@@ -180,7 +193,7 @@ def reference_answer(gold: str, rules: DatasetRules) -> str:
     if rules.kind is AnswerKind.CHOICE and text.isdigit() and int(text) < len(rules.choices):
         return rules.choices[int(text)]
     found = _boxed(text, True) or _hash(text, False)
-    if found is None and ("\n" in text or len(text) > WHOLE_MAX_CHARS):
+    if found is None and ("\n" in text or not _is_short_answer(text)):
         found = _final_answer(without_chat_debris(text), False)
     return found.answer if found is not None and found.answer is not None else text
 
@@ -305,6 +318,7 @@ def _hash(text: str, choice: bool) -> Extraction | None:
 def _final_answer(text: str, choice: bool) -> Extraction | None:
     starts = [m.end() for m in _FINAL_ANSWER.finditer(text)]
     starts += [m.end() for m in _ANSWER_LINE.finditer(text)]
+    starts += [m.end() for m in _ANSWER_HEADING.finditer(text)]
     if not choice:
         starts += [m.end() for m in _A_LINE.finditer(text)]
     if not starts:

@@ -56,7 +56,10 @@ _RELATIONS = (
 _THOUSANDS_MARKED = re.compile(
     r"(?<=\d)(?:\s*,\\!\s*|\s*\{\s*,\s*\}\s*|\\,|\\;|\\ )(?=\d{3}(?!\d))"
 )
-_GLUED_SQUARE_UNIT = re.compile(r"(?<=\d)\s*[A-Za-z]{1,3}[²³]$")
+_GLUED_SQUARE_UNIT = re.compile(
+    r"(?<=\d)\s*[A-Za-z]{1,3}[²³]$"
+    r"|(?<=\d)(?:cm|mm|km|kg|mg|ml|mL|ft|yd|mph|hrs?|mins?|secs?)(?:\^\{?[23]\}?)?$"
+)
 _SPACED_THOUSANDS = re.compile(r"^-?\d{1,3}(?: \d{3})+(?:\.\d+)?$")
 _INNER_DOLLAR = re.compile(r"(?<!\\)\$")
 _LIST_WORD = re.compile(
@@ -115,7 +118,9 @@ _TEXT_UNIT = re.compile(
 _WORD_UNIT = re.compile(
     r"(?:(?<=[\d}])|(?<=\\pi))(?:\s+|\s*[({]\s*)([A-Za-z][A-Za-z .'-]*?)\s*[)}]?\.?$"
 )
-_WHOLE_TEXT = re.compile(r"^\\(?:text|textrm|mbox|mathrm|textnormal|textsf)\s*\{([^{}]*)\}$")
+_WHOLE_TEXT = re.compile(
+    r"^\\(?:text|textrm|mbox|mathrm|textnormal|textsf)\s*\{([^{}]*)\}(?:\s*\^\s*\{?\d\}?)?$"
+)
 _OPTION = re.compile(r"^\(?([A-Z])\)?$")
 _TRAILING_PUNCT = re.compile(r"(?<!\\)[.,;:]+$")
 _LEADING_EQUALS = re.compile(r"^=\s*")
