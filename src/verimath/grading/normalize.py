@@ -43,16 +43,23 @@ _DOUBLED_COMMAND = re.compile(
     r"|infty|text|textnormal|mathrm|mbox|boxed|in|cup|cap|circ|pm|mp|begin|end|sin|cos|tan"
     r"|log|ln|mathbf|emptyset|varnothing|approx)(?![A-Za-z]))"
 )
-_RELATIONS = (
-    (re.compile(r">="), r"\\ge "),
-    (re.compile(r"<="), r"\\le "),
-    (re.compile(r"(?<![\d)!])!=|\\not\s*="), r"\\ne "),
-    (re.compile(r"\\geq?(?![A-Za-z])|\\geqslant(?![A-Za-z])"), r"\\ge "),
-    (re.compile(r"\\leq?(?![A-Za-z])|\\leqslant(?![A-Za-z])"), r"\\le "),
-    (re.compile(r"\\neq?(?![A-Za-z])"), r"\\ne "),
-    (re.compile(r"\\lt(?![A-Za-z])"), "<"),
-    (re.compile(r"\\gt(?![A-Za-z])"), ">"),
+_RELATION = re.compile(
+    r">=|<=|(?<![\d)!])!=|\\not\s*="
+    r"|\\(?:geqslant|leqslant|geq|leq|neq|ge|le|ne|lt|gt)(?![A-Za-z])"
 )
+_RELATION_SPELLING = {">=": "\\ge ", "<=": "\\le ", "!=": "\\ne "}
+_RELATION_COMMAND = {
+    "geqslant": "\\ge ",
+    "leqslant": "\\le ",
+    "geq": "\\ge ",
+    "leq": "\\le ",
+    "neq": "\\ne ",
+    "ge": "\\ge ",
+    "le": "\\le ",
+    "ne": "\\ne ",
+    "lt": "<",
+    "gt": ">",
+}
 _THOUSANDS_MARKED = re.compile(
     r"(?<=\d)(?:\s*,\\!\s*|\s*\{\s*,\s*\}\s*|\\,|\\;|\\ )(?=\d{3}(?!\d))"
 )
@@ -73,6 +80,7 @@ _ARRAY_MATRIX = re.compile(
 )
 _WRAPPED_MATRIX = re.compile(r"[(\[]\s*(\\begin\{pmatrix\}.*\\end\{pmatrix\})\s*[)\]]", re.DOTALL)
 _MIXED_NUMBER = re.compile(r"^(-?)(\d+)\s*\\frac\{(\d+)\}\{(\d+)\}$|^(-?)(\d+) (\d+)/(\d+)$")
+_WRAPPER_STARTS = "$\\*`{"
 _SPACING = re.compile(
     r"\\(?:left|right|big|Big|bigg|Bigg)(?=[^A-Za-z])|\\(?:[!,;:]|displaystyle|textstyle)|~"
     r"|\\q?quad(?![A-Za-z])"
@@ -257,6 +265,8 @@ def _without_assignment(answer: Answer, match: re.Match[str] | None) -> Answer:
 def _unwrap(text: str) -> str:
     """Remove delimiters around the whole answer (``$..$``, ``**..**``, ``\\boxed{..}``)."""
     for _ in range(8):
+        if not text or (text[0] not in _WRAPPER_STARTS and text[-1] not in "$)]*`}"):
+            break
         before = text
         for pattern in _UNWRAPPERS:
             match = pattern.match(text)
@@ -277,28 +287,43 @@ def _balanced(text: str) -> bool:
 
 
 def _strip_notation(text: str) -> str:
+    # Each rewrite runs only when its trigger is in the text: this runs on every answer.
+    backslash = "\\" in text
     if "\\\\" in text:
         text = _DOUBLED_COMMAND.sub(r"\\", text)
-    text = _UNICODE_ROOT.sub(r"\\sqrt{\1}", text)
-    text = _GLUED_SQUARE_UNIT.sub("", text)
-    text = _UNICODE_CHARS.sub(lambda m: _UNICODE[m.group(0)], text)
+    if not text.isascii():
+        text = _UNICODE_ROOT.sub(r"\\sqrt{\1}", text)
+        text = _GLUED_SQUARE_UNIT.sub("", text)
+        text = _UNICODE_CHARS.sub(lambda m: _UNICODE[m.group(0)], text)
+        backslash = "\\" in text
+    elif text[-1:].isalpha():
+        text = _GLUED_SQUARE_UNIT.sub("", text)
     if "$" in text:
         text = _INNER_DOLLAR.sub("", text)
-    text = _MARKDOWN_BOLD.sub(r"\1", text)
-    text = _MULTI_DIGIT_EXPONENT.sub(r"^{\1}", _PYTHON_POWER.sub("^", text))
-    text = _BARE_PI.sub(r"\\pi ", text)
-    text = _THOUSANDS_MARKED.sub("", text)
-    text = _BACKSLASH_SPACE.sub(" ", text)
-    text = _SPACING.sub("", text)
-    text = _FRAC_VARIANTS.sub(r"\\frac", text)
-    text = _BRACELESS_FRAC.sub(r"\\frac{\1}{\2}", text)
-    text = _BOLD.sub(r"\1", text)
-    text = _DEGREES.sub("", text)
-    text = _THOUSANDS_BRACE.sub(",", text)
-    text = _GROUPED_IN_BRACES.sub(lambda m: m.group(1).replace(",", ""), text)
-    if "=" in text or "<" in text or ">" in text or "\\" in text:
-        for pattern, replacement in _RELATIONS:
-            text = pattern.sub(replacement, text)
+    if "*" in text:
+        text = _MARKDOWN_BOLD.sub(r"\1", text)
+        text = _PYTHON_POWER.sub("^", text)
+    if "^" in text:
+        text = _MULTI_DIGIT_EXPONENT.sub(r"^{\1}", text)
+    if "pi" in text:
+        text = _BARE_PI.sub(r"\\pi ", text)
+    if "," in text or backslash:
+        text = _THOUSANDS_MARKED.sub("", text)
+    if backslash or "~" in text:
+        text = _BACKSLASH_SPACE.sub(" ", text)
+        text = _SPACING.sub("", text)
+    if "frac" in text:
+        text = _FRAC_VARIANTS.sub(r"\\frac", text)
+        text = _BRACELESS_FRAC.sub(r"\\frac{\1}{\2}", text)
+    if backslash:
+        text = _BOLD.sub(r"\1", text)
+    if "circ" in text or "°" in text or "degree" in text:
+        text = _DEGREES.sub("", text)
+    if "{" in text and "," in text:
+        text = _THOUSANDS_BRACE.sub(",", text)
+        text = _GROUPED_IN_BRACES.sub(lambda m: m.group(1).replace(",", ""), text)
+    if "=" in text or backslash:
+        text = _RELATION.sub(_relation, text)
     if "matrix" in text or "array" in text:
         text = _matrix(text)
     if "\\approx" in text or "≈" in text:
@@ -308,6 +333,15 @@ def _strip_notation(text: str) -> str:
     if "=" in text and "," in text:
         text = _same_variable_values(text)
     return _SPACES.sub(" ", text).strip()
+
+
+def _relation(match: re.Match[str]) -> str:
+    spelled = match.group()
+    if spelled in _RELATION_SPELLING:
+        return _RELATION_SPELLING[spelled]
+    if spelled.startswith("\\not"):
+        return "\\ne "
+    return _RELATION_COMMAND[spelled[1:]]
 
 
 def _strip_trailing_punctuation(text: str) -> str:
