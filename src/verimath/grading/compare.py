@@ -201,6 +201,8 @@ def _same_equation(gold: Any, pred: Any) -> bool:
         first, second = gold.lhs - gold.rhs, pred.lhs - pred.rhs
         if second == 0 or first == 0:
             return bool(first == second)
+        if not (first.is_rational_function() and second.is_rational_function()):
+            return False
         ratio = cancel(first / second)
         return bool(ratio.is_number and ratio != 0 and ratio.is_finite)
     except Exception:  # cancel may fail on unusual objects; verify decides then

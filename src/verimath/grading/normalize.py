@@ -129,6 +129,7 @@ _WORD_UNIT = re.compile(
 _WHOLE_TEXT = re.compile(
     r"^\\(?:text|textrm|mbox|mathrm|textnormal|textsf)\s*\{([^{}]*)\}(?:\s*\^\s*\{?\d\}?)?$"
 )
+_TEXT_WRAPPER = re.compile(r"\\(?:text|textrm|mbox|mathrm|textnormal)\s*\{([^{}]*)\}")
 _OPTION = re.compile(r"^\(?([A-Z])\)?$")
 _TRAILING_PUNCT = re.compile(r"(?<!\\)[.,;:]+$")
 _LEADING_EQUALS = re.compile(r"^=\s*")
@@ -181,8 +182,10 @@ def normalize_answer(raw: str, rules: DatasetRules) -> Answer:
     if len(raw) > MAX_NORMALIZE_CHARS:
         return Answer(_collapse_spaces(raw), is_text=True)
     text = _unwrap(raw.strip())
-    if _TIME_OF_DAY.fullmatch(text):
-        return Answer(_collapse_spaces(text), is_text=True)
+    if ":" in text:
+        time = _TEXT_WRAPPER.sub(r"\1", text) if "\\" in text else text
+        if _TIME_OF_DAY.fullmatch(time):  # 4:30 p.m., 4:30 \text{ p.m.}
+            return Answer(_collapse_spaces(time), is_text=True)
     if rules.kind is AnswerKind.CHOICE:
         letter = choice_letter(text, rules.choices)
         return Answer(letter if letter is not None else _collapse_spaces(text))
