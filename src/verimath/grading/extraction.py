@@ -91,6 +91,7 @@ _CONCLUSION = re.compile(
     r"(?<![\w])(?:Therefore|Thus|Hence|So|In conclusion|In total|Altogether|Finally)\b[,:]?",
 )
 _TEXT_COMMAND = re.compile(r"\\(?:text|mbox|textnormal|mathrm|operatorname)\s*\{[^{}]*\}")
+_CURRENCY_BEFORE_NUMBER = re.compile(r"^\\?\$(?=\s*\d[\d,.]*\s*$)")
 _SENTENCE_BREAK = re.compile(r"[.!?]\s+(?=[A-Z])")
 _PHRASE_WORD_LIST = (
     "the an of after before all so because since for on at to from with by which that this "
@@ -420,6 +421,7 @@ def _inside_math(text: str, index: int) -> bool:
 def _is_stated_value(text: str) -> bool:
     """A value as a sentence states it: ``18``, ``1,000.99€``, ``19 points``, not ``5 after
     all the work`` (a phrase, not a unit)."""
+    text = _CURRENCY_BEFORE_NUMBER.sub("", text)
     if not text or "$" in text or not any(c.isdigit() or c == "\\" for c in text):
         return False
     words = [m.group().lower() for m in _WORD.finditer(text)]
