@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from verimath.errors import ConfigError
 from verimath.grading import extract_answer
-from verimath.interpreter import Session
+from verimath.interpreter import CellResult
 from verimath.models import (
     FENCED,
     FENCED_STOP,
@@ -115,9 +116,15 @@ class AgentConfig:
         )
 
 
+class CellRunner(Protocol):
+    """Where a sample's cells run: a notebook session, or one that waits for a free slot."""
+
+    async def arun(self, code: str, timeout: float | None = None) -> CellResult: ...
+
+
 async def run_sample(
     model: ChatModel,
-    session: Session,
+    session: CellRunner,
     problem: str,
     config: AgentConfig,
     *,
@@ -134,7 +141,7 @@ class _SampleRun:
     def __init__(
         self,
         model: ChatModel,
-        session: Session,
+        session: CellRunner,
         problem: str,
         config: AgentConfig,
         seed: int | None,

@@ -29,7 +29,7 @@ from verimath.models import ChatModel
 from verimath.solver import SolveOptions, agent_config
 from verimath.store import RunStore, VoteRecord
 from verimath.trajectory import Trajectory
-from verimath.voting import PLAIN_WEIGHTS, Candidate, vote
+from verimath.voting import PLAIN_WEIGHTS, AnswerClass, Candidate, vote
 
 DEFAULT_CONCURRENCY = 16
 MAX_CONSECUTIVE_FAILURES = 20
@@ -121,7 +121,7 @@ class LocalExecutor:
         with self.interpreter.session() as session:
             trajectory = await run_sample(
                 self.model,
-                _ThrottledSession(session, self.cell_slots),  # type: ignore[arg-type]
+                _ThrottledSession(session, self.cell_slots),
                 problem.question,
                 config,
                 seed=self.options.seed + index,
@@ -208,7 +208,12 @@ class Engine:
         wanted = {p.id for p in problems}
         for sample in self.store.samples():
             if sample["problem_id"] in wanted and sample["sample_index"] < self.options.samples:
-                self._add_sample_totals(sample)
+                self._add_sample_totals(
+                    sample["grade"],
+                    sample["prompt_tokens"],
+                    sample["completion_tokens"],
+                    sample["cost_usd"],
+                )
 
     async def _worker(self) -> None:
         while (item := await self._queue.get()) is not None:
@@ -255,13 +260,10 @@ class Engine:
     async def _settled(self, problem: Problem) -> bool:
         candidates = stored_candidates(self.store.samples(problem.id))  # in sample order
         same = functools.partial(self.grader.equivalent, dataset=answer_rules(problem))
+        policy = self.options.adaptive
+        assert policy is not None
         decision = await asyncio.to_thread(
-            should_stop,
-            candidates,
-            self.options.samples,
-            self.options.weights,
-            same,
-            self.options.adaptive,
+            should_stop, candidates, self.options.samples, self.options.weights, same, policy
         )
         return decision.stop
 
@@ -270,20 +272,15 @@ class Engine:
         try:
             trajectory, grade = await self.executor.execute(problem, index)
         except ModelError as exc:
-            return self._failed(problem, index, exc)
+            return self._record_failure(problem, index, exc)
         self._consecutive_failures = 0
         self.store.add_sample(problem.id, index, trajectory, grade)
         self._add_sample_totals(
-            {
-                "grade": grade,
-                "prompt_tokens": trajectory.prompt_tokens,
-                "completion_tokens": trajectory.completion_tokens,
-                "cost_usd": trajectory.cost_usd,
-            }
+            grade, trajectory.prompt_tokens, trajectory.completion_tokens, trajectory.cost_usd
         )
         return True
 
-    def _failed(self, problem: Problem, index: int, exc: VerimathError) -> bool:
+    def _record_failure(self, problem: Problem, index: int, exc: VerimathError) -> bool:
         self.store.add_failure(problem.id, index, str(exc))
         self.progress.failures += 1
         self._consecutive_failures += 1
@@ -294,13 +291,15 @@ class Engine:
             ) from exc
         return False
 
-    def _add_sample_totals(self, sample: dict[str, object]) -> None:
+    def _add_sample_totals(
+        self, grade: str, prompt_tokens: int, completion_tokens: int, cost_usd: float | None
+    ) -> None:
         progress = self.progress
         progress.samples_done += 1
-        progress.sample_correct += sample["grade"] == "correct"
-        progress.prompt_tokens += int(sample["prompt_tokens"] or 0)  # type: ignore[call-overload]
-        progress.completion_tokens += int(sample["completion_tokens"] or 0)  # type: ignore[call-overload]
-        progress.cost_usd += float(sample["cost_usd"] or 0.0)  # type: ignore[arg-type]
+        progress.sample_correct += grade == "correct"
+        progress.prompt_tokens += int(prompt_tokens or 0)
+        progress.completion_tokens += int(completion_tokens or 0)
+        progress.cost_usd += float(cost_usd or 0.0)
 
     async def _vote(self, problem: Problem) -> None:
         samples = [
@@ -322,7 +321,7 @@ def stored_candidates(samples: Sequence[Mapping[str, Any]]) -> list[Candidate]:
 
 def vote_record(
     problem_id: str,
-    samples: list[dict[str, object]],
+    samples: list[dict[str, Any]],
     options: SolveOptions,
     grader: Grader,
     dataset: str | None,
@@ -333,7 +332,7 @@ def vote_record(
     weighted = vote(candidates, options.weights, same)
     plain = vote(candidates, PLAIN_WEIGHTS, same)
 
-    def grade_of(result_classes: tuple) -> str:  # type: ignore[type-arg]
+    def grade_of(result_classes: Sequence[AnswerClass]) -> str:
         if not result_classes or result_classes[0].answer is None:
             return "unparseable"
         return str(samples[result_classes[0].first_index]["grade"])
@@ -346,7 +345,7 @@ def vote_record(
             "uncertain": c.counts.uncertain,
             "false": c.counts.false,
             "samples": [int(samples[i]["sample_index"]) for i in c.members],
-        }  # type: ignore[call-overload]
+        }
         for c in weighted.classes
     ]
     return VoteRecord(

@@ -13,6 +13,7 @@ import contextlib
 import functools
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from verimath.adaptive import AdaptivePolicy, should_stop
 from verimath.agent import AgentConfig, run_sample
@@ -174,7 +175,7 @@ async def solver_parts(
 ) -> AsyncIterator[tuple[ChatModel, Interpreter, Grader]]:
     """A model, an interpreter and a grader, closed on exit (a given ChatModel is not)."""
     owned = not isinstance(model, ChatModel)
-    chat_model = resolve_model(model, **model_options) if owned else model
+    chat_model = model if isinstance(model, ChatModel) else resolve_model(model, **model_options)
     try:
         with Interpreter(limits) as interpreter, Grader() as grader:
             await asyncio.to_thread(interpreter.start)
@@ -184,13 +185,13 @@ async def solver_parts(
             await chat_model.aclose()
 
 
-async def asolve(problem: str, model: str | ChatModel | None = None, **options: object) -> Solution:
+async def asolve(problem: str, model: str | ChatModel | None = None, **options: Any) -> Solution:
     """Solve ``problem`` (async). Options are the fields of ``SolveOptions``."""
-    solve_options = replace(SolveOptions(), **options)  # type: ignore[arg-type]
+    solve_options = replace(SolveOptions(), **options)
     async with solver_parts(model) as (chat_model, interpreter, grader):
         return await solve_with(chat_model, interpreter, grader, problem, solve_options)
 
 
-def solve(problem: str, model: str | ChatModel | None = None, **options: object) -> Solution:
+def solve(problem: str, model: str | ChatModel | None = None, **options: Any) -> Solution:
     """Solve ``problem``: k sampled solutions with code, verified and voted."""
     return asyncio.run(asolve(problem, model, **options))

@@ -299,7 +299,10 @@ class RunStore:
         cursor = self._db.execute(
             "SELECT v.* FROM votes v JOIN problems p USING (problem_id) ORDER BY p.position"
         )
-        return [VoteRecord(*row[:6], json.loads(row[6])) for row in cursor]
+        return [
+            VoteRecord(pid, answer, grade, plain, plain_grade, used, json.loads(classes))
+            for pid, answer, grade, plain, plain_grade, used, classes in cursor
+        ]
 
     # --- response cache -----------------------------------------------------------------------
 

@@ -84,8 +84,8 @@ class Trajectory:
 
     @property
     def cost_usd(self) -> float | None:
-        costs = [turn.cost_usd for turn in self.turns]
-        return None if any(cost is None for cost in costs) else sum(costs)  # type: ignore[misc]
+        known = [turn.cost_usd for turn in self.turns if turn.cost_usd is not None]
+        return sum(known) if len(known) == len(self.turns) else None
 
     def trace(self) -> Trace:
         return Trace(self.steps, self.answer)

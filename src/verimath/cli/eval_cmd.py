@@ -300,10 +300,10 @@ def print_endpoints(console: Console, endpoints: list[EndpointStats]) -> None:
 
 
 def restrict_to_recording(
-    model: ChatModel, problems: list[Problem]
+    model: ReplayModel, problems: list[Problem]
 ) -> tuple[list[Problem], float | None]:
     """The problems the recording holds, and the accuracy recorded for them."""
-    recorded = {normalize_question(p.question): p for p in model.problems}  # type: ignore[attr-defined]
+    recorded = {normalize_question(p.question): p for p in model.problems}
     kept = [p for p in problems if normalize_question(p.question) in recorded]
     labels = [recorded[normalize_question(p.question)].correct for p in kept]
     known = [label for label in labels if label is not None]

@@ -166,7 +166,8 @@ class RayExecutor:
         not (ours as it was raised there, WorkerLostError for anything else)."""
         try:
             async with asyncio.timeout(WORKER_START_S):
-                return await handle.ready.remote()
+                info: WorkerInfo = await handle.ready.remote()
+                return info
         except TimeoutError:
             raise WorkerLostError(
                 f"a Ray worker did not start within {WORKER_START_S:g} s; the cluster may "
@@ -191,7 +192,7 @@ class RayExecutor:
             handle = worker.handle
             ref = handle.execute.remote(problem, index)
             try:
-                result = await ref
+                result: tuple[Trajectory, str] = await ref
             except lost as exc:
                 self.reruns += 1
                 self._died(worker, handle, exc)
@@ -205,7 +206,7 @@ class RayExecutor:
             finally:
                 worker.in_flight -= 1
             worker.samples += 1
-            return result  # type: ignore[no-any-return]
+            return result
         raise WorkerLostError(
             f"Ray workers died {MAX_ATTEMPTS} times while running sample {index} of problem "
             f"{problem.id!r}; the finished samples are saved: check the workers' logs "
