@@ -36,7 +36,7 @@ from verimath.grading import Grader
 from verimath.interpreter import Interpreter, Limits
 from verimath.models import ChatModel, Completion, GenerateConfig, Message, Usage, resolve_model
 from verimath.solver import SolveOptions
-from verimath.store import RunStore, iter_rows
+from verimath.store import RunStore
 
 SHARED = SHARED_DATA
 MATHCODER_MATH = SHARED / "transcripts/mathcoder/MathCoder-L-7b/MATH"
@@ -127,13 +127,11 @@ def replay_benchmark(workdir: Path) -> list[str]:
             run_engine(model, problems, 1, 16, path, cache=False, limits=Limits(timeout_s=limit))
         )
         rate = len(problems) / seconds
-        with RunStore(path) as store:
-            rows = list(
-                iter_rows(store, "SELECT status, COUNT(*), SUM(cpu_s) FROM cells GROUP BY status")
-            )
-        cpu = {status: (count, total) for status, count, total in rows}
-        timed_out, timed_out_cpu = cpu.get("timeout", (0, 0.0))
-        all_cpu = sum(total for _, total in cpu.values())
+        with RunStore.read(path) as store:
+            cells = list(store.iter_cells())
+        timed_out = sum(c.status == "timeout" for c in cells)
+        timed_out_cpu = sum(c.cpu_s for c in cells if c.status == "timeout")
+        all_cpu = sum(c.cpu_s for c in cells)
         lines.append(
             f"replay {len(problems)} MathCoder MATH transcripts, cell limit {limit:g} s: "
             f"{seconds:.1f} s, {rate:.1f} trajectories/s (target >= 60/s: "

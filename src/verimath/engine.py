@@ -14,20 +14,21 @@ import dataclasses
 import functools
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from verimath.adaptive import should_stop
 from verimath.agent import run_sample
 from verimath.caching import StoreCachedModel
 from verimath.datasets import Problem
 from verimath.errors import ModelError, VerimathError
-from verimath.grading import Grader, known_rules
+from verimath.grading import Grader, Status, known_rules
 from verimath.interpreter import CellResult, Interpreter, Session
 from verimath.models import ChatModel
+from verimath.run_records import SampleRecord, VoteClassRecord, VoteRecord
 from verimath.solver import SolveOptions, agent_config
-from verimath.store import RunStore, VoteRecord
+from verimath.store import RunStore
 from verimath.trajectory import Trajectory
 from verimath.voting import PLAIN_WEIGHTS, AnswerClass, Candidate, vote
 
@@ -87,7 +88,7 @@ class SampleExecutor(Protocol):
     parallelism: int
     """How many samples the engine should keep in flight for this executor."""
 
-    async def execute(self, problem: Problem, index: int) -> tuple[Trajectory, str]:
+    async def execute(self, problem: Problem, index: int) -> tuple[Trajectory, Status]:
         """The sample's trajectory and its grade; ModelError when the model failed."""
         ...
 
@@ -115,7 +116,7 @@ class LocalExecutor:
         self.cell_slots = asyncio.Semaphore(slots)
         self.parallelism = concurrency + slots
 
-    async def execute(self, problem: Problem, index: int) -> tuple[Trajectory, str]:
+    async def execute(self, problem: Problem, index: int) -> tuple[Trajectory, Status]:
         rules = answer_rules(problem)
         config = dataclasses.replace(self.config, dataset=rules)
         with self.interpreter.session() as session:
@@ -127,7 +128,7 @@ class LocalExecutor:
                 seed=self.options.seed + index,
             )
         grade = await self.grader.agrade(problem.answer, trajectory.answer, rules)
-        return trajectory, str(grade.status)
+        return trajectory, grade.status
 
 
 class Engine:
@@ -206,13 +207,10 @@ class Engine:
 
     def _count_finished(self, problems: Sequence[Problem]) -> None:
         wanted = {p.id for p in problems}
-        for sample in self.store.samples():
-            if sample["problem_id"] in wanted and sample["sample_index"] < self.options.samples:
+        for sample in self.store.samples(below=self.options.samples):
+            if sample.problem_id in wanted:
                 self._add_sample_totals(
-                    sample["grade"],
-                    sample["prompt_tokens"],
-                    sample["completion_tokens"],
-                    sample["cost_usd"],
+                    sample.grade, sample.prompt_tokens, sample.completion_tokens, sample.cost_usd
                 )
 
     async def _worker(self) -> None:
@@ -292,36 +290,34 @@ class Engine:
         return False
 
     def _add_sample_totals(
-        self, grade: str, prompt_tokens: int, completion_tokens: int, cost_usd: float | None
+        self, grade: Status, prompt_tokens: int, completion_tokens: int, cost_usd: float | None
     ) -> None:
         progress = self.progress
         progress.samples_done += 1
-        progress.sample_correct += grade == "correct"
+        progress.sample_correct += grade is Status.CORRECT
         progress.prompt_tokens += int(prompt_tokens or 0)
         progress.completion_tokens += int(completion_tokens or 0)
         progress.cost_usd += float(cost_usd or 0.0)
 
     async def _vote(self, problem: Problem) -> None:
-        samples = [
-            s for s in self.store.samples(problem.id) if s["sample_index"] < self.options.samples
-        ]
+        samples = self.store.samples(problem.id, below=self.options.samples)
         # equivalence checks may wait on grader workers: keep them off the event loop
         record = await asyncio.to_thread(
             vote_record, problem.id, samples, self.options, self.grader, answer_rules(problem)
         )
         self.store.set_vote(record)
         self.progress.problems_done += 1
-        self.progress.voted_correct += record.grade == "correct"
+        self.progress.voted_correct += record.correct
 
 
-def stored_candidates(samples: Sequence[Mapping[str, Any]]) -> list[Candidate]:
-    """The votes of stored sample rows (``RunStore.samples``), in their order."""
-    return [Candidate(s["answer"], s["state"]) for s in samples]
+def stored_candidates(samples: Sequence[SampleRecord]) -> list[Candidate]:
+    """The votes of stored samples, in their order."""
+    return [Candidate(s.answer, s.state) for s in samples]
 
 
 def vote_record(
     problem_id: str,
-    samples: list[dict[str, Any]],
+    samples: Sequence[SampleRecord],
     options: SolveOptions,
     grader: Grader,
     dataset: str | None,
@@ -332,22 +328,22 @@ def vote_record(
     weighted = vote(candidates, options.weights, same)
     plain = vote(candidates, PLAIN_WEIGHTS, same)
 
-    def grade_of(result_classes: Sequence[AnswerClass]) -> str:
+    def grade_of(result_classes: Sequence[AnswerClass]) -> Status:
         if not result_classes or result_classes[0].answer is None:
-            return "unparseable"
-        return str(samples[result_classes[0].first_index]["grade"])
+            return Status.UNPARSEABLE
+        return samples[result_classes[0].first_index].grade
 
-    classes = [
-        {
-            "answer": c.answer,
-            "score": c.score,
-            "true": c.counts.true,
-            "uncertain": c.counts.uncertain,
-            "false": c.counts.false,
-            "samples": [int(samples[i]["sample_index"]) for i in c.members],
-        }
+    classes = tuple(
+        VoteClassRecord(
+            c.answer,
+            c.score,
+            c.counts.true,
+            c.counts.uncertain,
+            c.counts.false,
+            tuple(samples[i].sample_index for i in c.members),
+        )
         for c in weighted.classes
-    ]
+    )
     return VoteRecord(
         problem_id,
         weighted.winner,

@@ -362,14 +362,15 @@ def move_aside(path: Path) -> None:
 
 def export_samples(store: RunStore, destination: Path) -> None:
     """One JSON line per stored sample, with its problem's gold answer."""
-    gold = {p["problem_id"]: p for p in store.problems()}
+    problems = {p.problem_id: p for p in store.problems()}
     with destination.open("w", encoding="utf-8") as sink:
         for sample in store.samples():
-            problem = gold[sample["problem_id"]]
+            problem = problems[sample.problem_id]
             line = {
-                **sample,
-                "gold": problem["gold"],
-                "subject": problem["subject"],
-                "level": problem["level"],
+                **sample.to_dict(),
+                "position": problem.position,
+                "gold": problem.gold,
+                "subject": problem.subject,
+                "level": problem.level,
             }
             sink.write(json.dumps(line, ensure_ascii=False) + "\n")

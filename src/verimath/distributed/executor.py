@@ -29,6 +29,7 @@ from verimath.distributed.runtime import WorkerLostError, import_ray
 from verimath.distributed.worker import SampleWorker, WorkerInfo, WorkerSpec
 from verimath.engine import DEFAULT_CONCURRENCY
 from verimath.errors import VerimathError
+from verimath.grading import Status
 from verimath.interpreter import Limits
 from verimath.models.endpoints import EndpointStats
 from verimath.solver import SolveOptions
@@ -182,7 +183,7 @@ class RayExecutor:
                 "Python with verimath installed (and bubblewrap for its sandbox)."
             ) from exc
 
-    async def execute(self, problem: Problem, index: int) -> tuple[Trajectory, str]:
+    async def execute(self, problem: Problem, index: int) -> tuple[Trajectory, Status]:
         """Sample ``index`` of ``problem`` on the least loaded live worker; again on another
         worker if that one dies."""
         lost = self._lost_errors()
@@ -192,7 +193,7 @@ class RayExecutor:
             handle = worker.handle
             ref = handle.execute.remote(problem, index)
             try:
-                result: tuple[Trajectory, str] = await ref
+                result: tuple[Trajectory, Status] = await ref
             except lost as exc:
                 self.reruns += 1
                 self._died(worker, handle, exc)
