@@ -28,7 +28,7 @@ from verimath.cli.summary_view import print_summary
 from verimath.datasets import Problem, load_dataset, select
 from verimath.engine import DEFAULT_CONCURRENCY, Engine, LocalExecutor, SampleExecutor
 from verimath.grading import Grader
-from verimath.models import ChatModel, resolve_model
+from verimath.models import ChatModel, ModelSpec, resolve_model
 from verimath.models.endpoints import EndpointStats, endpoint_stats
 from verimath.models.replay import ReplayModel
 from verimath.models.transcripts import normalize_question
@@ -257,7 +257,7 @@ async def _run_parts(
         return
     from verimath.distributed import ray_executor, ray_runtime
 
-    replay = (model or "").strip().startswith("replay:")
+    replay = ModelSpec.parse(model).is_replay
     driver_model = resolve_model(model, **model_options) if replay else None
     # Ray prints cluster events (a node lost...) on stdout, which holds the results here
     with contextlib.redirect_stdout(sys.stderr), ray_runtime(ray_address), Grader() as grader:

@@ -212,8 +212,8 @@ def adaptive_policy(values: dict[str, Any]) -> Any:
 
 def http_model_options(model: str | None, retries: int) -> dict[str, Any]:
     """Backend options that only HTTP backends take."""
-    from verimath.models import RetryPolicy
+    from verimath.models import ModelSpec, RetryPolicy
 
-    if model is not None and model.startswith("openai:"):
+    if ModelSpec.parse(model).over_http:
         return {"retry": RetryPolicy(max_attempts=retries + 1)}
     return {}

@@ -31,6 +31,7 @@ from verimath.engine import DEFAULT_CONCURRENCY
 from verimath.errors import VerimathError
 from verimath.grading import Status
 from verimath.interpreter import Limits
+from verimath.models import ModelSpec
 from verimath.models.endpoints import EndpointStats
 from verimath.solver import SolveOptions
 from verimath.trajectory import Trajectory
@@ -124,7 +125,7 @@ class RayExecutor:
         ray = import_ray()
         nodes = [n for n in ray.nodes() if n.get("Alive")]
         biggest = max((n["Resources"].get("CPU", 0.0) for n in nodes), default=0.0) or 1.0
-        in_process = (model or "local").strip().split(":")[0] == "local"
+        in_process = ModelSpec.parse(model).in_process
         cpus = cpus_per_worker or (biggest if in_process else DEFAULT_CPUS_PER_WORKER)
         count = workers or max(1, int(ray.cluster_resources().get("CPU", cpus) // cpus))
         spec = WorkerSpec(

@@ -24,7 +24,6 @@ Records of the same question (same text up to whitespace) are samples of one pro
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,7 @@ from typing import Any
 
 from verimath.errors import InputError, StoreError
 from verimath.models.messages import Message
-from verimath.models.tools import Segment, parse_fenced_transcript
+from verimath.models.tools import Segment, parse_fenced_transcript, split_turn
 
 __all__ = [
     "RecordedProblem",
@@ -41,8 +40,6 @@ __all__ = [
     "normalize_question",
     "split_turn",
 ]
-
-_TRAILING_BLOCK = re.compile(r"```python[^\S\n]*\n(?P<code>.*)\n```\s*\Z", re.S)
 
 
 @dataclass(frozen=True)
@@ -98,14 +95,6 @@ def load_transcripts(path: str | Path) -> list[RecordedProblem]:
     if not files:
         raise InputError("the directory holds no *.jsonl transcript files", path=str(root))
     return _group(record for file in files for record in _read(file))
-
-
-def split_turn(text: str) -> Segment:
-    """A fenced-style assistant message as a turn: prose, and the python block it ends with."""
-    opening = text.rfind("```python")
-    if opening >= 0 and (block := _TRAILING_BLOCK.match(text, opening)) is not None:
-        return Segment(text[:opening], block["code"])
-    return Segment(text)
 
 
 def _group(records: Iterable[RecordedProblem]) -> list[RecordedProblem]:

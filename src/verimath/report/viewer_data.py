@@ -8,12 +8,12 @@ memory stays flat however large the run; only the samples table is read at once.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from verimath.models import Message
+from verimath.models.tools import fenced_cells
 from verimath.run_records import CellRecord, ProblemRecord, SampleRecord, TurnRecord, VoteRecord
 from verimath.store import RunStore
 
@@ -22,8 +22,6 @@ __all__ = ["ProblemView", "iter_problem_views", "split_fenced", "to_script_json"
 STATES = ("True", "Uncertain", "False")
 SNIPPET = 160  # characters of the question shown in the list
 SHORT = 60  # characters of answers shown in the list
-
-_PYTHON_BLOCK = re.compile(r"```python[^\S\n]*\n(.*?)\n?```", re.S)
 
 
 @dataclass(frozen=True)
@@ -177,11 +175,11 @@ def split_fenced(content: str) -> list[tuple[str, str]]:
     """``("text", ...)`` and ``("code", ...)`` parts of a fenced-style message, in order."""
     parts: list[tuple[str, str]] = []
     last = 0
-    for match in _PYTHON_BLOCK.finditer(content):
-        if content[last : match.start()].strip():
-            parts.append(("text", content[last : match.start()]))
-        parts.append(("code", match.group(1)))
-        last = match.end()
+    for cell in fenced_cells(content):
+        if content[last : cell.start].strip():
+            parts.append(("text", content[last : cell.start]))
+        parts.append(("code", cell.code))
+        last = cell.end
     if content[last:].strip():
         parts.append(("text", content[last:]))
     return parts
