@@ -31,10 +31,11 @@ from pathlib import Path
 
 from shared import SHARED_DATA
 from verimath.datasets import Problem
-from verimath.engine import Engine
+from verimath.engine import Engine, SampleExecutor
 from verimath.grading import Grader
 from verimath.interpreter import Interpreter, Limits
 from verimath.models import ChatModel, Completion, GenerateConfig, Message, Usage, resolve_model
+from verimath.models.replay import ReplayModel
 from verimath.solver import SolveOptions
 from verimath.store import RunStore
 
@@ -115,10 +116,10 @@ async def run_engine(
 
 def replay_benchmark(workdir: Path) -> list[str]:
     """The recorded code at the default 10 s cell limit, and at 5 s (ToRA-style harnesses)."""
-    model = resolve_model(f"replay:{MATHCODER_MATH}")
+    model = ReplayModel.from_path(str(MATHCODER_MATH))
     problems = [
         Problem(id=p.id, question=p.question, answer=p.gold_answer or "", dataset="math")
-        for p in model.problems  # type: ignore[attr-defined]
+        for p in model.problems
     ]
     lines = []
     for limit in (Limits().timeout_s, 5.0):
@@ -178,8 +179,8 @@ def memory_benchmark(workdir: Path) -> list[str]:
 
 def gsm8k_replay_problems(spec: str, limit: int) -> list[Problem]:
     """The first ``limit`` GSM8K problems that the recording holds (as ``eval`` picks them)."""
-    from verimath.cli.eval_cmd import restrict_to_recording
     from verimath.datasets import load_dataset, select
+    from verimath.evaluation import restrict_to_recording
 
     problems, _ = restrict_to_recording(
         resolve_model(spec), select(load_dataset("gsm8k"), limit=limit)
@@ -188,7 +189,7 @@ def gsm8k_replay_problems(spec: str, limit: int) -> list[Problem]:
 
 
 async def timed_runs(
-    executor: object, grader: Grader, problems: list[Problem], paths: list[Path]
+    executor: SampleExecutor, grader: Grader, problems: list[Problem], paths: list[Path]
 ) -> list[float]:
     """Seconds of ``Engine.run`` into each fresh store in ``paths``, one after the other."""
     options = SolveOptions(samples=1)
@@ -196,7 +197,7 @@ async def timed_runs(
     for path in paths:
         with RunStore(path) as store:
             store.add_problems(problems)
-            engine = Engine(executor, grader, store, options)  # type: ignore[arg-type]
+            engine = Engine(executor, grader, store, options)
             started = time.perf_counter()
             await engine.run(problems)
             seconds.append(time.perf_counter() - started)

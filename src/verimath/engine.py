@@ -18,21 +18,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from verimath.adaptive import should_stop
 from verimath.agent import run_sample
 from verimath.caching import StoreCachedModel
+from verimath.config import DEFAULT_CONCURRENCY, SolveOptions, agent_config
 from verimath.datasets import Problem
 from verimath.errors import ModelError, VerimathError
 from verimath.grading import Grader, Status, known_rules
 from verimath.interpreter import CellResult, Interpreter, Session
 from verimath.models import ChatModel
-from verimath.run_records import SampleRecord, VoteClassRecord, VoteRecord
-from verimath.solver import SolveOptions, agent_config
+from verimath.models.endpoints import EndpointStats, endpoint_stats
 from verimath.store import RunStore
+from verimath.tally import adaptive_stop, vote_record
 from verimath.trajectory import Trajectory
-from verimath.voting import PLAIN_WEIGHTS, AnswerClass, Candidate, vote
 
-DEFAULT_CONCURRENCY = 16
 MAX_CONSECUTIVE_FAILURES = 20
 
 
@@ -83,13 +81,32 @@ class _ThrottledSession:
 
 
 class SampleExecutor(Protocol):
-    """Runs one sample to its end and grades it: in this process, or elsewhere (Ray)."""
+    """Runs one sample to its end and grades it: in this process (:class:`LocalExecutor`),
+    or elsewhere (``verimath.distributed.RayExecutor``)."""
 
     parallelism: int
     """How many samples the engine should keep in flight for this executor."""
 
+    @property
+    def model_name(self) -> str:
+        """The name of the model the samples are drawn from."""
+        ...
+
+    @property
+    def cache_hits(self) -> int:
+        """Model calls answered from the run's response cache so far."""
+        ...
+
     async def execute(self, problem: Problem, index: int) -> tuple[Trajectory, Status]:
         """The sample's trajectory and its grade; ModelError when the model failed."""
+        ...
+
+    async def endpoint_stats(self) -> list[EndpointStats]:
+        """Per-endpoint counters of a model served by several endpoints (else empty)."""
+        ...
+
+    def describe(self) -> str | None:
+        """A line about where the samples ran, for the end of a run (None: nothing to say)."""
         ...
 
 
@@ -108,6 +125,7 @@ class LocalExecutor:
         cell_slots: int | None = None,
     ) -> None:
         slots = cell_slots or default_cell_slots()
+        self.model_name = model.name
         self.model = StoreCachedModel(model, store, concurrency)
         self.interpreter = interpreter
         self.grader = grader
@@ -129,6 +147,16 @@ class LocalExecutor:
             )
         grade = await self.grader.agrade(problem.answer, trajectory.answer, rules)
         return trajectory, grade.status
+
+    @property
+    def cache_hits(self) -> int:
+        return self.model.hits
+
+    async def endpoint_stats(self) -> list[EndpointStats]:
+        return endpoint_stats(self.model)
+
+    def describe(self) -> str | None:
+        return None
 
 
 class Engine:
@@ -256,14 +284,14 @@ class Engine:
         return missing[: policy.wave]
 
     async def _settled(self, problem: Problem) -> bool:
-        candidates = stored_candidates(self.store.samples(problem.id))  # in sample order
-        same = functools.partial(self.grader.equivalent, dataset=answer_rules(problem))
         policy = self.options.adaptive
         assert policy is not None
-        decision = await asyncio.to_thread(
-            should_stop, candidates, self.options.samples, self.options.weights, same, policy
-        )
-        return decision.stop
+        samples = self.store.samples(problem.id)  # in sample order
+        options, same = self.options, self._same(problem)
+        return await adaptive_stop(samples, options.samples, options.weights, same, policy)
+
+    def _same(self, problem: Problem) -> Callable[[str, str], bool]:
+        return functools.partial(self.grader.equivalent, dataset=answer_rules(problem))
 
     async def _sample(self, problem: Problem, index: int) -> bool:
         """Run, grade and store one sample; False when the model failed (kept for a rerun)."""
@@ -303,53 +331,8 @@ class Engine:
         samples = self.store.samples(problem.id, below=self.options.samples)
         # equivalence checks may wait on grader workers: keep them off the event loop
         record = await asyncio.to_thread(
-            vote_record, problem.id, samples, self.options, self.grader, answer_rules(problem)
+            vote_record, problem.id, samples, self.options, self._same(problem)
         )
         self.store.set_vote(record)
         self.progress.problems_done += 1
         self.progress.voted_correct += record.correct
-
-
-def stored_candidates(samples: Sequence[SampleRecord]) -> list[Candidate]:
-    """The votes of stored samples, in their order."""
-    return [Candidate(s.answer, s.state) for s in samples]
-
-
-def vote_record(
-    problem_id: str,
-    samples: Sequence[SampleRecord],
-    options: SolveOptions,
-    grader: Grader,
-    dataset: str | None,
-) -> VoteRecord:
-    """Weighted and plain votes over stored samples; a winner's grade is its first member's."""
-    candidates = stored_candidates(samples)
-    same = functools.partial(grader.equivalent, dataset=dataset)
-    weighted = vote(candidates, options.weights, same)
-    plain = vote(candidates, PLAIN_WEIGHTS, same)
-
-    def grade_of(result_classes: Sequence[AnswerClass]) -> Status:
-        if not result_classes or result_classes[0].answer is None:
-            return Status.UNPARSEABLE
-        return samples[result_classes[0].first_index].grade
-
-    classes = tuple(
-        VoteClassRecord(
-            c.answer,
-            c.score,
-            c.counts.true,
-            c.counts.uncertain,
-            c.counts.false,
-            tuple(samples[i].sample_index for i in c.members),
-        )
-        for c in weighted.classes
-    )
-    return VoteRecord(
-        problem_id,
-        weighted.winner,
-        grade_of(weighted.classes),
-        plain.winner,
-        grade_of(plain.classes),
-        len(samples),
-        classes,
-    )

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verimath.models import Message, ToolCall
-from verimath.verification import CodeStep, TextStep, Trace, Verification
+from verimath.verification import CodeStep, TextStep, Trace, Verification, VerificationState
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,11 @@ class Trajectory:
     revisions: int
     stop_reason: str
     duration_s: float
+
+    @property
+    def state(self) -> VerificationState:
+        """The verification state read off the sample."""
+        return self.verification.state
 
     @property
     def prompt_tokens(self) -> int:

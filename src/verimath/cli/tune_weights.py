@@ -11,11 +11,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from verimath.engine import stored_candidates
 from verimath.errors import InputError
 from verimath.grading import Grader, known_rules
 from verimath.run_records import SampleRecord
 from verimath.store import RunStore
+from verimath.tally import candidates_of
 from verimath.tuning import TuningResult, tune_weights
 from verimath.voting import Candidate, group_answers
 
@@ -70,7 +70,7 @@ def _problem(
     samples: list[SampleRecord], dataset: str, grader: Grader
 ) -> tuple[list[Candidate], list[bool]]:
     rules = known_rules(dataset)
-    raw = stored_candidates(samples)
+    raw = candidates_of(samples)
     classes = group_answers(raw, functools.partial(grader.equivalent, dataset=rules))
     representative = {c: raw[classes.index(c)].answer for c in set(classes) if c >= 0}
     candidates = [

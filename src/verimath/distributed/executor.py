@@ -23,17 +23,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from verimath.config import DEFAULT_CONCURRENCY, SolveOptions
 from verimath.datasets import Problem
 from verimath.distributed.cache import CachePump
 from verimath.distributed.runtime import WorkerLostError, import_ray
 from verimath.distributed.worker import SampleWorker, WorkerInfo, WorkerSpec
-from verimath.engine import DEFAULT_CONCURRENCY
 from verimath.errors import VerimathError
 from verimath.grading import Status
 from verimath.interpreter import Limits
 from verimath.models import ModelSpec
 from verimath.models.endpoints import EndpointStats
-from verimath.solver import SolveOptions
 from verimath.trajectory import Trajectory
 
 __all__ = ["DEFAULT_CPUS_PER_WORKER", "RayExecutor", "WorkerState"]

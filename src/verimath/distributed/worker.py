@@ -14,6 +14,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
+from verimath.config import SolveOptions
 from verimath.datasets import Problem
 from verimath.engine import LocalExecutor
 from verimath.errors import VerimathError
@@ -21,7 +22,6 @@ from verimath.grading import Grader, Status
 from verimath.interpreter import Interpreter, Limits
 from verimath.models import ChatModel, resolve_model
 from verimath.models.endpoints import EndpointStats, endpoint_stats
-from verimath.solver import SolveOptions
 from verimath.trajectory import Trajectory
 
 __all__ = ["SampleWorker", "WorkerInfo", "WorkerSpec"]
