@@ -18,6 +18,7 @@ from verimath.interpreter import Interpreter
 from verimath.models import resolve_model
 from verimath.store import RunStore
 from verimath.trajectory import Trajectory
+from verimath.voting import PLAIN_WEIGHTS
 
 SIX = "What is 2 times 3?"
 TEN = "What is 7 plus 3?"
@@ -72,6 +73,7 @@ def run(
     async def go() -> tuple[Progress, CountingExecutor]:
         model = resolve_model(spec)
         with Interpreter() as interpreter, Grader() as grader, RunStore(path) as store:
+            store.bind_config({"samples": options.samples}, {})
             store.add_problems(PROBLEMS)
             local = LocalExecutor(model, interpreter, grader, options, store=None, concurrency=4)
             executor = CountingExecutor(local, fail)
@@ -130,8 +132,9 @@ def test_a_failed_sample_is_recorded_and_its_problem_left_unvoted(
 
 
 def test_adaptive_waves_stop_once_the_vote_is_settled(replay_spec: str, tmp_path: Path) -> None:
-    options = SolveOptions(samples=3, adaptive=AdaptivePolicy("exact", wave=1))
+    policy = AdaptivePolicy("exact", wave=1)
+    options = SolveOptions(samples=3, weights=PLAIN_WEIGHTS, adaptive=policy)
     progress, executor = run(replay_spec, tmp_path / "run.sqlite", options)
-    # "ten": two agreeing samples of three already decide it; "six" needs all three
+    # "ten": two agreeing votes of three already decide it; "six" (6, then 5) needs all three
     assert sorted(executor.ran) == [("six", 0), ("six", 1), ("six", 2), ("ten", 0), ("ten", 1)]
     assert progress.samples_total == 5 and progress.problems_done == 2

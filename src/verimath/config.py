@@ -140,6 +140,20 @@ class RunConfig:
     export: Path | None = None
     """Also write one JSON line per sample to this file."""
 
+    def __post_init__(self) -> None:
+        # paths and sequences as given from Python (str, list) in their one form
+        for name in ("run_path", "export", "data_dir"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Path):
+                object.__setattr__(self, name, Path(value))
+        for name in ("subjects", "levels", "ids"):
+            value = getattr(self, name)
+            if isinstance(value, str | int):
+                value = (value,)
+            object.__setattr__(self, name, tuple(value))
+        if self.concurrency < 1:
+            raise ConfigError(f"concurrency must be at least 1, got {self.concurrency}")
+
     @classmethod
     def of(cls, dataset: str, **options: Any) -> RunConfig:
         """A config from keyword options: fields of ``RunConfig``, ``SolveOptions``
