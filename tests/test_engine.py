@@ -1,111 +1,140 @@
-"""The engine keeps going when one sample fails, whatever the failure, and stops (saying why)
-only when the run cannot go on. Samples run for real (recorded model turns, real sandbox, real
-grader, real SQLite); a wrapper makes chosen samples raise, as a broken part would."""
+"""The engine on real parts: a replayed model, the sandboxed interpreter, the grader, SQLite."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
 
-from tests.shared import TRANSCRIPTS
-from verimath.cli.eval_cmd import restrict_to_recording
-from verimath.datasets import Problem, load_dataset, select
-from verimath.engine import MAX_CONSECUTIVE_FAILURES, Engine, LocalExecutor
-from verimath.errors import GradingError, RunStoppedError
+from verimath.adaptive import AdaptivePolicy
+from verimath.config import SolveOptions
+from verimath.datasets import Problem
+from verimath.engine import Engine, LocalExecutor, Progress
+from verimath.errors import ModelError
+from verimath.grading import Grader, Status
+from verimath.interpreter import Interpreter
 from verimath.models import resolve_model
-from verimath.solver import SolveOptions, solver_parts
 from verimath.store import RunStore
-from verimath.summary import summarize
 from verimath.trajectory import Trajectory
+from verimath.voting import PLAIN_WEIGHTS
 
-REPLAY = f"replay:{TRANSCRIPTS / 'mathcoder' / 'MathCoder-CL-34b' / 'GSM8K'}"
-OPTIONS = SolveOptions(samples=2)
-HANG_GUARD_S = 120
-
-
-class FailingSamples:
-    """The local executor, except that the chosen samples raise the given errors."""
-
-    def __init__(self, inner: LocalExecutor, failures: dict[tuple[str, int], Exception]) -> None:
-        self.inner = inner
-        self.failures = failures
-        self.parallelism = inner.parallelism
-
-    async def execute(self, problem: Problem, index: int) -> tuple[Trajectory, str]:
-        failure = self.failures.get((problem.id, index)) or self.failures.get(("*", -1))
-        if failure is not None:
-            raise failure
-        return await self.inner.execute(problem, index)
+SIX = "What is 2 times 3?"
+TEN = "What is 7 plus 3?"
+RECORDING = [
+    (SIX, ["```python\nprint(2 * 3)\n```", "So the answer is \\boxed{6}."]),
+    (SIX, ["It is \\boxed{5}."]),
+    (SIX, ["```python\nprint(6)\n```", "\\boxed{6}"]),
+    (TEN, ["```python\nprint(7 + 3)\n```", "\\boxed{10}"]),
+    (TEN, ["\\boxed{10}"]),
+    (TEN, ["\\boxed{10}"]),
+]
+PROBLEMS = [Problem("six", SIX, "6", "gsm8k"), Problem("ten", TEN, "10", "gsm8k")]
 
 
 @pytest.fixture(scope="module")
-def problems() -> list[Problem]:
-    recorded, _ = restrict_to_recording(resolve_model(REPLAY), select(load_dataset("gsm8k")))
-    return recorded[:8]
+def replay_spec(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("replay") / "replay.jsonl"
+    path.write_text("".join(json.dumps({"problem": q, "turns": t}) + "\n" for q, t in RECORDING))
+    return f"replay:{path}"
 
 
-async def _run(
-    path: Path, problems: list[Problem], failures: dict[tuple[str, int], Exception]
-) -> Engine:
-    async with solver_parts(REPLAY) as (model, interpreter, grader):
-        with RunStore(path) as store:
-            store.add_problems(problems)
-            inner = LocalExecutor(model, interpreter, grader, OPTIONS, store=None, concurrency=4)
-            engine = Engine(FailingSamples(inner, failures), grader, store, OPTIONS)
-            try:
-                async with asyncio.timeout(HANG_GUARD_S):
-                    await engine.run(problems)
-            finally:
-                engine.summary = summarize(store, OPTIONS.samples)  # type: ignore[attr-defined]
-    return engine
+class CountingExecutor:
+    """The local executor, counting what it runs and failing the samples it is told to."""
+
+    def __init__(self, inner: LocalExecutor, fail: set[tuple[str, int]] | None = None) -> None:
+        self.inner = inner
+        self.parallelism = inner.parallelism
+        self.model_name = inner.model_name
+        self.ran: list[tuple[str, int]] = []
+        self.fail = fail or set()
+
+    @property
+    def cache_hits(self) -> int:
+        return self.inner.cache_hits
+
+    async def execute(self, problem: Problem, index: int) -> tuple[Trajectory, Status]:
+        self.ran.append((problem.id, index))
+        if (problem.id, index) in self.fail:
+            raise ModelError(f"no answer for sample {index}")
+        return await self.inner.execute(problem, index)
+
+    async def endpoint_stats(self) -> list:
+        return await self.inner.endpoint_stats()
+
+    def describe(self) -> str | None:
+        return self.inner.describe()
 
 
-async def test_any_failure_of_one_sample_is_recorded_and_the_run_goes_on(
-    tmp_path: Path, problems: list[Problem]
-) -> None:
-    failures: dict[tuple[str, int], Exception] = {
-        (problems[0].id, 1): RuntimeError("the interpreter broke"),
-        (problems[3].id, 0): GradingError("the grader broke"),
-    }
-    engine = await _run(tmp_path / "run.sqlite", problems, failures)
-    summary = engine.summary  # type: ignore[attr-defined]
-    assert engine.progress.failures == 2
-    assert summary.samples == 2 * len(problems) - 2
-    assert summary.problems_voted == len(problems) - 2
-    assert summary.missing == {"RuntimeError": 1, "GradingError": 1}
-    assert summary.missing_errors["GradingError"] == "the grader broke"
-    # an unexpected error says where it rose
-    assert summary.missing_errors["RuntimeError"].startswith("the interpreter broke (at ")
-    assert "test_engine.py" in summary.missing_errors["RuntimeError"]
-    assert summary.incomplete
+def run(
+    spec: str, path: Path, options: SolveOptions, fail: set[tuple[str, int]] | None = None
+) -> tuple[Progress, CountingExecutor]:
+    async def go() -> tuple[Progress, CountingExecutor]:
+        model = resolve_model(spec)
+        with Interpreter() as interpreter, Grader() as grader, RunStore(path) as store:
+            store.bind_config({"samples": options.samples}, {})
+            store.add_problems(PROBLEMS)
+            local = LocalExecutor(model, interpreter, grader, options, store=None, concurrency=4)
+            executor = CountingExecutor(local, fail)
+            updates: list[int] = []
+            engine = Engine(
+                executor,
+                grader,
+                store,
+                options,
+                on_progress=lambda p: updates.append(p.samples_done),
+            )
+            progress = await engine.run(PROBLEMS)
+            assert updates and updates[-1] == progress.samples_done
+            return progress, executor
+
+    return asyncio.run(go())
 
 
-async def test_a_rerun_retries_exactly_the_failed_samples(
-    tmp_path: Path, problems: list[Problem]
+def test_every_sample_is_stored_and_every_problem_voted(replay_spec: str, tmp_path: Path) -> None:
+    path = tmp_path / "run.sqlite"
+    progress, executor = run(replay_spec, path, SolveOptions(samples=3))
+    assert sorted(executor.ran) == [(p.id, i) for p in PROBLEMS for i in range(3)]
+    assert (progress.samples_done, progress.problems_done) == (6, 2)
+    assert (progress.sample_correct, progress.voted_correct) == (5, 2)
+    with RunStore.read(path) as store:
+        votes = {v.problem_id: v for v in store.votes()}
+        assert votes["six"].answer == "6" and votes["six"].grade is Status.CORRECT
+        assert [c.samples for c in votes["six"].classes] == [(0, 2), (1,)]
+        assert votes["ten"].samples_used == 3
+        cells = store.cells("six", 0)
+        assert [(c.code, c.output.strip(), c.status) for c in cells] == [
+            ("print(2 * 3)", "6", "ok")
+        ]
+
+
+def test_a_second_run_resumes_without_running_anything(replay_spec: str, tmp_path: Path) -> None:
+    path = tmp_path / "run.sqlite"
+    first, _ = run(replay_spec, path, SolveOptions(samples=3))
+    again, executor = run(replay_spec, path, SolveOptions(samples=3))
+    assert executor.ran == []
+    assert (again.samples_done, again.voted_correct) == (first.samples_done, first.voted_correct)
+
+
+def test_a_failed_sample_is_recorded_and_its_problem_left_unvoted(
+    replay_spec: str, tmp_path: Path
 ) -> None:
     path = tmp_path / "run.sqlite"
-    await _run(path, problems, {(problems[2].id, 0): RuntimeError("once")})
-    engine = await _run(path, problems, {})
-    assert engine.progress.failures == 0
-    assert engine.summary.samples == 2 * len(problems)  # type: ignore[attr-defined]
-    assert not engine.summary.incomplete  # type: ignore[attr-defined]
-    assert engine.summary.failures == 1  # type: ignore[attr-defined]  (kept as history)
+    progress, _ = run(replay_spec, path, SolveOptions(samples=3), fail={("ten", 1)})
+    assert progress.failures == 1 and progress.problems_done == 1
+    with RunStore.read(path) as store:
+        assert [v.problem_id for v in store.votes()] == ["six"]
+        assert [(f.problem_id, f.sample_index) for f in store.failures()] == [("ten", 1)]
+    resumed, executor = run(replay_spec, path, SolveOptions(samples=3))
+    assert executor.ran == [("ten", 1)]
+    assert resumed.problems_done == 2
 
 
-async def test_failures_in_a_row_stop_the_run_saying_why(
-    tmp_path: Path, problems: list[Problem]
-) -> None:
-    many = problems * 3  # enough samples to fail 20 times
-    unique = [Problem(f"{p.id}-{i}", p.question, p.answer, p.dataset) for i, p in enumerate(many)]
-    with pytest.raises(RunStoppedError, match="20 samples in a row failed") as stopped:
-        await _run(tmp_path / "run.sqlite", unique, {("*", -1): RuntimeError("always")})
-    assert "rerun the same command" in str(stopped.value)
-    with RunStore.read(tmp_path / "run.sqlite") as store:
-        assert len(store.missing_failures()) == MAX_CONSECUTIVE_FAILURES  # none started after
-
-
-async def test_no_problem_at_all_ends_at_once(tmp_path: Path) -> None:
-    engine = await _run(tmp_path / "run.sqlite", [], {})
-    assert engine.progress.samples_total == 0
+def test_adaptive_waves_stop_once_the_vote_is_settled(replay_spec: str, tmp_path: Path) -> None:
+    policy = AdaptivePolicy("exact", wave=1)
+    options = SolveOptions(samples=3, weights=PLAIN_WEIGHTS, adaptive=policy)
+    progress, executor = run(replay_spec, tmp_path / "run.sqlite", options)
+    # "ten": two agreeing votes of three already decide it; "six" (6, then 5) needs all three
+    assert sorted(executor.ran) == [("six", 0), ("six", 1), ("six", 2), ("ten", 0), ("ten", 1)]
+    assert progress.samples_total == 5 and progress.problems_done == 2

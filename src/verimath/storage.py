@@ -234,10 +234,10 @@ def _is_legacy_run(tables: set[str]) -> bool:
 
 def _not_a_run(path: Path, tables: set[str], hint: str) -> str:
     if not tables:
-        return f"{path} is an empty SQLite file, not a verimath run: {hint}"
+        return f"{path} is not a verimath run (an empty SQLite file): {hint}"
     held = ", ".join(sorted(tables)[:5])
     return (
-        f"{path} is a SQLite file of another program, not a verimath run (it holds tables "
+        f"{path} is not a verimath run but a SQLite file of another program (it holds tables "
         f"{held}); it was left untouched: {hint}"
     )
 

@@ -41,7 +41,8 @@ class LazyGroup(click.Group):
         module_name = SUBCOMMANDS.get(cmd_name)
         if module_name is None or not _module_exists(module_name):
             return None
-        return importlib.import_module(module_name).command
+        command: click.Command = importlib.import_module(module_name).command
+        return command
 
 
 def _module_exists(module_name: str) -> bool:

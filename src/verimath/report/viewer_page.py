@@ -79,8 +79,8 @@ def _head(title: str) -> str:
 def _header(run: Run, title: str) -> str:
     votes = list(run.votes.values())
     samples = run.all_samples()
-    voted = sum(v.grade == "correct" for v in votes)
-    plain = sum(v.plain_grade == "correct" for v in votes)
+    voted = sum(v.correct for v in votes)
+    plain = sum(v.plain_correct for v in votes)
     single = sum(s.correct for s in samples)
     facts = (
         f"{len(run.problems)} problems · {len(samples)} samples · weights {run.weights.spec()} · "
