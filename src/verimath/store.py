@@ -87,6 +87,9 @@ CREATE TABLE IF NOT EXISTS responses (
 """
 
 
+MIGRATIONS: dict[int, tuple[str, ...]] = {}
+"""Statements that bring a run file of schema version v (the key) to version v + 1."""
+
 SAMPLE_COLUMNS = (
     "problem_id", "sample_index", "answer", "answer_method", "state", "evidence", "grade",
     "code_executions", "code_refusals", "rule_violations", "revisions", "stop_reason",
@@ -167,12 +170,23 @@ class RunStore:
                 f"{self.path} is not a verimath run (no config in a meta table); pass a file "
                 "written by 'verimath eval'"
             )
-        if found is not None and found != SCHEMA_VERSION:
+        if found is not None and found > SCHEMA_VERSION:
             raise StoreError(
-                f"{self.path} is a run of schema version {found}; this verimath reads version "
-                f"{SCHEMA_VERSION}. Open it with the verimath that wrote it, or start a new run "
-                "(--new)."
+                f"{self.path} is a run of schema version {found}, written by a newer verimath; "
+                f"this one reads versions up to {SCHEMA_VERSION}. Upgrade verimath, or start a "
+                "new run (--new)."
             )
+        if found is not None and found < SCHEMA_VERSION and not readonly:
+            self._migrate(found)
+
+    def _migrate(self, found: int) -> None:
+        """Bring a run of an older schema to this one, one version at a time (readers cope
+        with older files as they are: nothing is written to a file opened for reading)."""
+        with self._transaction():
+            for version in range(found, SCHEMA_VERSION):
+                for statement in MIGRATIONS[version]:
+                    self._db.execute(statement)
+            self.set_meta("schema_version", SCHEMA_VERSION)
 
     def close(self) -> None:
         try:
@@ -181,6 +195,12 @@ class RunStore:
             if self._lock is not None:
                 self._lock.release()
                 self._lock = None
+
+    def _kind(self, alias: str = "") -> str:
+        """The failures' kind column, or NULL in a run file (read as it is) from before it."""
+        if "kind" not in self._columns("failures"):
+            return "NULL"
+        return f"{alias}.kind" if alias else "kind"
 
     def _columns(self, table: str) -> set[str]:
         return {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
@@ -328,7 +348,7 @@ class RunStore:
         """The last failure of every sample still missing: (problem id, index, kind, error),
         in problem then sample order."""
         query = (
-            "SELECT f.problem_id, f.sample_index, COALESCE(f.kind, 'error'), f.error "
+            f"SELECT f.problem_id, f.sample_index, COALESCE({self._kind('f')}, 'error'), f.error "
             "FROM failures f JOIN problems p USING (problem_id) "
             "WHERE NOT EXISTS (SELECT 1 FROM samples s WHERE s.problem_id = f.problem_id "
             "AND s.sample_index = f.sample_index) AND f.failed_at = (SELECT MAX(g.failed_at) "
@@ -412,7 +432,7 @@ class RunStore:
     def failures(self) -> list[FailureRecord]:
         """Failed sample attempts in the order they happened."""
         query = (
-            "SELECT problem_id, sample_index, error, failed_at, kind FROM failures "
+            f"SELECT problem_id, sample_index, error, failed_at, {self._kind()} FROM failures "
             "ORDER BY failed_at"
         )
         return self._records(query, (), FailureRecord)
