@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -23,7 +22,8 @@ from verimath.cli.options import (
     sandbox_options,
     solve_options_from,
 )
-from verimath.cli.progress import EvalProgressDisplay
+from verimath.cli.progress import DEFAULT_LOG_INTERVAL, EvalProgressDisplay
+from verimath.cli.run_names import default_run_name, model_label
 from verimath.cli.summary_view import print_summary
 from verimath.datasets import Problem, load_dataset, select
 from verimath.engine import DEFAULT_CONCURRENCY, Engine, LocalExecutor, SampleExecutor
@@ -82,6 +82,15 @@ RUNS_DIR = Path("runs")
     help="Run the samples on Ray (extra 'ray'): alone, a local Ray runtime; with an address "
     "(auto, HOST:PORT, ray://HOST:10001), that cluster. Results are the same either way.",
 )
+@click.option(
+    "--progress-every",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_LOG_INTERVAL,
+    show_default=True,
+    metavar="SECONDS",
+    help="When standard error is not a terminal (a log, nohup, CI): print one progress line "
+    "this often, and one at the end (0: only at the end).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one final JSON object only.")
 @click.option(
     "--export",
@@ -106,6 +115,7 @@ def command(
     data_dir: Path | None,
     concurrency: int,
     ray_address: str | None,
+    progress_every: float,
     as_json: bool,
     export: Path | None,
     timeout: float,
@@ -165,6 +175,7 @@ def command(
                 concurrency,
                 console,
                 ray_address,
+                progress_every,
             )
         )
         if export:
@@ -196,6 +207,7 @@ async def _evaluate(
     concurrency: int,
     console: Console,
     ray_address: str | None = None,
+    progress_every: float = DEFAULT_LOG_INTERVAL,
 ) -> tuple[RunSummary, float | None, list[EndpointStats]]:
     parts = _run_parts(model, options, limits, model_options, store, concurrency, ray_address)
     async with parts as (chat_model, executor, grader):
@@ -204,7 +216,12 @@ async def _evaluate(
             problems, recorded = restrict_to_recording(chat_model, problems)
             console.print(f"replaying {len(problems)} recorded problems")
         store.add_problems(problems)
-        display = EvalProgressDisplay(console, _model_name(chat_model, executor))
+        display = EvalProgressDisplay(
+            console,
+            _model_name(chat_model, executor),
+            label=model_label(model),
+            interval=progress_every,
+        )
         engine = Engine(executor, grader, store, options, on_progress=display.update)
         started = time.monotonic()
         try:
@@ -342,11 +359,7 @@ def run_config(
 
 
 def default_run_path(dataset: str, model: str | None, options: SolveOptions) -> Path:
-    def slug(text: str) -> str:
-        return re.sub(r"[^A-Za-z0-9.]+", "_", Path(text).name if "/" in text else text)[:60]
-
-    name = f"{slug(dataset)}-{slug(model or 'local')}-{options.strategy}-k{options.samples}"
-    return RUNS_DIR / f"{name}.sqlite"
+    return RUNS_DIR / default_run_name(dataset, model, options.strategy, options.samples)
 
 
 def move_aside(path: Path) -> None:
