@@ -33,6 +33,7 @@ CHECK_PAGE = r"""
     heading: (pane.querySelector("h2") || {}).textContent || "",
     questionMath: pane.querySelectorAll(".question .katex").length,
     math: pane.querySelectorAll(".katex").length,
+    displayedAnswers: pane.querySelectorAll(".rich-inline .katex-display").length,
     errors: [...pane.querySelectorAll(".katex-error")].map((e) => e.title || e.textContent),
     residual,
     dangerous: pane.querySelectorAll("script, img, iframe, a[href], object, embed, svg image")
@@ -69,6 +70,7 @@ def check_every_problem(page: Path, profile: Path) -> dict[str, Any]:
         "katex_errors": [(p["heading"], e) for p in pages for e in p["errors"]],
         "latex_left_as_text": [(p["heading"], r) for p in pages for r in p["residual"]],
         "dangerous_elements": sum(p["dangerous"] for p in pages),
+        "answers_as_display_math": sum(p["displayedAnswers"] for p in pages),
         "console": console,
         "requests": requests,
     }

@@ -71,6 +71,7 @@ def test_every_problem_renders_without_errors(viewer: Path, tmp_path: Path) -> N
     assert [p["questionMath"] > 0 for p in pages] == ["$" in e["q"] for e in index]
     assert [p["errors"] for p in pages] == [[]] * MATH_PROBLEMS
     assert [p["residual"] for p in pages] == [[]] * MATH_PROBLEMS
+    assert [p["displayedAnswers"] for p in pages] == [0] * MATH_PROBLEMS  # answers stay inline
 
 
 def test_model_text_is_never_interpreted_and_raw_is_one_click_away(
@@ -180,6 +181,6 @@ def test_a_mathcoder_math_replay_renders_math_for_every_problem(tmp_path: Path) 
     assert found["problems"] > 50
     assert found["opened"] == found["with_math"] == found["problems"]
     assert found["console"] == [] and found["requests"] == []
-    assert found["dangerous_elements"] == 0
+    assert found["dangerous_elements"] == found["answers_as_display_math"] == 0
     assert len(found["katex_errors"]) <= found["problems"] // 50, found["katex_errors"]
     assert len(found["latex_left_as_text"]) <= found["problems"] // 20, found["latex_left_as_text"]

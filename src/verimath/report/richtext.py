@@ -57,9 +57,16 @@ RICH_SCRIPT = r"""
   const md = window.markdownit({ html: false, linkify: false, typographer: false, breaks: true })
     .disable(["image", "link", "autolink"]);
   // Models write \[...\] inside a paragraph too (texmath reads it at a line's start only).
+  // So are \begin{align*}...\end{align*} and the other environments of math (texmath's own
+  // rule reads them at a line's start, and without a starred name).
+  const ENVIRONMENTS = "align|alignat|aligned|array|bmatrix|Bmatrix|cases|eqnarray|equation|" +
+    "gather|gathered|matrix|multline|pmatrix|smallmatrix|split|vmatrix|Vmatrix";
   window.texmath.rules.inline_brackets = { block: [], inline: [{ name: "math_inline_bracket",
     rex: /\\\[([\s\S]+?)\\\]/gy, tmpl: "<section><eqn>$1</eqn></section>", tag: "\\[",
-    displayMode: true }] };
+    displayMode: true }, { name: "math_inline_environment",
+    rex: new RegExp("(\\\\begin\\{(" + ENVIRONMENTS + ")\\*?\\}[\\s\\S]+?" +
+      "\\\\end\\{\\2\\*?\\})", "y"),
+    tmpl: "<section><eqn>$1</eqn></section>", tag: "\\begin{", displayMode: true }] };
   const DELIMITERS = ["dollars", "brackets", "beg_end", "inline_brackets"];
   md.use(window.texmath, { engine: window.katex, delimiters: DELIMITERS, katexOptions: KATEX });
   // texmath fills its templates with String.replace and a string, which reads "$&" or "$'"
@@ -70,7 +77,8 @@ RICH_SCRIPT = r"""
       for (const rule of rules) {
         md.renderer.rules[rule.name] = (tokens, idx) => rule.tmpl.replace(/\$([12])/g,
           (_, which) => which === "2" ? md.utils.escapeHtml(tokens[idx].info || "") :
-            window.texmath.render(tokens[idx].content, display || !!rule.displayMode, KATEX));
+            window.texmath.render(tokens[idx].content, display || !!rule.displayMode,
+              { ...KATEX }));
       }
     }
   }
@@ -123,7 +131,8 @@ RICH_SCRIPT = r"""
   }
   function inline(tex) {
     const rendered = document.createElement("span");
-    try { window.katex.render(String(tex), rendered, KATEX); }
+    // a copy: texmath sets displayMode on the options it is given
+    try { window.katex.render(String(tex), rendered, { ...KATEX, displayMode: false }); }
     catch (err) { rendered.textContent = String(tex); }
     const raw = document.createElement("code");
     raw.textContent = String(tex);

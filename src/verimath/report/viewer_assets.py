@@ -34,6 +34,8 @@ header p { margin:0; color:var(--muted); font-size:12.5px; }
 #list tr { cursor:pointer; } #list tr:hover td { background:var(--soft); }
 #list tr.selected td { background:var(--sel); }
 #list .q { color:var(--muted); display:block; max-height:2.8em; overflow:hidden; }
+#list .q section, #list .q eqn, #list .q .katex-display { display:inline; margin:0; }
+#list .q .katex-display > .katex { display:inline; }
 #more { margin:.5rem; }
 #detail { flex:1; overflow:auto; padding:.8rem 1.2rem 3rem; }
 #detail h2 { font-size:1.05rem; margin:.2rem 0 .5rem; }
