@@ -169,5 +169,8 @@ def report_fidelity(transcripts: Path, *, top: int = 6, compare_numpy2: bool = T
     if compare_numpy2:
         plain = asyncio.run(_run_all(problems, NUMPY2_DISPLAY))
         same = sum(mismatch_cause(cell.recorded, ours) is None for cell, ours in plain)
-        print(f"  for comparison, NumPy 2's own print mode: {same / len(plain):.2%}")
+        print(
+            f"  for comparison, NumPy 2's own print mode (np.float64(...)): {same:,} of "
+            f"{len(plain):,} ({same / len(plain):.2%}), {agree - same:+,} with the legacy mode"
+        )
     return fidelity
