@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from verimath.cli.run_names import MAX_PART, default_run_name, model_label
+from verimath.run_names import MAX_PART, default_run_name, model_label
 
 SAFE = re.compile(r"[A-Za-z0-9._+-]+\.sqlite")
 

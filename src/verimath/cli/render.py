@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.markup import escape
 from rich.panel import Panel
 from rich.syntax import Syntax
@@ -35,7 +35,7 @@ def code_block(code: str, width: int) -> Syntax:
 
 def render_sample(console: Console, index: int, trajectory: Trajectory) -> None:
     """Print one finished sample: prose, highlighted cells, outputs, answer and state."""
-    parts: list[object] = []
+    parts: list[RenderableType] = []
     for step in trajectory.steps:
         if isinstance(step, TextStep):
             text = step.text.strip()

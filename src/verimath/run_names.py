@@ -13,6 +13,8 @@ import hashlib
 import re
 from pathlib import PurePosixPath
 
+from verimath.models.registry import ModelSpec
+
 __all__ = ["MAX_PART", "default_run_name", "model_label", "safe_part"]
 
 MAX_PART = 48
@@ -23,8 +25,8 @@ _MODEL_SUFFIXES = (".gguf", ".jsonl", ".json", ".sqlite")
 
 def model_label(spec: str | None) -> str:
     """A short, readable name for the model of ``spec`` (not yet made file-system safe)."""
-    spec = spec or "local"
-    prefix, _, rest = spec.partition(":")
+    parsed = ModelSpec.parse(spec)
+    prefix, rest = parsed.backend, parsed.target
     if not rest:
         return prefix
     if prefix == "openai":
