@@ -20,7 +20,8 @@ def command(
     """Run each FILE (or standard input) as one cell of a single sandboxed session.
 
     Variables persist from one file to the next, as in a notebook. Prints one JSON object per
-    cell: status (ok, error, timeout, memory, killed), output and duration_s.
+    cell: status (ok, error, timeout, memory, killed), output and duration_s. The JSON is ASCII:
+    no control character or lone surrogate of a cell's output reaches the terminal raw.
     """
     cells = [f.read() for f in files] if files else [sys.stdin.read()]
     limits = limits_from(timeout, memory_mb, max_output)
@@ -34,4 +35,4 @@ def command(
             }
             if result.detail:
                 line["detail"] = result.detail
-            click.echo(json.dumps(line, ensure_ascii=False))
+            click.echo(json.dumps(line, ensure_ascii=True))
