@@ -459,3 +459,60 @@ def test_no_host_path_shows_inside(session: Session) -> None:
     )
     output = session.run(code).output
     assert CHECKOUT not in output
+
+
+def test_files_naming_the_checkout_are_hidden(session: Session) -> None:
+    code = (
+        "import glob, sys\n"
+        "patterns = ('*.pth', '__editable__*', '*.dist-info/direct_url.json', '*.egg-link')\n"
+        "texts = []\n"
+        "for entry in sys.path:\n"
+        "    for pattern in patterns:\n"
+        "        for path in glob.glob(entry + '/' + pattern):\n"
+        "            try:\n"
+        "                texts.append(open(path, 'rb').read().decode('latin-1'))\n"
+        "            except OSError:\n"
+        "                texts.append('')\n"
+        "print(len(texts), any(texts))"
+    )
+    result = session.run(code)
+    assert result.output.endswith(" False\n")
+
+
+VENV_SCRIPT = """
+from verimath.interpreter import Interpreter
+with Interpreter() as interp, interp.session() as s:
+    print(s.run("import numpy, sympy, scipy\\nsympy.__file__").output, end="")
+    proc = "open('/proc/1/cmdline', 'rb').read() + open('/proc/self/mountinfo', 'rb').read()"
+    print(s.run(proc).output)
+"""
+
+
+def test_sandbox_runs_from_a_virtual_environment(tmp_path: Path) -> None:
+    """numpy, sympy and verimath itself in a venv inside a checkout: the sandbox works and shows
+    neither path."""
+    import subprocess
+    import sys
+    import sysconfig
+
+    checkout = tmp_path / "checkout"
+    venv = checkout / ".venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = Path(sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)}))
+    source = Path(sysconfig.get_path("purelib"))
+    for name in ("numpy", "numpy.libs", "sympy", "mpmath", "scipy", "scipy.libs"):
+        if (source / name).exists():
+            subprocess.run(["cp", "-al", str(source / name), str(site / name)], check=True)
+    (site / "__editable__.verimath.pth").write_text(str(Path(verimath.__file__).parents[1]) + "\n")
+    completed = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", VENV_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    assert completed.returncode == 0, completed.stderr
+    first = completed.stdout.split("\n", 1)[0]
+    assert first.startswith("'/opt/verimath/site-") and first.endswith("sympy/__init__.py'")
+    assert str(checkout) not in completed.stdout
+    assert CHECKOUT not in completed.stdout

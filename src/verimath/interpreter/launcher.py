@@ -11,6 +11,7 @@ child process and the layers that depend on it are off (``verimath doctor`` list
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import select
@@ -26,12 +27,14 @@ from typing import Any, BinaryIO
 
 from verimath.errors import SandboxUnavailableError
 from verimath.interpreter.limits import Limits
+from verimath.interpreter.sandbox.files import remove_tree
 
 SANDBOX_CODE_DIR = Path(__file__).parent / "sandbox"
 SANDBOX_CODE_MOUNT = "/opt/verimath"
 SANDBOX_PYTHON_MOUNT = "/opt/python"
 SANDBOX_SITE_MOUNT = "/opt/verimath/site-{n}"
 SANDBOX_SCRATCH_ROOT = "/tmp/sessions"
+SITE_MIRROR_ROOT = "/var/tmp/verimath-site-mirrors"
 SANDBOX_TMP_BYTES = 1024 * 1024  # /tmp holds only the scratch mount points
 SERVER_START_TIMEOUT_S = 120.0
 PRELOAD_MODULES = (
@@ -107,6 +110,9 @@ class PythonLayout:
     """The base interpreter (never a virtual environment's), as the sandbox sees it."""
     site_dirs: tuple[str, ...]
     """Library directories to put on ``sys.path`` in the sandbox, as the sandbox sees them."""
+    masks: tuple[str, ...] = ()
+    """Files hidden behind an empty one in the sandbox: ``.pth`` files, editable-install
+    finders and ``direct_url.json``, which name the caller's checkout."""
 
 
 def python_layout() -> PythonLayout:
@@ -122,16 +128,70 @@ def python_layout() -> PythonLayout:
         binds.append((base, SANDBOX_PYTHON_MOUNT))
         executable = _relocate(executable, base, SANDBOX_PYTHON_MOUNT)
     site_dirs: list[str] = []
+    masks: list[str] = []
     for path in _site_dirs():
         if _is_within(path, "/usr"):
-            site_dirs.append(path)
+            target = path
         elif _is_within(path, base):
-            site_dirs.append(_relocate(path, base, SANDBOX_PYTHON_MOUNT))
+            target = _relocate(path, base, SANDBOX_PYTHON_MOUNT)
         else:
             target = SANDBOX_SITE_MOUNT.format(n=len(binds))
-            binds.append((path, target))
-            site_dirs.append(target)
-    return PythonLayout(tuple(binds), executable, tuple(site_dirs))
+            binds.append((mirror_of(path), target))
+        site_dirs.append(target)
+        masks += [_relocate(found, path, target) for found in _naming_files(path)]
+    return PythonLayout(tuple(binds), executable, tuple(site_dirs), tuple(masks))
+
+
+def mirror_of(site_dir: str) -> str:
+    """A hard-linked copy of ``site_dir`` under ``SITE_MIRROR_ROOT``, made once per version of
+    the directory, or ``site_dir`` itself when none can be made (another file system).
+
+    A bind mount shows its source path in ``/proc/self/mountinfo``; a virtual environment inside
+    the caller's checkout would give that path away. The mirror's path names nothing of the
+    caller; its files are the same files (hard links), so it costs directory entries only.
+    """
+    info = os.stat(site_dir)
+    key = hashlib.sha256(f"{site_dir}\0{info.st_ino}\0{info.st_mtime_ns}".encode()).hexdigest()
+    mirror = os.path.join(SITE_MIRROR_ROOT, key[:24])
+    if os.path.isdir(mirror):
+        return mirror
+    building = ""
+    try:
+        os.makedirs(SITE_MIRROR_ROOT, mode=0o755, exist_ok=True)
+        building = tempfile.mkdtemp(dir=SITE_MIRROR_ROOT, prefix=".building-")
+        _link_tree(site_dir, building)
+        os.chmod(building, 0o755)
+        os.rename(building, mirror)
+    except OSError:
+        if building:
+            remove_tree(building)  # another process won the race, or links cannot be made
+        if not os.path.isdir(mirror):
+            return site_dir
+    return mirror
+
+
+def _link_tree(source: str, target: str) -> None:
+    for directory, subdirectories, files in os.walk(source):
+        relative = os.path.relpath(directory, source)
+        here = os.path.normpath(os.path.join(target, relative))
+        for name in subdirectories:
+            path = os.path.join(directory, name)
+            if os.path.islink(path):
+                os.symlink(os.readlink(path), os.path.join(here, name))
+            else:
+                os.mkdir(os.path.join(here, name), 0o755)
+        for name in files:
+            path = os.path.join(directory, name)
+            if os.path.islink(path):
+                os.symlink(os.readlink(path), os.path.join(here, name))
+            else:
+                os.link(path, os.path.join(here, name))
+
+
+def _naming_files(site_dir: str) -> list[str]:
+    """Files of a library directory that may hold the path of the caller's checkout."""
+    patterns = ("*.pth", "__editable__*", "*.dist-info/direct_url.json", "*.egg-link")
+    return sorted({str(path) for pattern in patterns for path in Path(site_dir).glob(pattern)})
 
 
 def _site_dirs() -> list[str]:
@@ -173,7 +233,10 @@ def bwrap_command(bwrap: str, limits: Limits, python_argv: list[str]) -> list[st
     argv += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
     argv += ["--proc", "/proc", "--dev", "/dev"]
     argv += ["--size", str(SANDBOX_TMP_BYTES), "--tmpfs", "/tmp"]
-    argv += _readable_binds(list(python_layout().binds))
+    layout = python_layout()
+    argv += _readable_binds(list(layout.binds))
+    for mask in layout.masks:
+        argv += ["--ro-bind", os.devnull, mask]
     argv += ["--clearenv", "--chdir", "/tmp"]
     for key, value in SANDBOX_ENV.items():
         argv += ["--setenv", key, value]

@@ -13,13 +13,17 @@ import fcntl
 import os
 import random
 import stat
-import tempfile
 
 from verimath.errors import SandboxUnavailableError
 
 SESSION_UID_BASE = 200_000
 SESSION_UID_SPAN = 100_000
-LOCK_DIR = os.path.join(tempfile.gettempdir(), "verimath-session-uids")
+# A fixed, machine-wide place (not $TMPDIR, which differs between processes).
+LOCK_DIR = (
+    "/run/lock/verimath-session-uids"
+    if os.path.isdir("/run/lock")
+    else "/tmp/verimath-session-uids"
+)
 
 
 class UidLease:
