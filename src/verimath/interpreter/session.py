@@ -53,6 +53,8 @@ from verimath.interpreter.uids import UidLease, lease_uid
 
 CONTROL_TIMEOUT_S = 30.0
 READ_CHUNK = 1 << 20
+PUMP_CHUNKS = 16
+DRAIN_CHUNKS = 256
 F_SETPIPE_SZ = 1031
 OUTPUT_PIPE_BYTES = 1 << 20  # fewer round trips for a cell that prints a lot
 MAX_STATUS_BYTES = 64 * 1024
@@ -306,8 +308,8 @@ class Session:
 
     The session's process reads its requests from one pipe and writes to two: its output
     (descriptors 1 and 2), which is read here as untrusted bytes and capped, and a status pipe,
-    on which all it can say is how each cell ended. Between cells the process is stopped
-    (SIGSTOP): nothing of a session runs while the host is not waiting on it.
+    on which all it can say is how each cell ended. Between cells nothing of the process runs:
+    it is asleep reading its next request, or else stopped (SIGSTOP) until then.
     """
 
     def __init__(self, interpreter: Interpreter) -> None:
@@ -426,7 +428,7 @@ class Session:
                 problem = str(exc)
                 break
             if messages == [{"ready": True}]:
-                process.pause()
+                process.hold()
                 return
             problem = "it ended during start-up" if not data else "an unexpected first message"
             if messages or not data:
@@ -469,21 +471,20 @@ class Session:
 
     def _finish(self, cell: _PendingCell, outcome: object, *, timed_out: bool) -> CellResult:
         """The CellResult of a cell: from its status, or ``killed`` with the reason."""
-        process = cell.process
         duration = time.monotonic() - cell.started
         prefix = _restart_note(cell.restarted_because)
         restarted = cell.restarted_because is not None
-        cell.drain_output()
         if isinstance(outcome, dict):
+            cell.process.hold()  # from now on nothing of the cell runs, even if its status lied
             try:
                 status = _check_status(outcome)
             except ProtocolError as exc:
                 outcome = str(exc)
             else:
-                output, cpu_s = cell.capture.render(), process.cpu_s() - cell.cpu_mark
-                lingering = process.lingering_threads(outcome.get("threads", []))
+                cell.drain_output()
+                output, cpu_s = cell.capture.render(), cell.cpu_used()
+                lingering = cell.process.lingering_threads(outcome.get("threads", []))
                 if not lingering:
-                    process.pause()
                     return CellResult(
                         prefix + output, status, duration, cell.index, restarted, cpu_s=cpu_s
                     )
@@ -493,19 +494,26 @@ class Session:
                 return CellResult(
                     prefix + output, status, duration, cell.index, restarted, reason, cpu_s
                 )
-        if timed_out:
-            reason = (
-                f"the cell did not stop at its {cell.soft_limit_s:g} s time limit nor "
-                f"within {self._limits.grace_s:g} s more, so its session was killed"
-            )
-        elif isinstance(outcome, str):
-            reason = f"the session broke the protocol ({outcome[:200]}), so it was killed"
-        else:
-            reason = self._interpreter._exit_reason(process.sid)
-        cpu_s = process.cpu_s() - cell.cpu_mark
+        reason = self._end_reason(cell, outcome, timed_out=timed_out)
+        cell.drain_output()
+        cpu_s = cell.cpu_used()
         self._end_session(reason)
         output = prefix + cell.capture.render() + _ended_note(reason)
         return CellResult(output, CellStatus.KILLED, duration, cell.index, restarted, reason, cpu_s)
+
+    def _end_reason(self, cell: _PendingCell, outcome: object, *, timed_out: bool) -> str:
+        """Why a cell's session ends; the process is dead (or killed) when this returns."""
+        if timed_out:
+            cell.process.kill()
+            return (
+                f"the cell did not stop at its {cell.soft_limit_s:g} s time limit nor "
+                f"within {self._limits.grace_s:g} s more, so its session was killed"
+            )
+        if isinstance(outcome, str):
+            cell.process.kill()
+            return f"the session broke the protocol ({outcome[:200]}), so it was killed"
+        # the status pipe closed: the server saw the process end (or kills it, if it lingers)
+        return self._interpreter._exit_reason(cell.process.sid)
 
     def _end_session(self, reason: str) -> None:
         self.close()
@@ -537,6 +545,8 @@ class _Process:
         self.pid = _pid_of(pidfd)
         self._clock = ((~self.pid) << 3) | 2  # MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED)
         self._stat_fd = os.open(f"/proc/{self.pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
+        self._wchan_fd = os.open(f"/proc/{self.pid}/wchan", os.O_RDONLY | os.O_CLOEXEC)
+        self.stopped = False
         os.set_blocking(status_fd, False)
         os.set_blocking(output_fd, False)
 
@@ -547,24 +557,39 @@ class _Process:
         except OSError:
             return 0.0
 
+    def _stat(self) -> tuple[str, int]:
+        """The process's state letter and its number of threads, from /proc/PID/stat."""
+        try:
+            fields = os.pread(self._stat_fd, 4096, 0).rpartition(b")")[2].split()
+            return fields[0].decode(), int(fields[17])  # the 3rd and 20th fields
+        except (OSError, ValueError, IndexError):
+            return "?", 1
+
+    def hold(self) -> None:
+        """Make sure nothing of the process runs until the next cell. One asleep in a pipe read
+        (its requests) is idle; any other (a cell that said it ended but did not) is stopped
+        with SIGSTOP until ``resume``. Checking first spares the usual case two wake-ups."""
+        state, _ = self._stat()
+        if state == "S":
+            with contextlib.suppress(OSError):
+                if b"pipe" in os.pread(self._wchan_fd, 256, 0):
+                    return
+        self._signal(signal.SIGSTOP)
+        self.stopped = True
+
     def lingering_threads(self, names: list[Any]) -> str:
         """``"2 thread(s) still running (a, b)"`` when the process has threads besides its main
         one (the names are the child's word, shown escaped; the count is the kernel's)."""
-        try:
-            fields = os.pread(self._stat_fd, 4096, 0).rpartition(b")")[2].split()
-            count = int(fields[17]) - 1  # num_threads, the 20th field of /proc/PID/stat
-        except (OSError, ValueError, IndexError):
-            return ""
+        count = self._stat()[1] - 1
         if count <= 0:
             return ""
         shown = [escape_controls(name)[:40] for name in names[:8] if isinstance(name, str)]
         return f"{count} thread(s) still running" + (f" ({', '.join(shown)})" if shown else "")
 
-    def pause(self) -> None:
-        self._signal(signal.SIGSTOP)
-
     def resume(self) -> None:
-        self._signal(signal.SIGCONT)
+        if self.stopped:
+            self._signal(signal.SIGCONT)
+            self.stopped = False
 
     def kill(self) -> None:
         self._signal(signal.SIGKILL)
@@ -574,7 +599,8 @@ class _Process:
             signal.pidfd_send_signal(self.pidfd, number)
 
     def close(self) -> None:
-        for fd in (self.requests_fd, self.status_fd, self.output_fd, self.pidfd, self._stat_fd):
+        own = (self.requests_fd, self.status_fd, self.output_fd, self.pidfd)
+        for fd in (*own, self._stat_fd, self._wchan_fd):
             with contextlib.suppress(OSError):
                 os.close(fd)
 
@@ -613,9 +639,15 @@ class _PendingCell:
         self.capture = OutputCapture(max_output_chars)
         self.statuses = FrameDecoder(MAX_STATUS_BYTES)
 
-    def pump_output(self) -> bool:
-        """Read what the cell wrote so far; False once the output pipe has closed."""
-        while self.process.output_open:
+    def cpu_used(self) -> float:
+        return max(0.0, self.process.cpu_s() - self.cpu_mark)
+
+    def pump_output(self, chunks: int = PUMP_CHUNKS) -> bool:
+        """Read what the cell wrote so far, at most ``chunks`` reads (a fast writer must not
+        keep the caller from its deadline); False once the output pipe has closed."""
+        for _ in range(chunks):
+            if not self.process.output_open:
+                return False
             try:
                 data = os.read(self.process.output_fd, READ_CHUNK)
             except BlockingIOError:
@@ -626,11 +658,12 @@ class _PendingCell:
                 self.process.output_open = False
                 return False
             self.capture.feed(data)
-        return False
+        return self.process.output_open
 
     def drain_output(self) -> None:
-        """Read what the cell wrote before its status or its end: it is all in the pipe."""
-        self.pump_output()
+        """Read what the cell wrote before its status or its end (it is all in the pipe; the
+        process is stopped or dead by now, so this ends)."""
+        self.pump_output(DRAIN_CHUNKS)
 
     def read_status(self) -> object:
         """The cell's status message, None at end of file, a str naming a protocol violation,

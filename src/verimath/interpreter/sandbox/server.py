@@ -283,6 +283,7 @@ class ForkServer:
     ) -> None:
         """In the child: isolate, drop privileges, then serve cells until the requests end."""
         _arrange_fds(child_fds)  # first: until then, descriptor 6 may be another session's
+        os.setsid()  # its own session, hence its own scheduling autogroup, as any other program
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails with EFBIG
         limits = slot.limits
         if self.own_namespaces:
