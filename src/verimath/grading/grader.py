@@ -13,7 +13,7 @@ from types import TracebackType
 from verimath.errors import GradingError
 from verimath.grading.cache import CacheKey, VerdictCache
 from verimath.grading.decide import quick_verdict
-from verimath.grading.extraction import NO_ANSWER, Extraction, extract_answer, reference_answer
+from verimath.grading.extraction import EMPTY_TEXT, Extraction, extract_answer, reference_answer
 from verimath.grading.normalize import (
     Answer,
     align_assignments,
@@ -35,7 +35,7 @@ DEFAULT_CACHE_SIZE = 100_000
 DEFAULT_MEMORY_MB = 2048
 """Address-space cap of each worker process, in MiB."""
 
-GradeRequest = tuple[object, "str | None"] | tuple[object, "str | None", "str | None"]
+GradeRequest = tuple[object, object] | tuple[object, object, "str | None"]
 """``(gold, pred)`` or ``(gold, pred, dataset)``, as taken by ``Grader.grade_many``."""
 
 
@@ -175,14 +175,14 @@ class Grader:
             worker_cpu_seconds=self._pool.worker_cpu,
         )
 
-    def _prepare(self, gold: object, pred: str | None, dataset: str | None) -> _Pending:
+    def _prepare(self, gold: object, pred: object, dataset: str | None) -> _Pending:
         rules = rules_for(dataset)
         gold_text = reference_answer(_reference_text(gold), rules)
         gold_answer = normalize_answer(gold_text, rules)
         numeric_gold = parse_number(gold_answer.text) is not None
         pred_text = _prediction_text(pred)
         extraction = (
-            NO_ANSWER
+            EMPTY_TEXT
             if pred_text is None
             else extract_answer(
                 pred_text, rules, allow_fallback=numeric_gold, join_boxes=is_list(gold_answer)
@@ -256,13 +256,13 @@ def _prediction_text(pred: object) -> str | None:
     return None
 
 
-def _unpack(
-    request: Sequence[object], dataset: str | None
-) -> tuple[object, str | None, str | None]:
+def _unpack(request: Sequence[object], dataset: str | None) -> tuple[object, object, str | None]:
     if len(request) == 3 and request[2] is not None:
-        return request[0], request[1], request[2]  # type: ignore[return-value]
+        if not isinstance(request[2], str):
+            raise GradingError(f"a dataset name must be text, not {request[2]!r}")
+        return request[0], request[1], request[2]
     if len(request) in (2, 3):
-        return request[0], request[1], dataset  # type: ignore[return-value]
+        return request[0], request[1], dataset
     raise GradingError(f"grade_many takes (gold, pred) or (gold, pred, dataset), not {request!r}")
 
 
