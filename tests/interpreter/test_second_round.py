@@ -356,7 +356,8 @@ def test_missing_bubblewrap_is_refused_in_one_line(monkeypatch: pytest.MonkeyPat
 
 def test_cli_refuses_without_bubblewrap_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(launcher.shutil, "which", lambda name: None)
-    monkeypatch.delenv("VERIMATH_UNSAFE_NO_SANDBOX", raising=False)
+    # set (not deleted) so that the flag's own setting is undone after the test
+    monkeypatch.setenv("VERIMATH_UNSAFE_NO_SANDBOX", "")
     refused = CliRunner().invoke(cli, ["exec"], input="print('ran')")
     assert "ran" not in refused.output
     assert isinstance(refused.exception, SandboxUnavailableError)
