@@ -418,8 +418,7 @@ class _Reader:
         stated = {float(n.replace(",", "")) for n in _STATED_RESULT.findall(text)}
         squeezed = _squeezed(text)
         return bool(self.candidates & stated) or any(
-            f"={answer}" in squeezed or f"is{answer}" in squeezed
-            for answer in self.candidate_texts
+            f"={answer}" in squeezed or f"is{answer}" in squeezed for answer in self.candidate_texts
         )
 
     def note_candidate_in_output(self, output: str) -> None:
