@@ -186,6 +186,51 @@ def test_tora_adapter_outputs_and_corpus_examples() -> None:
 # --- recorded transcripts ----------------------------------------------------------------------
 
 
+def _recorded(source: str, line: int) -> dict[str, Any]:
+    """Record ``line`` (0-based) of a file under the shared transcripts folder."""
+    with (TRANSCRIPTS / source).open(encoding="utf-8") as lines:
+        for number, text in enumerate(lines):
+            if number == line:
+                return dict(json.loads(text))
+    raise AssertionError(f"{source} has no line {line}")
+
+
+def _recorded_trace(source: str, line: int) -> Trace:
+    record = _recorded(source, line)
+    return (
+        trace_from_mathcoder(record) if source.startswith("mathcoder/") else trace_from_tora(record)
+    )
+
+
+CL34_GSM8K = "mathcoder/MathCoder-CL-34b/GSM8K/GSM8K_test_result-20230913-1304"
+
+
+@pytest.mark.parametrize(
+    ("source", "line", "expected", "deciding"),
+    [
+        # rule 7: 75,000 boxed, three checks print False, a tautology (1,750,000 == 1,750,000)
+        # prints True, then 2,250,000 is boxed: no passing check confirmed it
+        (f"{CL34_GSM8K}-wrong.jsonl", 220, "Uncertain", "is not the one the True check"),
+        # rules 2 and 5: "the term we want to verify is \boxed{3}" announces nothing, so the
+        # words after the check go on to "This confirms that our answer is correct."
+        (
+            "mathcoder/MathCoder-L-7b/MATH/MATH_test_result-20230917-2026-correct.jsonl",
+            920,
+            "True",
+            "words 'confirms'",
+        ),
+        # rule 5: the check prints -1; "there was an error in the verification process. Let's
+        # re-evaluate" blames the check; re-checked in words, "This matches the given base cost"
+        (f"{CL34_GSM8K}-correct.jsonl", 885, "True", "words 'matches'"),
+    ],
+    ids=["revision_then_tautology", "verify_in_a_verdict_sentence", "blaming_the_check"],
+)
+def test_recorded_misreadings(source: str, line: int, expected: str, deciding: str) -> None:
+    result = read_verification(_recorded_trace(source, line))
+    assert result.state == expected, result.evidence
+    assert any(deciding in note for note in result.evidence), result.evidence
+
+
 def _mathcoder_states(path: Path) -> Counter[str]:
     counts: Counter[str] = Counter()
     with path.open() as lines:
