@@ -276,3 +276,60 @@ def test_tora_single_round_outputs_are_uncertain() -> None:
         for line in lines:
             counts[read_verification(trace_from_tora(json.loads(line))).state.value] += 1
     assert counts["Uncertain"] == sum(counts.values()) == 1319, "ToRA never verifies"
+
+
+# --- the hand-judged table ---------------------------------------------------------------------
+
+JUDGED_FILES = sorted(CASES_DIR.glob("judged_*.jsonl"))
+AGREEMENT_BAR = 0.95
+STATES = [state.value for state in VerificationState]
+
+
+def _judged_rows() -> list[dict[str, Any]]:
+    rows = []
+    for path in JUDGED_FILES:
+        with path.open(encoding="utf-8") as lines:
+            rows.extend(json.loads(line) for line in lines if line.strip())
+    return rows
+
+
+def test_judged_rows_are_well_formed() -> None:
+    rows = _judged_rows()
+    assert len(rows) >= 150
+    assert len({(row["source"], row["line"]) for row in rows}) == len(rows), "judged twice"
+    for row in rows:
+        where = f"{row['source']}:{row['line']}"
+        assert row["state"] in STATES and row["reason"].strip(), where
+        assert row["label"] == ("correct" if "-correct." in row["source"] else "wrong"), where
+        if "judged_state" in row:  # corrected after review: the original judgment is kept
+            assert row["judged_state"] in STATES and row["corrected_because"].strip(), where
+            assert row["judged_state"] != row["state"], where
+
+
+def test_agreement_with_the_hand_judged_table() -> None:
+    """Trajectories with a check, each judged by a person reading it before the reader ran.
+
+    Run with ``-s`` to see the confusion matrix (also in docs/verification.md).
+    """
+    rows = _judged_rows()
+    matrix: Counter[tuple[str, str]] = Counter()
+    disagreements = []
+    for row in rows:
+        result = read_verification(_recorded_trace(row["source"], row["line"]))
+        matrix[(row["state"], result.state.value)] += 1
+        if result.state != row["state"]:
+            disagreements.append(
+                f"  {row['source']}:{row['line']} judged {row['state']}, read "
+                f"{result.state.value}: {result.evidence}"
+            )
+    agreed = sum(matrix[(state, state)] for state in STATES)
+    corrected = sum("judged_state" in row for row in rows)
+    print(
+        f"\nhand-judged {len(rows)}, {corrected} corrected after review (rows judged, columns read)"
+    )
+    print(f"{'':>10}" + "".join(f"{state:>10}" for state in STATES))
+    for judged in STATES:
+        print(f"{judged:>10}" + "".join(f"{matrix[(judged, read)]:>10}" for read in STATES))
+    print(f"agreement {agreed}/{len(rows)} = {agreed / len(rows):.1%}")
+    print("\n".join(disagreements))
+    assert agreed / len(rows) >= AGREEMENT_BAR, "\n".join(disagreements)
