@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from verimath.verification import (
     TextStep,
     Trace,
     VerificationState,
+    _announces,
+    _verdict_of_words,
     read_verification,
     trace_from_fenced_text,
     trace_from_mathcoder,
@@ -86,6 +89,35 @@ def test_trace_rejects_foreign_steps_and_freezes_lists() -> None:
         Trace(("not a step",), None)  # type: ignore[arg-type]
     trace = Trace([TextStep("x")], None)  # type: ignore[arg-type]
     assert isinstance(trace.steps, tuple)
+
+
+# --- docs/verification.md and the code say the same thing ---------------------------------------
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "verification.md"
+
+
+def _documented_phrases() -> list[tuple[str, str]]:
+    text = DOC.read_text(encoding="utf-8")
+    table = text.split("<!-- phrases: start -->")[1].split("<!-- phrases: end -->")[0]
+    rows = []
+    for line in table.strip().splitlines()[2:]:  # after the header and the |---| line
+        words, reading = (cell.strip() for cell in re.split(r"(?<!\\)\|", line)[1:3])
+        rows.append((re.sub(r"\\([*|])", r"\1", words), reading))
+    return rows
+
+
+def test_documented_phrases() -> None:
+    """Every row of the phrase table in docs/verification.md is read as the table says."""
+    rows = _documented_phrases()
+    assert len(rows) >= 25
+    readings = {"announces", "announces nothing", "True", "False", "no verdict"}
+    for words, reading in rows:
+        assert reading in readings, f"{words!r}: unknown reading {reading!r}"
+        if reading.startswith("announces"):
+            assert _announces(words) == (reading == "announces"), words
+        else:
+            verdict = _verdict_of_words(words)
+            assert (verdict[0].value if verdict else "no verdict") == reading, (words, verdict)
 
 
 # --- adapters ----------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ documented, with measurements, in ``docs/verification.md``. In brief: a *check* 
 announced as a verification or looks like one; its verdict is read from the cell's status and
 output, else from the model's words right after it. The latest verdict wins, except that a
 True verdict cannot lift a False one unless the model revised in between; a True verdict stops
-counting once the boxed answer changes.
+counting once an answer other than the one it confirmed is boxed.
 
 Everything here is a pure function of its input: no I/O, and model code is only *parsed*
 (``ast.parse``), never run.
