@@ -321,9 +321,9 @@ class _Reader:
     false_step: int | None = None
     revised: bool = False
     boxed: str | float | None = None
-    # What the model put forward since the last False verdict, latest first: a boxed answer,
-    # or the numbers printed by the new computations after it. A True verdict that follows a
-    # revision confirms these, not the refuted answer.
+    # What the model put forward last since the latest False verdict: a boxed answer, or the
+    # numbers printed by the new computations after it. A True verdict that follows a revision
+    # confirms these, not the refuted answer (rule 7).
     put_forward: frozenset[str | float] = frozenset()
     put_forward_boxed: bool = False
     confirmed: frozenset[str | float] = frozenset()
@@ -385,7 +385,7 @@ class _Reader:
             self.revised = True
             self.evidence.append(f"step {i}: revision ({why})")
 
-    def put_forward_new(self, answers: frozenset[str | float] | set[float], boxed: bool) -> None:
+    def put_forward_new(self, answers: frozenset[str | float], boxed: bool) -> None:
         """Note an answer put forward after a False verdict; computations add up until boxed."""
         if boxed or self.put_forward_boxed:
             self.put_forward = frozenset(answers)
