@@ -31,12 +31,13 @@ from pathlib import Path
 
 from shared import SHARED_DATA
 from verimath.datasets import Problem
-from verimath.engine import Engine
+from verimath.engine import Engine, SampleExecutor
 from verimath.grading import Grader
 from verimath.interpreter import Interpreter, Limits
 from verimath.models import ChatModel, Completion, GenerateConfig, Message, Usage, resolve_model
+from verimath.models.replay import ReplayModel
 from verimath.solver import SolveOptions
-from verimath.store import RunStore, iter_rows
+from verimath.store import RunStore
 
 SHARED = SHARED_DATA
 MATHCODER_MATH = SHARED / "transcripts/mathcoder/MathCoder-L-7b/MATH"
@@ -115,10 +116,10 @@ async def run_engine(
 
 def replay_benchmark(workdir: Path) -> list[str]:
     """The recorded code at the default 10 s cell limit, and at 5 s (ToRA-style harnesses)."""
-    model = resolve_model(f"replay:{MATHCODER_MATH}")
+    model = ReplayModel.from_path(str(MATHCODER_MATH))
     problems = [
         Problem(id=p.id, question=p.question, answer=p.gold_answer or "", dataset="math")
-        for p in model.problems  # type: ignore[attr-defined]
+        for p in model.problems
     ]
     lines = []
     for limit in (Limits().timeout_s, 5.0):
@@ -127,13 +128,11 @@ def replay_benchmark(workdir: Path) -> list[str]:
             run_engine(model, problems, 1, 16, path, cache=False, limits=Limits(timeout_s=limit))
         )
         rate = len(problems) / seconds
-        with RunStore(path) as store:
-            rows = list(
-                iter_rows(store, "SELECT status, COUNT(*), SUM(cpu_s) FROM cells GROUP BY status")
-            )
-        cpu = {status: (count, total) for status, count, total in rows}
-        timed_out, timed_out_cpu = cpu.get("timeout", (0, 0.0))
-        all_cpu = sum(total for _, total in cpu.values())
+        with RunStore.read(path) as store:
+            cells = list(store.iter_cells())
+        timed_out = sum(c.status == "timeout" for c in cells)
+        timed_out_cpu = sum(c.cpu_s for c in cells if c.status == "timeout")
+        all_cpu = sum(c.cpu_s for c in cells)
         lines.append(
             f"replay {len(problems)} MathCoder MATH transcripts, cell limit {limit:g} s: "
             f"{seconds:.1f} s, {rate:.1f} trajectories/s (target >= 60/s: "
@@ -180,8 +179,8 @@ def memory_benchmark(workdir: Path) -> list[str]:
 
 def gsm8k_replay_problems(spec: str, limit: int) -> list[Problem]:
     """The first ``limit`` GSM8K problems that the recording holds (as ``eval`` picks them)."""
-    from verimath.cli.eval_cmd import restrict_to_recording
     from verimath.datasets import load_dataset, select
+    from verimath.evaluation import restrict_to_recording
 
     problems, _ = restrict_to_recording(
         resolve_model(spec), select(load_dataset("gsm8k"), limit=limit)
@@ -190,7 +189,7 @@ def gsm8k_replay_problems(spec: str, limit: int) -> list[Problem]:
 
 
 async def timed_runs(
-    executor: object, grader: Grader, problems: list[Problem], paths: list[Path]
+    executor: SampleExecutor, grader: Grader, problems: list[Problem], paths: list[Path]
 ) -> list[float]:
     """Seconds of ``Engine.run`` into each fresh store in ``paths``, one after the other."""
     options = SolveOptions(samples=1)
@@ -198,7 +197,7 @@ async def timed_runs(
     for path in paths:
         with RunStore(path) as store:
             store.add_problems(problems)
-            engine = Engine(executor, grader, store, options)  # type: ignore[arg-type]
+            engine = Engine(executor, grader, store, options)
             started = time.perf_counter()
             await engine.run(problems)
             seconds.append(time.perf_counter() - started)

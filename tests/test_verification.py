@@ -144,13 +144,13 @@ def test_fenced_text_splits_cells_outputs_and_statuses() -> None:
     ]
     code_steps = [s for s in trace.steps if isinstance(s, CodeStep)]
     assert [s.status for s in code_steps] == ["ok", "error", "ok"]
-    assert code_steps[0] == CodeStep("print(16 - 3 - 4)\n", "9", "ok")
+    assert code_steps[0] == CodeStep("print(16 - 3 - 4)", "9", "ok")
     assert trace.answer == "18"
 
 
 def test_fenced_text_cell_without_output_was_not_run() -> None:
     trace = trace_from_fenced_text("```python\nx = 1\n```", answer="1")
-    assert trace.steps == (CodeStep("x = 1\n", "", "not_run"),)
+    assert trace.steps == (CodeStep("x = 1", "", "not_run"),)
     assert trace.answer == "1"
 
 

@@ -4,6 +4,8 @@ sandboxed notebook, verifies its answer with more code, and votes over several s
     import verimath
     solution = verimath.solve("What is 2^10 - 1?", model="openai:gpt-4o", samples=4)
     solution.answer            # '1023'
+    result = verimath.evaluate("math500", model="openai:gpt-4o", samples=4, limit=20)
+    result.summary.accuracy    # of the weighted vote; every sample is in result.path
 """
 
 from __future__ import annotations
@@ -13,19 +15,41 @@ from typing import TYPE_CHECKING, Any
 from verimath.errors import VerimathError
 
 if TYPE_CHECKING:
-    from verimath.solver import Solution, SolveOptions, asolve, solve
+    from verimath.config import RunConfig, SolveOptions
+    from verimath.evaluation import RunResult, aevaluate, evaluate
+    from verimath.solver import Solution, asolve, solve
 
-__all__ = ["Solution", "SolveOptions", "VerimathError", "__version__", "asolve", "solve"]
+__all__ = [
+    "RunConfig",
+    "RunResult",
+    "Solution",
+    "SolveOptions",
+    "VerimathError",
+    "__version__",
+    "aevaluate",
+    "asolve",
+    "evaluate",
+    "solve",
+]
 
 __version__ = "0.1.0"
 
-_LAZY = {"solve", "asolve", "Solution", "SolveOptions"}
+_LAZY = {
+    "solve": "verimath.solver",
+    "asolve": "verimath.solver",
+    "Solution": "verimath.solver",
+    "SolveOptions": "verimath.config",
+    "RunConfig": "verimath.config",
+    "evaluate": "verimath.evaluation",
+    "aevaluate": "verimath.evaluation",
+    "RunResult": "verimath.evaluation",
+}
 
 
 def __getattr__(name: str) -> Any:
     # the solver pulls in the model SDKs and the grader; `import verimath` stays light
     if name in _LAZY:
-        from verimath import solver
+        import importlib
 
-        return getattr(solver, name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'verimath' has no attribute {name!r}")

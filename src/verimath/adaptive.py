@@ -41,6 +41,8 @@ from verimath.voting import (
 )
 
 __all__ = [
+    "DEFAULT_THRESHOLD",
+    "DEFAULT_WAVE",
     "MODES",
     "AdaptiveOutcome",
     "AdaptivePolicy",
@@ -56,6 +58,12 @@ Mode = Literal["exact", "probabilistic"]
 MODES: tuple[Mode, ...] = ("exact", "probabilistic")
 Same = Callable[[str, str], bool]
 STATES = (VerificationState.TRUE, VerificationState.UNCERTAIN, VerificationState.FALSE)
+
+
+DEFAULT_WAVE = 1
+"""Samples drawn between two checks of the stop rule (``--wave``)."""
+DEFAULT_THRESHOLD = 0.02
+"""Probabilistic mode: stop when P(winner changes) is below this (``--threshold``)."""
 
 
 @dataclass(frozen=True)
@@ -78,8 +86,8 @@ class AdaptivePolicy:
     """
 
     mode: Mode = "exact"
-    wave: int = 1
-    threshold: float = 0.02
+    wave: int = DEFAULT_WAVE
+    threshold: float = DEFAULT_THRESHOLD
     min_samples: int = 1
     max_weight: float = 1.0
     prior: float = 0.1

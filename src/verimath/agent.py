@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from verimath.errors import ConfigError
 from verimath.grading import extract_answer
-from verimath.interpreter import Session
+from verimath.interpreter import CellResult
 from verimath.models import (
     FENCED,
     FENCED_STOP,
@@ -34,7 +35,7 @@ from verimath.models import (
     fence_output,
     tool_call_code,
 )
-from verimath.models.tools import parse_fenced_transcript, trim_fenced_completion
+from verimath.models.tools import split_turn, trim_fenced_completion
 from verimath.prompts import Strategy, tool_use_hint
 from verimath.trajectory import Cell, ModelTurn, Trajectory
 from verimath.verification import (
@@ -61,11 +62,8 @@ def split_fenced_turn(content: str) -> tuple[str, str | None]:
     Only a turn that *ends* with a closed python block runs code, and only that last block;
     earlier blocks stay part of the text.
     """
-    segments = parse_fenced_transcript(content)
-    if len(segments) < 2 or segments[-1].prose.strip():
-        return content, None
-    before = "".join(segment.fenced() for segment in segments[:-2])
-    return before + segments[-2].prose, segments[-2].code or ""
+    turn = split_turn(content)
+    return turn.prose, turn.code
 
 
 @dataclass(frozen=True)
@@ -115,9 +113,15 @@ class AgentConfig:
         )
 
 
+class CellRunner(Protocol):
+    """Where a sample's cells run: a notebook session, or one that waits for a free slot."""
+
+    async def arun(self, code: str, timeout: float | None = None) -> CellResult: ...
+
+
 async def run_sample(
     model: ChatModel,
-    session: Session,
+    session: CellRunner,
     problem: str,
     config: AgentConfig,
     *,
@@ -134,7 +138,7 @@ class _SampleRun:
     def __init__(
         self,
         model: ChatModel,
-        session: Session,
+        session: CellRunner,
         problem: str,
         config: AgentConfig,
         seed: int | None,

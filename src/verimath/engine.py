@@ -14,24 +14,23 @@ import dataclasses
 import functools
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
-from verimath.adaptive import should_stop
 from verimath.agent import run_sample
 from verimath.caching import StoreCachedModel
+from verimath.config import DEFAULT_CONCURRENCY, SolveOptions, agent_config
 from verimath.datasets import Problem
 from verimath.errors import ModelError, VerimathError
-from verimath.grading import Grader, known_rules
+from verimath.grading import Grader, Status, known_rules
 from verimath.interpreter import CellResult, Interpreter, Session
 from verimath.models import ChatModel
-from verimath.solver import SolveOptions, agent_config
-from verimath.store import RunStore, VoteRecord
+from verimath.models.endpoints import EndpointStats, endpoint_stats
+from verimath.store import RunStore
+from verimath.tally import adaptive_stop, vote_record
 from verimath.trajectory import Trajectory
-from verimath.voting import PLAIN_WEIGHTS, Candidate, vote
 
-DEFAULT_CONCURRENCY = 16
 MAX_CONSECUTIVE_FAILURES = 20
 
 
@@ -82,13 +81,32 @@ class _ThrottledSession:
 
 
 class SampleExecutor(Protocol):
-    """Runs one sample to its end and grades it: in this process, or elsewhere (Ray)."""
+    """Runs one sample to its end and grades it: in this process (:class:`LocalExecutor`),
+    or elsewhere (``verimath.distributed.RayExecutor``)."""
 
     parallelism: int
     """How many samples the engine should keep in flight for this executor."""
 
-    async def execute(self, problem: Problem, index: int) -> tuple[Trajectory, str]:
+    @property
+    def model_name(self) -> str:
+        """The name of the model the samples are drawn from."""
+        ...
+
+    @property
+    def cache_hits(self) -> int:
+        """Model calls answered from the run's response cache so far."""
+        ...
+
+    async def execute(self, problem: Problem, index: int) -> tuple[Trajectory, Status]:
         """The sample's trajectory and its grade; ModelError when the model failed."""
+        ...
+
+    async def endpoint_stats(self) -> list[EndpointStats]:
+        """Per-endpoint counters of a model served by several endpoints (else empty)."""
+        ...
+
+    def describe(self) -> str | None:
+        """A line about where the samples ran, for the end of a run (None: nothing to say)."""
         ...
 
 
@@ -107,6 +125,7 @@ class LocalExecutor:
         cell_slots: int | None = None,
     ) -> None:
         slots = cell_slots or default_cell_slots()
+        self.model_name = model.name
         self.model = StoreCachedModel(model, store, concurrency)
         self.interpreter = interpreter
         self.grader = grader
@@ -115,19 +134,29 @@ class LocalExecutor:
         self.cell_slots = asyncio.Semaphore(slots)
         self.parallelism = concurrency + slots
 
-    async def execute(self, problem: Problem, index: int) -> tuple[Trajectory, str]:
+    async def execute(self, problem: Problem, index: int) -> tuple[Trajectory, Status]:
         rules = answer_rules(problem)
         config = dataclasses.replace(self.config, dataset=rules)
         with self.interpreter.session() as session:
             trajectory = await run_sample(
                 self.model,
-                _ThrottledSession(session, self.cell_slots),  # type: ignore[arg-type]
+                _ThrottledSession(session, self.cell_slots),
                 problem.question,
                 config,
                 seed=self.options.seed + index,
             )
         grade = await self.grader.agrade(problem.answer, trajectory.answer, rules)
-        return trajectory, str(grade.status)
+        return trajectory, grade.status
+
+    @property
+    def cache_hits(self) -> int:
+        return self.model.hits
+
+    async def endpoint_stats(self) -> list[EndpointStats]:
+        return endpoint_stats(self.model)
+
+    def describe(self) -> str | None:
+        return None
 
 
 class Engine:
@@ -206,9 +235,11 @@ class Engine:
 
     def _count_finished(self, problems: Sequence[Problem]) -> None:
         wanted = {p.id for p in problems}
-        for sample in self.store.samples():
-            if sample["problem_id"] in wanted and sample["sample_index"] < self.options.samples:
-                self._add_sample_totals(sample)
+        for sample in self.store.samples(below=self.options.samples):
+            if sample.problem_id in wanted:
+                self._add_sample_totals(
+                    sample.grade, sample.prompt_tokens, sample.completion_tokens, sample.cost_usd
+                )
 
     async def _worker(self) -> None:
         while (item := await self._queue.get()) is not None:
@@ -253,37 +284,29 @@ class Engine:
         return missing[: policy.wave]
 
     async def _settled(self, problem: Problem) -> bool:
-        candidates = stored_candidates(self.store.samples(problem.id))  # in sample order
-        same = functools.partial(self.grader.equivalent, dataset=answer_rules(problem))
-        decision = await asyncio.to_thread(
-            should_stop,
-            candidates,
-            self.options.samples,
-            self.options.weights,
-            same,
-            self.options.adaptive,
-        )
-        return decision.stop
+        policy = self.options.adaptive
+        assert policy is not None
+        samples = self.store.samples(problem.id)  # in sample order
+        options, same = self.options, self._same(problem)
+        return await adaptive_stop(samples, options.samples, options.weights, same, policy)
+
+    def _same(self, problem: Problem) -> Callable[[str, str], bool]:
+        return functools.partial(self.grader.equivalent, dataset=answer_rules(problem))
 
     async def _sample(self, problem: Problem, index: int) -> bool:
         """Run, grade and store one sample; False when the model failed (kept for a rerun)."""
         try:
             trajectory, grade = await self.executor.execute(problem, index)
         except ModelError as exc:
-            return self._failed(problem, index, exc)
+            return self._record_failure(problem, index, exc)
         self._consecutive_failures = 0
         self.store.add_sample(problem.id, index, trajectory, grade)
         self._add_sample_totals(
-            {
-                "grade": grade,
-                "prompt_tokens": trajectory.prompt_tokens,
-                "completion_tokens": trajectory.completion_tokens,
-                "cost_usd": trajectory.cost_usd,
-            }
+            grade, trajectory.prompt_tokens, trajectory.completion_tokens, trajectory.cost_usd
         )
         return True
 
-    def _failed(self, problem: Problem, index: int, exc: VerimathError) -> bool:
+    def _record_failure(self, problem: Problem, index: int, exc: VerimathError) -> bool:
         self.store.add_failure(problem.id, index, str(exc))
         self.progress.failures += 1
         self._consecutive_failures += 1
@@ -294,67 +317,22 @@ class Engine:
             ) from exc
         return False
 
-    def _add_sample_totals(self, sample: dict[str, object]) -> None:
+    def _add_sample_totals(
+        self, grade: Status, prompt_tokens: int, completion_tokens: int, cost_usd: float | None
+    ) -> None:
         progress = self.progress
         progress.samples_done += 1
-        progress.sample_correct += sample["grade"] == "correct"
-        progress.prompt_tokens += int(sample["prompt_tokens"] or 0)  # type: ignore[call-overload]
-        progress.completion_tokens += int(sample["completion_tokens"] or 0)  # type: ignore[call-overload]
-        progress.cost_usd += float(sample["cost_usd"] or 0.0)  # type: ignore[arg-type]
+        progress.sample_correct += grade is Status.CORRECT
+        progress.prompt_tokens += int(prompt_tokens or 0)
+        progress.completion_tokens += int(completion_tokens or 0)
+        progress.cost_usd += float(cost_usd or 0.0)
 
     async def _vote(self, problem: Problem) -> None:
-        samples = [
-            s for s in self.store.samples(problem.id) if s["sample_index"] < self.options.samples
-        ]
+        samples = self.store.samples(problem.id, below=self.options.samples)
         # equivalence checks may wait on grader workers: keep them off the event loop
         record = await asyncio.to_thread(
-            vote_record, problem.id, samples, self.options, self.grader, answer_rules(problem)
+            vote_record, problem.id, samples, self.options, self._same(problem)
         )
         self.store.set_vote(record)
         self.progress.problems_done += 1
-        self.progress.voted_correct += record.grade == "correct"
-
-
-def stored_candidates(samples: Sequence[Mapping[str, Any]]) -> list[Candidate]:
-    """The votes of stored sample rows (``RunStore.samples``), in their order."""
-    return [Candidate(s["answer"], s["state"]) for s in samples]
-
-
-def vote_record(
-    problem_id: str,
-    samples: list[dict[str, object]],
-    options: SolveOptions,
-    grader: Grader,
-    dataset: str | None,
-) -> VoteRecord:
-    """Weighted and plain votes over stored samples; a winner's grade is its first member's."""
-    candidates = stored_candidates(samples)
-    same = functools.partial(grader.equivalent, dataset=dataset)
-    weighted = vote(candidates, options.weights, same)
-    plain = vote(candidates, PLAIN_WEIGHTS, same)
-
-    def grade_of(result_classes: tuple) -> str:  # type: ignore[type-arg]
-        if not result_classes or result_classes[0].answer is None:
-            return "unparseable"
-        return str(samples[result_classes[0].first_index]["grade"])
-
-    classes = [
-        {
-            "answer": c.answer,
-            "score": c.score,
-            "true": c.counts.true,
-            "uncertain": c.counts.uncertain,
-            "false": c.counts.false,
-            "samples": [int(samples[i]["sample_index"]) for i in c.members],
-        }  # type: ignore[call-overload]
-        for c in weighted.classes
-    ]
-    return VoteRecord(
-        problem_id,
-        weighted.winner,
-        grade_of(weighted.classes),
-        plain.winner,
-        grade_of(plain.classes),
-        len(samples),
-        classes,
-    )
+        self.progress.voted_correct += record.correct

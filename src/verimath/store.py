@@ -17,14 +17,28 @@ import json
 import sqlite3
 import time
 import zlib
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from verimath.datasets import Problem
 from verimath.errors import RunConfigMismatchError, StoreError
+from verimath.grading import Status
+from verimath.models import Message, ToolCall
+from verimath.run_records import (
+    CellRecord,
+    FailureRecord,
+    ProblemRecord,
+    SampleRecord,
+    SampleStats,
+    TurnRecord,
+    VoteClassRecord,
+    VoteRecord,
+)
 from verimath.trajectory import Trajectory
+from verimath.verification import VerificationState
+
+__all__ = ["SCHEMA_VERSION", "RunStore", "VoteRecord", "request_key"]
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -68,12 +82,20 @@ CREATE TABLE IF NOT EXISTS responses (
 """
 
 
-SAMPLE_SUMMARY_COLUMNS = (
+SAMPLE_COLUMNS = (
     "problem_id", "sample_index", "answer", "answer_method", "state", "evidence", "grade",
     "code_executions", "code_refusals", "rule_violations", "revisions", "stop_reason",
     "prompt_tokens", "completion_tokens", "cost_usd", "duration_s", "finished_at",
 )  # fmt: skip
-"""The ``samples`` columns ``RunStore.samples`` returns: all but ``messages``."""
+"""The ``samples`` columns of a :class:`SampleRecord`: all but ``messages``."""
+TURN_COLUMNS = (
+    "problem_id, sample_index, turn_index, content, tool_calls, finish_reason, prompt_tokens, "
+    "completion_tokens, cost_usd, latency_s"
+)
+CELL_COLUMNS = (
+    "problem_id, sample_index, cell_index, turn_index, code, output, status, duration_s, cpu_s"
+)
+_Record = TypeVar("_Record")
 
 
 def request_key(request: dict[str, Any]) -> str:
@@ -90,33 +112,60 @@ def _unpack(blob: bytes) -> Any:
     return json.loads(zlib.decompress(blob))
 
 
-@dataclass(frozen=True)
-class VoteRecord:
-    """The voted outcome of one problem, as stored."""
-
-    problem_id: str
-    answer: str | None
-    grade: str
-    plain_answer: str | None
-    plain_grade: str
-    samples_used: int
-    classes: list[dict[str, Any]]
-
-
 class RunStore:
     """One run's SQLite file. Not thread-safe: use it from one thread (the event loop's)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+        """Open (or create) the run at ``path``; with ``readonly``, open an existing run for
+        reading only, leaving the file exactly as it was. StoreError if the file is not a run
+        verimath can read (another kind of file, or a run of a newer schema)."""
         self.path = Path(path)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=10000")
-            self._db.executescript(SCHEMA)
+            if readonly:
+                uri = f"{self.path.resolve().as_uri()}?mode=ro"
+                self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.execute("PRAGMA busy_timeout=10000")
+                self._db.executescript(SCHEMA)
+            self._check_schema(readonly)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open run store {self.path}: {exc}") from exc
+
+    @classmethod
+    def read(cls, path: str | Path) -> RunStore:
+        """The run at ``path`` for reading (reports, the viewer, replay): nothing is written;
+        StoreError if it is missing or not a verimath run."""
+        path = Path(path)
+        if not path.is_file():
+            raise StoreError(
+                f"{path}: no such run file; runs are made by 'verimath eval ... --run'"
+            )
+        return cls(path, readonly=True)
+
+    def _check_schema(self, readonly: bool) -> None:
+        """A file of another kind, or of a schema this version cannot read, is refused."""
+        try:
+            found = self.meta("schema_version")
+            is_run = found is not None or self.meta("config") is not None
+        except (sqlite3.DatabaseError, ValueError):
+            found, is_run = None, False
+        if readonly and not is_run:
+            self._db.close()
+            raise StoreError(
+                f"{self.path} is not a verimath run (no config in a meta table); pass a file "
+                "written by 'verimath eval'"
+            )
+        if found is not None and found != SCHEMA_VERSION:
+            self._db.close()
+            raise StoreError(
+                f"{self.path} is a run of schema version {found}; this verimath reads version "
+                f"{SCHEMA_VERSION}. Open it with the verimath that wrote it, or start a new run "
+                "(--new)."
+            )
 
     def close(self) -> None:
         self._db.close()
@@ -132,6 +181,16 @@ class RunStore:
     def meta(self, key: str) -> Any:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
+
+    def config(self) -> dict[str, Any]:
+        """The run's recorded config (empty before ``bind_config``)."""
+        config: dict[str, Any] = self.meta("config") or {}
+        return config
+
+    def versions(self) -> dict[str, Any]:
+        """The package versions recorded when the run started."""
+        versions: dict[str, Any] = self.meta("versions") or {}
+        return versions
 
     def set_meta(self, key: str, value: Any) -> None:
         self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
@@ -176,13 +235,13 @@ class RunStore:
         with self._transaction():
             self._db.executemany("INSERT OR IGNORE INTO problems VALUES (?,?,?,?,?,?,?,?)", rows)
 
-    def problems(self) -> list[dict[str, Any]]:
-        cursor = self._db.execute(
-            "SELECT problem_id, question, gold, dataset, subject, level FROM problems "
+    def problems(self) -> list[ProblemRecord]:
+        """The run's problems in run order."""
+        query = (
+            "SELECT problem_id, position, question, gold, dataset, subject, level FROM problems "
             "ORDER BY position"
         )
-        keys = ("problem_id", "question", "gold", "dataset", "subject", "level")
-        return [dict(zip(keys, row, strict=True)) for row in cursor]
+        return self._records(query, (), ProblemRecord)
 
     # --- samples ----------------------------------------------------------------------------
 
@@ -193,7 +252,9 @@ class RunStore:
             done.setdefault(problem_id, set()).add(index)
         return done
 
-    def add_sample(self, problem_id: str, index: int, trajectory: Trajectory, grade: str) -> None:
+    def add_sample(
+        self, problem_id: str, index: int, trajectory: Trajectory, grade: Status
+    ) -> None:
         """Store one finished sample with its turns and cells, atomically."""
         t = trajectory
         row = (
@@ -203,7 +264,7 @@ class RunStore:
             t.answer_method,
             str(t.verification.state),
             json.dumps(list(t.verification.evidence)),
-            grade,
+            str(grade),
             t.code_executions,
             t.code_refusals,
             t.rule_violations,
@@ -245,39 +306,93 @@ class RunStore:
             "INSERT INTO failures VALUES (?,?,?,?)", (problem_id, index, error, time.time())
         )
 
-    def samples(self, problem_id: str | None = None) -> list[dict[str, Any]]:
-        """Stored samples (without messages), in problem then sample order."""
+    def samples(
+        self, problem_id: str | None = None, *, below: int | None = None
+    ) -> list[SampleRecord]:
+        """Stored samples (without messages), in problem then sample order; ``below``: only
+        sample indices under it (a run's k)."""
         # every column but the conversation, which is the bulk of a row and read on its own
-        columns = ", ".join(f"s.{name}" for name in SAMPLE_SUMMARY_COLUMNS)
+        columns = ", ".join(f"s.{name}" for name in SAMPLE_COLUMNS)
+        where, arguments = _where(("s.problem_id = ?", problem_id), ("s.sample_index < ?", below))
         query = (
-            f"SELECT {columns}, p.position FROM samples s JOIN problems p USING (problem_id)"
-            + (" WHERE s.problem_id = ?" if problem_id else "")
-            + " ORDER BY p.position, s.sample_index"
+            f"SELECT {columns} FROM samples s JOIN problems p USING (problem_id){where} "
+            "ORDER BY p.position, s.sample_index"
         )
-        cursor = self._db.execute(query, (problem_id,) if problem_id else ())
-        names = [d[0] for d in cursor.description]
-        rows = []
-        for row in cursor:
-            record = dict(zip(names, row, strict=True))
-            record["evidence"] = json.loads(record["evidence"] or "[]")
-            rows.append(record)
-        return rows
+        return self._records(query, arguments, _sample_record)
 
-    def messages(self, problem_id: str, index: int) -> list[dict[str, Any]]:
+    def messages(self, problem_id: str, index: int) -> tuple[Message, ...]:
+        """The sample's conversation as sent to and received from the model."""
         row = self._db.execute(
             "SELECT messages FROM samples WHERE problem_id = ? AND sample_index = ?",
             (problem_id, index),
         ).fetchone()
-        return json.loads(row[0]) if row else []
+        return tuple(_message(m) for m in json.loads(row[0])) if row else ()
 
-    def cells(self, problem_id: str, index: int) -> list[dict[str, Any]]:
-        cursor = self._db.execute(
-            "SELECT turn_index, code, output, status, duration_s, cpu_s FROM cells "
-            "WHERE problem_id = ? AND sample_index = ? ORDER BY cell_index",
-            (problem_id, index),
+    def cells(self, problem_id: str, index: int) -> list[CellRecord]:
+        """The sample's cells in the order they ran."""
+        query = (
+            f"SELECT {CELL_COLUMNS} FROM cells WHERE problem_id = ? AND sample_index = ? "
+            "ORDER BY cell_index"
         )
-        keys = ("turn_index", "code", "output", "status", "duration_s", "cpu_s")
-        return [dict(zip(keys, row, strict=True)) for row in cursor]
+        return self._records(query, (problem_id, index), CellRecord)
+
+    def iter_turns(self) -> Iterator[TurnRecord]:
+        """Every model turn of the run, in problem, sample and turn order, read lazily."""
+        columns = ", ".join(f"t.{c}" for c in TURN_COLUMNS.split(", "))
+        query = (
+            f"SELECT {columns} FROM turns t JOIN problems p USING (problem_id) "
+            "ORDER BY p.position, t.sample_index, t.turn_index"
+        )
+        return (_turn_record(row) for row in self._db.execute(query))
+
+    def iter_cells(self) -> Iterator[CellRecord]:
+        """Every cell of the run, in problem, sample and cell order, read lazily."""
+        columns = ", ".join(f"c.{c}" for c in CELL_COLUMNS.split(", "))
+        query = (
+            f"SELECT {columns} FROM cells c JOIN problems p USING (problem_id) "
+            "ORDER BY p.position, c.sample_index, c.cell_index"
+        )
+        return (CellRecord(*row) for row in self._db.execute(query))
+
+    def sample_stats(self) -> dict[tuple[str, int], SampleStats]:
+        """Per (problem id, sample index): turns, model and code time, cells per status;
+        one aggregate query each, not one per sample."""
+        statuses: dict[tuple[str, int], dict[str, int]] = {}
+        query = "SELECT problem_id, sample_index, status, COUNT(*) FROM cells GROUP BY 1, 2, 3"
+        for problem_id, index, status, count in self._db.execute(query):
+            statuses.setdefault((problem_id, index), {})[status] = count
+        code_time = self._sums("cells", "duration_s")
+        model_time = self._sums("turns", "COALESCE(latency_s, 0)")
+        turns = self._sums("turns", "1")
+        return {
+            key: SampleStats(
+                int(turns.get(key, 0)),
+                model_time.get(key, 0.0),
+                code_time.get(key, 0.0),
+                statuses.get(key, {}),
+            )
+            for key in {*statuses, *code_time, *model_time, *turns}
+        }
+
+    def _sums(self, table: str, expression: str) -> dict[tuple[str, int], float]:
+        query = f"SELECT problem_id, sample_index, SUM({expression}) FROM {table} GROUP BY 1, 2"
+        return {(p, i): float(total or 0) for p, i, total in self._db.execute(query)}
+
+    def failures(self) -> list[FailureRecord]:
+        """Failed sample attempts in the order they happened."""
+        query = "SELECT problem_id, sample_index, error, failed_at FROM failures ORDER BY failed_at"
+        return self._records(query, (), FailureRecord)
+
+    def _records(
+        self,
+        query: str,
+        arguments: Sequence[object],
+        make: Callable[..., _Record],
+    ) -> list[_Record]:
+        try:
+            return [make(*row) for row in self._db.execute(query, arguments)]
+        except ValueError as exc:  # a grade or state this version does not know
+            raise StoreError(f"{self.path} holds a record verimath cannot read: {exc}") from exc
 
     # --- votes ------------------------------------------------------------------------------
 
@@ -287,19 +402,18 @@ class RunStore:
             (
                 vote.problem_id,
                 vote.answer,
-                vote.grade,
+                str(vote.grade),
                 vote.plain_answer,
-                vote.plain_grade,
+                str(vote.plain_grade),
                 vote.samples_used,
-                json.dumps(vote.classes, ensure_ascii=False),
+                json.dumps([c.to_dict() for c in vote.classes], ensure_ascii=False),
             ),
         )
 
     def votes(self) -> list[VoteRecord]:
-        cursor = self._db.execute(
-            "SELECT v.* FROM votes v JOIN problems p USING (problem_id) ORDER BY p.position"
-        )
-        return [VoteRecord(*row[:6], json.loads(row[6])) for row in cursor]
+        """The voted problems in run order."""
+        query = "SELECT v.* FROM votes v JOIN problems p USING (problem_id) ORDER BY p.position"
+        return self._records(query, (), _vote_record)
 
     # --- response cache -----------------------------------------------------------------------
 
@@ -343,6 +457,47 @@ def _message_dict(message: Any) -> dict[str, Any]:
     return data
 
 
-def iter_rows(store: RunStore, query: str) -> Iterator[tuple[Any, ...]]:
-    """Read-only access for reports: rows of an arbitrary SELECT."""
-    yield from store._db.execute(query)
+def _where(*conditions: tuple[str, object]) -> tuple[str, tuple[object, ...]]:
+    """A WHERE clause of the conditions whose argument is not None, and those arguments."""
+    used = [(clause, argument) for clause, argument in conditions if argument is not None]
+    if not used:
+        return "", ()
+    return " WHERE " + " AND ".join(c for c, _ in used), tuple(a for _, a in used)
+
+
+def _sample_record(*row: Any) -> SampleRecord:
+    (pid, index, answer, method, state, evidence, grade, *counts) = row
+    return SampleRecord(
+        pid,
+        index,
+        answer,
+        method,
+        VerificationState(state),
+        tuple(json.loads(evidence or "[]")),
+        Status(grade),
+        *counts,
+    )
+
+
+def _vote_record(*row: Any) -> VoteRecord:
+    pid, answer, grade, plain, plain_grade, used, classes = row
+    return VoteRecord(
+        pid,
+        answer,
+        Status(grade),
+        plain,
+        Status(plain_grade),
+        used,
+        tuple(VoteClassRecord.from_dict(c) for c in json.loads(classes)),
+    )
+
+
+def _turn_record(row: tuple[Any, ...]) -> TurnRecord:
+    pid, index, turn, content, calls, *rest = row
+    tool_calls = tuple(ToolCall(**c) for c in json.loads(calls)) if calls else ()
+    return TurnRecord(pid, index, turn, content, tool_calls, *rest)
+
+
+def _message(data: dict[str, Any]) -> Message:
+    calls = tuple(ToolCall(**c) for c in data.get("tool_calls", ()))
+    return Message(data["role"], data["content"], calls, data.get("tool_call_id"))

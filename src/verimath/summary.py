@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from verimath.run_records import ProblemRecord, SampleRecord, VoteRecord
 from verimath.store import RunStore
 
 
@@ -52,48 +54,53 @@ class RunSummary:
 
 def summarize(store: RunStore) -> RunSummary:
     """The summary of everything stored so far."""
-    problems = {p["problem_id"]: p for p in store.problems()}
+    problems = store.problems()
     samples = store.samples()
     votes = {v.problem_id: v for v in store.votes()}
-    costs = [s["cost_usd"] for s in samples]
+    costs = [s.cost_usd for s in samples]
     return RunSummary(
         problems=len(problems),
         problems_voted=len(votes),
         samples=len(samples),
-        accuracy=_mean(v.grade == "correct" for v in votes.values()),
-        plain_accuracy=_mean(v.plain_grade == "correct" for v in votes.values()),
-        sample_accuracy=_mean(s["grade"] == "correct" for s in samples),
-        code_usage_mean=_mean(s["code_executions"] for s in samples),
-        states=dict(Counter(s["state"] for s in samples)),
-        grades=dict(Counter(s["grade"] for s in samples)),
-        stop_reasons=dict(Counter(s["stop_reason"] for s in samples)),
-        prompt_tokens=sum(s["prompt_tokens"] for s in samples),
-        completion_tokens=sum(s["completion_tokens"] for s in samples),
-        cost_usd=None if any(c is None for c in costs) else sum(costs),
+        accuracy=_mean(v.correct for v in votes.values()),
+        plain_accuracy=_mean(v.plain_correct for v in votes.values()),
+        sample_accuracy=_mean(s.correct for s in samples),
+        code_usage_mean=_mean(s.code_executions for s in samples),
+        states=_counts(s.state for s in samples),
+        grades=_counts(s.grade for s in samples),
+        stop_reasons=_counts(s.stop_reason for s in samples),
+        prompt_tokens=sum(s.prompt_tokens for s in samples),
+        completion_tokens=sum(s.completion_tokens for s in samples),
+        cost_usd=None if any(c is None for c in costs) else sum(c or 0.0 for c in costs),
         failures=store.counts()["failures"],
-        by_subject=_breakdowns(problems, samples, votes, "subject"),
-        by_level=_breakdowns(problems, samples, votes, "level"),
+        by_subject=_breakdowns(problems, samples, votes, lambda p: p.subject),
+        by_level=_breakdowns(problems, samples, votes, lambda p: p.level),
     )
 
 
-def _mean(values: Any) -> float:
+def _counts(values: Iterable[str]) -> dict[str, int]:
+    """How often each value occurs, in order of first occurrence, keyed by its text."""
+    return {str(key): count for key, count in Counter(values).items()}
+
+
+def _mean(values: Iterable[float]) -> float:
     items = [float(v) for v in values]
     return sum(items) / len(items) if items else 0.0
 
 
 def _breakdowns(
-    problems: dict[str, dict[str, Any]],
-    samples: list[dict[str, Any]],
-    votes: dict[str, Any],
-    key: str,
+    problems: Sequence[ProblemRecord],
+    samples: Sequence[SampleRecord],
+    votes: Mapping[str, VoteRecord],
+    key: Callable[[ProblemRecord], str | int | None],
 ) -> list[Breakdown]:
-    groups: dict[Any, list[str]] = defaultdict(list)
-    for problem_id, problem in problems.items():
-        if problem[key] is not None:
-            groups[problem[key]].append(problem_id)
-    by_problem: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[str | int, list[str]] = defaultdict(list)
+    for problem in problems:
+        if (name := key(problem)) is not None:
+            groups[name].append(problem.problem_id)
+    by_problem: dict[str, list[SampleRecord]] = defaultdict(list)
     for sample in samples:
-        by_problem[sample["problem_id"]].append(sample)
+        by_problem[sample.problem_id].append(sample)
     rows = []
     for name in sorted(groups, key=str):
         ids = [i for i in groups[name] if i in votes]
@@ -103,9 +110,9 @@ def _breakdowns(
             Breakdown(
                 str(name),
                 len(ids),
-                _mean(votes[i].grade == "correct" for i in ids),
-                _mean(votes[i].plain_grade == "correct" for i in ids),
-                _mean(s["grade"] == "correct" for i in ids for s in by_problem[i]),
+                _mean(votes[i].correct for i in ids),
+                _mean(votes[i].plain_correct for i in ids),
+                _mean(s.correct for i in ids for s in by_problem[i]),
             )
         )
     return rows

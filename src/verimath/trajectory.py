@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verimath.models import Message, ToolCall
-from verimath.verification import CodeStep, TextStep, Trace, Verification
+from verimath.verification import CodeStep, TextStep, Trace, Verification, VerificationState
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,11 @@ class Trajectory:
     duration_s: float
 
     @property
+    def state(self) -> VerificationState:
+        """The verification state read off the sample."""
+        return self.verification.state
+
+    @property
     def prompt_tokens(self) -> int:
         return sum(turn.prompt_tokens for turn in self.turns)
 
@@ -84,8 +89,8 @@ class Trajectory:
 
     @property
     def cost_usd(self) -> float | None:
-        costs = [turn.cost_usd for turn in self.turns]
-        return None if any(cost is None for cost in costs) else sum(costs)  # type: ignore[misc]
+        known = [turn.cost_usd for turn in self.turns if turn.cost_usd is not None]
+        return sum(known) if len(known) == len(self.turns) else None
 
     def trace(self) -> Trace:
         return Trace(self.steps, self.answer)

@@ -22,6 +22,8 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from verimath.errors import ConfigError, InputError
+from verimath.grading.extraction import boxed_contents
+from verimath.models.tools import fenced_cells
 
 __all__ = [
     "CodeStep",
@@ -203,19 +205,6 @@ def _leading_window(text: str) -> str:
     return " ".join(kept or sentences[:1])[:VERDICT_WINDOW_CHARS]
 
 
-def _boxed_contents(text: str) -> list[str]:
-    """Contents of every ``\\boxed{...}`` in order, braces balanced."""
-    found = []
-    for match in re.finditer(r"\\boxed\s*\{", text):
-        depth, start = 1, match.end()
-        for j in range(start, len(text)):
-            depth += {"{": 1, "}": -1}.get(text[j], 0)
-            if depth == 0:
-                found.append(text[start:j])
-                break
-    return found
-
-
 def _normal_answer(answer: str) -> str | float:
     """Loose form used only to notice that a boxed answer *changed*; never for grading.
 
@@ -241,7 +230,7 @@ def _stated_answers(trace: Trace) -> tuple[frozenset[float], frozenset[str]]:
     """Answers the model states anywhere (the final answer and every boxed one): the numeric
     ones as numbers, the others (``\\frac{\\sqrt{2}}{2}``) as text without spaces."""
     stated = [trace.answer or ""]
-    stated += [b for s in trace.steps if isinstance(s, TextStep) for b in _boxed_contents(s.text)]
+    stated += [b for s in trace.steps if isinstance(s, TextStep) for b in boxed_contents(s.text)]
     normal = {answer: _normal_answer(answer) for answer in stated if answer.strip()}
     numbers = frozenset(n for n in normal.values() if isinstance(n, float))
     texts = {_squeezed(a) for a, n in normal.items() if not isinstance(n, float)}
@@ -473,7 +462,7 @@ class _Reader:
             self.pending.append((i, "text check"))
 
     def track_boxed(self, i: int, text: str) -> None:
-        for content in _boxed_contents(text):
+        for content in boxed_contents(text):
             if not content.strip():
                 continue  # "let's put our answer in \\boxed{}"
             answer = _normal_answer(content)
@@ -539,9 +528,6 @@ def trace_from_mathcoder(record: Mapping[str, Any]) -> Trace:
     return Trace(tuple(steps), None if answer is None else str(answer))
 
 
-_FENCED_CELL = re.compile(r"```python[^\n]*\n(.*?)```(?:\s*```output[^\n]*\n(.*?)```)?", re.S)
-
-
 def trace_from_fenced_text(text: str, answer: str | None = None) -> Trace:
     """Split a fenced-text completion (```python / ```output blocks, ToRA style) into steps.
 
@@ -549,17 +535,16 @@ def trace_from_fenced_text(text: str, answer: str | None = None) -> Trace:
     """
     steps: list[Step] = []
     position = 0
-    for match in _FENCED_CELL.finditer(text):
-        if text[position : match.start()].strip():
-            steps.append(TextStep(text[position : match.start()].strip()))
-        output = match.group(2)
-        status = "not_run" if output is None else _status_from_output(output)
-        steps.append(CodeStep(match.group(1), (output or "").strip(), status))
-        position = match.end()
+    for cell in fenced_cells(text):
+        if text[position : cell.start].strip():
+            steps.append(TextStep(text[position : cell.start].strip()))
+        status = "not_run" if cell.output is None else _status_from_output(cell.output)
+        steps.append(CodeStep(cell.code, (cell.output or "").strip(), status))
+        position = cell.output_end
     if text[position:].strip():
         steps.append(TextStep(text[position:].strip()))
     if answer is None:
-        boxed = _boxed_contents(text)
+        boxed = boxed_contents(text)
         answer = boxed[-1] if boxed else None
     return Trace(tuple(steps), answer)
 

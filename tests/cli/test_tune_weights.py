@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 from click.testing import CliRunner
 
 from verimath.cli import cli
+from verimath.store import RunStore
 
 
 def checked(answer: int) -> list[str]:
@@ -68,9 +70,13 @@ def test_tune_weights_table_and_bad_run(tmp_path: Path) -> None:
     assert "held-out gain over plain majority" in table.output
     assert "--weights" in table.output
     empty = tmp_path / "empty.sqlite"
-    import sqlite3
-
-    sqlite3.connect(empty).close()
+    with RunStore(empty) as store:
+        store.bind_config({"samples": 3}, {})
     bad = CliRunner().invoke(cli, ["tune-weights", str(empty)])
     assert bad.exit_code != 0
     assert "at least two voted problems" in str(bad.exception)
+    other = tmp_path / "other.sqlite"
+    sqlite3.connect(other).close()
+    bad = CliRunner().invoke(cli, ["tune-weights", str(other)])
+    assert bad.exit_code != 0
+    assert "not a verimath run" in str(bad.exception)

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from verimath.cli.eval_cmd import restrict_to_recording
 from verimath.datasets import Problem, load_dataset, select
 from verimath.distributed import RayExecutor, import_ray, ray_executor, ray_runtime
 from verimath.engine import Engine
 from verimath.errors import ConfigError, InputError
+from verimath.evaluation import restrict_to_recording
 from verimath.grading import Grader
 from verimath.models import resolve_model
 from verimath.solver import SolveOptions, solver_parts

@@ -7,6 +7,7 @@ Every option can also be set from an environment variable ``VERIMATH_<COMMAND>_<
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 
 import click
@@ -39,7 +40,8 @@ class LazyGroup(click.Group):
         module_name = SUBCOMMANDS.get(cmd_name)
         if module_name is None or not _module_exists(module_name):
             return None
-        return importlib.import_module(module_name).command
+        command: click.Command = importlib.import_module(module_name).command
+        return command
 
 
 def _module_exists(module_name: str) -> bool:

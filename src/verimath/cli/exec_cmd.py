@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TextIO
 
 import click
 
@@ -14,9 +15,7 @@ from verimath.interpreter import Interpreter
 @click.command("exec")
 @sandbox_options
 @click.argument("files", nargs=-1, type=click.File("r", encoding="utf-8"))
-def command(
-    files: tuple[click.utils.LazyFile, ...], timeout: float, memory_mb: int, max_output: int
-) -> None:
+def command(files: tuple[TextIO, ...], timeout: float, memory_mb: int, max_output: int) -> None:
     """Run each FILE (or standard input) as one cell of a single sandboxed session.
 
     Variables persist from one file to the next, as in a notebook. Prints one JSON object per

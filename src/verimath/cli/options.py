@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from verimath.interpreter import Limits
+
+if TYPE_CHECKING:
+    from verimath.adaptive import AdaptivePolicy
+    from verimath.config import SolveOptions
 
 DEFAULT_LIMITS = Limits()
 
@@ -48,9 +52,12 @@ def limits_from(timeout: float, memory_mb: int, max_output: int) -> Limits:
 
 def method_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The model and the method: everything ``SolveOptions`` holds, plus ``--retries``."""
+    from verimath.adaptive import DEFAULT_THRESHOLD, DEFAULT_WAVE
+    from verimath.config import DEFAULT_RETRIES, SolveOptions
     from verimath.prompts import strategy_names
-    from verimath.solver import DEFAULT_SAMPLES
-    from verimath.voting import DEFAULT_WEIGHTS
+
+    solve = SolveOptions()
+    generate = solve.generate
 
     decorators = [
         click.option(
@@ -64,7 +71,7 @@ def method_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--strategy",
             "-s",
             type=click.Choice(strategy_names()),
-            default="csv",
+            default=solve.strategy,
             show_default=True,
             help="Prompting strategy.",
         ),
@@ -72,13 +79,13 @@ def method_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--samples",
             "-k",
             type=click.IntRange(min=1),
-            default=DEFAULT_SAMPLES,
+            default=solve.samples,
             show_default=True,
             help="Solutions sampled and voted over, per problem.",
         ),
         click.option(
             "--weights",
-            default=DEFAULT_WEIGHTS.spec(),
+            default=solve.weights.spec(),
             show_default=True,
             metavar="T,U,F",
             help="Vote weights of verification states True, Uncertain, False.",
@@ -89,31 +96,43 @@ def method_options(command: Callable[..., Any]) -> Callable[..., Any]:
             default=None,
             help="How code is exchanged (default: fenced when the model can).",
         ),
-        click.option("--temperature", type=click.FloatRange(min=0), default=0.7, show_default=True),
         click.option(
-            "--top-p", type=click.FloatRange(min=0, max=1), default=0.95, show_default=True
+            "--temperature",
+            type=click.FloatRange(min=0),
+            default=generate.temperature,
+            show_default=True,
+        ),
+        click.option(
+            "--top-p",
+            type=click.FloatRange(min=0, max=1),
+            default=generate.top_p,
+            show_default=True,
         ),
         click.option(
             "--max-tokens",
             type=click.IntRange(min=16),
-            default=2048,
+            default=generate.max_tokens,
             show_default=True,
             help="Tokens per model turn.",
         ),
         click.option(
-            "--seed", type=int, default=0, show_default=True, help="Sample i uses seed + i."
+            "--seed",
+            type=int,
+            default=solve.seed,
+            show_default=True,
+            help="Sample i uses seed + i.",
         ),
         click.option(
             "--max-code",
             type=click.IntRange(min=1),
-            default=10,
+            default=solve.max_code_executions,
             show_default=True,
             help="Code executions allowed per sample.",
         ),
         click.option(
             "--revise",
             type=click.IntRange(min=0),
-            default=0,
+            default=solve.revise,
             show_default=True,
             help="Times a sample whose verification says False is asked to revise.",
         ),
@@ -132,21 +151,21 @@ def method_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--wave",
             type=click.IntRange(min=1),
-            default=2,
+            default=DEFAULT_WAVE,
             show_default=True,
             help="With --adaptive: samples drawn between two checks.",
         ),
         click.option(
             "--threshold",
             type=click.FloatRange(min=0, max=1),
-            default=0.02,
+            default=DEFAULT_THRESHOLD,
             show_default=True,
             help="With --adaptive probabilistic: stop when P(winner changes) is below this.",
         ),
         click.option(
             "--retries",
             type=click.IntRange(min=0),
-            default=5,
+            default=DEFAULT_RETRIES,
             show_default=True,
             help="Retries of a failed request to an HTTP model server.",
         ),
@@ -156,28 +175,10 @@ def method_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-METHOD_KEYS = (
-    "strategy",
-    "samples",
-    "weights",
-    "tool_style",
-    "temperature",
-    "top_p",
-    "max_tokens",
-    "seed",
-    "max_code",
-    "revise",
-    "enforce_code_rule",
-    "adaptive",
-    "wave",
-    "threshold",
-)
-
-
-def solve_options_from(values: dict[str, Any], dataset: str | None) -> Any:
+def solve_options_from(values: dict[str, Any], dataset: str | None) -> SolveOptions:
     """``SolveOptions`` from the values of ``method_options``."""
+    from verimath.config import SolveOptions
     from verimath.models import GenerateConfig
-    from verimath.solver import SolveOptions
     from verimath.voting import Weights
 
     return SolveOptions(
@@ -199,7 +200,7 @@ def solve_options_from(values: dict[str, Any], dataset: str | None) -> Any:
     )
 
 
-def adaptive_policy(values: dict[str, Any]) -> Any:
+def adaptive_policy(values: dict[str, Any]) -> AdaptivePolicy | None:
     """The ``AdaptivePolicy`` of ``--adaptive/--wave/--threshold``, or None."""
     from verimath.adaptive import AdaptivePolicy
 
@@ -208,12 +209,3 @@ def adaptive_policy(values: dict[str, Any]) -> Any:
     return AdaptivePolicy(
         mode=values["adaptive"], wave=values["wave"], threshold=values["threshold"]
     )
-
-
-def http_model_options(model: str | None, retries: int) -> dict[str, Any]:
-    """Backend options that only HTTP backends take."""
-    from verimath.models import RetryPolicy
-
-    if model is not None and model.startswith("openai:"):
-        return {"retry": RetryPolicy(max_attempts=retries + 1)}
-    return {}

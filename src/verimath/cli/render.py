@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.markup import escape
 from rich.panel import Panel
 from rich.syntax import Syntax
@@ -27,7 +27,7 @@ PROSE_LIMIT = 1500
 
 def render_sample(console: Console, index: int, trajectory: Trajectory) -> None:
     """Print one finished sample: prose, highlighted cells, outputs, answer and state."""
-    parts: list[object] = []
+    parts: list[RenderableType] = []
     for step in trajectory.steps:
         if isinstance(step, TextStep):
             text = step.text.strip()

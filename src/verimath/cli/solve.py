@@ -9,16 +9,11 @@ from typing import Any
 import click
 from rich.console import Console
 
-from verimath.cli.options import (
-    http_model_options,
-    limits_from,
-    method_options,
-    sandbox_options,
-    solve_options_from,
-)
+from verimath.cli.options import limits_from, method_options, sandbox_options, solve_options_from
 from verimath.cli.render import render_sample, render_votes
+from verimath.config import SolveOptions, http_model_options
 from verimath.interpreter import Limits
-from verimath.solver import Solution, SolveOptions, solve_with, solver_parts
+from verimath.solver import Solution, solve_with, solver_parts
 
 
 @click.command("solve")

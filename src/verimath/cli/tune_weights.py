@@ -11,10 +11,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from verimath.engine import stored_candidates
 from verimath.errors import InputError
 from verimath.grading import Grader, known_rules
+from verimath.run_records import SampleRecord
 from verimath.store import RunStore
+from verimath.tally import candidates_of
 from verimath.tuning import TuningResult, tune_weights
 from verimath.voting import Candidate, group_answers
 
@@ -50,32 +51,32 @@ def command(run: Path, dev_fraction: float, seed: int, bootstrap: int, as_json: 
 
 def run_problems(run: Path) -> list[tuple[list[Candidate], list[bool]]]:
     """Each voted problem's candidates (answers made canonical by equivalence) and verdicts."""
-    with RunStore(run) as store:
-        problems = {p["problem_id"]: p for p in store.problems()}
+    with RunStore.read(run) as store:
+        problems = {p.problem_id: p for p in store.problems()}
         voted = [v.problem_id for v in store.votes()]
-        by_problem: dict[str, list[dict[str, Any]]] = {}
+        by_problem: dict[str, list[SampleRecord]] = {}
         for sample in store.samples():
-            by_problem.setdefault(sample["problem_id"], []).append(sample)
+            by_problem.setdefault(sample.problem_id, []).append(sample)
     usable = [pid for pid in voted if len(by_problem.get(pid, [])) > 1]
     if len(usable) < 2:
         raise InputError(
             "tuning needs at least two voted problems with two or more samples", path=str(run)
         )
     with Grader() as grader:
-        return [_problem(by_problem[pid], problems[pid]["dataset"], grader) for pid in usable]
+        return [_problem(by_problem[pid], problems[pid].dataset, grader) for pid in usable]
 
 
 def _problem(
-    samples: list[dict[str, Any]], dataset: str, grader: Grader
+    samples: list[SampleRecord], dataset: str, grader: Grader
 ) -> tuple[list[Candidate], list[bool]]:
     rules = known_rules(dataset)
-    raw = stored_candidates(samples)
+    raw = candidates_of(samples)
     classes = group_answers(raw, functools.partial(grader.equivalent, dataset=rules))
     representative = {c: raw[classes.index(c)].answer for c in set(classes) if c >= 0}
     candidates = [
-        Candidate(representative.get(c), s["state"]) for c, s in zip(classes, samples, strict=True)
+        Candidate(representative.get(c), s.state) for c, s in zip(classes, samples, strict=True)
     ]
-    return candidates, [s["grade"] == "correct" for s in samples]
+    return candidates, [s.correct for s in samples]
 
 
 def result_dict(result: TuningResult) -> dict[str, Any]:

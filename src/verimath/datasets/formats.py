@@ -262,7 +262,9 @@ class FieldMapping:
     def build(self, record: Record, origin: Origin) -> Problem:
         """The problem of one record under this mapping."""
         question = record.text(self.question)
-        choices = _choices(record, self.choices) if self._has(record, self.choices) else None
+        choices = None
+        if self.choices is not None and record.has(self.choices):
+            choices = _choices(record, self.choices)
         if choices is not None:
             answer = _choice_letter(record, self.answer, choices)
             question = format_choices(question, choices)
@@ -280,10 +282,6 @@ class FieldMapping:
             choices=choices,
             meta=record.rest([*(name for name in used if name), self.choices or ""]),
         )
-
-    @staticmethod
-    def _has(record: Record, field: str | None) -> bool:
-        return field is not None and record.has(field)
 
 
 def infer_mapping(
@@ -312,20 +310,22 @@ def infer_mapping(
 
     question = question_field or find(QUESTION_FIELDS)
     answer = answer_field or find(ANSWER_FIELDS)
-    for role, found, names in (
-        ("question", question, QUESTION_FIELDS),
-        ("answer", answer, ANSWER_FIELDS),
-    ):
-        if found is None:
-            present = ", ".join(repr(key) for key in by_lower.values()) or "none"
-            message = (
-                f"no {role} field: none of {', '.join(names)} is present (fields: {present}); "
-                f"name it with --{role}-field"
-            )
-            raise InputError(message, path=first.path, line=first.line)
+
+    def missing(role: str, names: Sequence[str]) -> InputError:
+        present = ", ".join(repr(key) for key in by_lower.values()) or "none"
+        message = (
+            f"no {role} field: none of {', '.join(names)} is present (fields: {present}); "
+            f"name it with --{role}-field"
+        )
+        return InputError(message, path=first.path, line=first.line)
+
+    if question is None:
+        raise missing("question", QUESTION_FIELDS)
+    if answer is None:
+        raise missing("answer", ANSWER_FIELDS)
     return FieldMapping(
-        question=question,  # type: ignore[arg-type]
-        answer=answer,  # type: ignore[arg-type]
+        question=question,
+        answer=answer,
         id=id_field or find(ID_FIELDS),
         subject=find(("subject",)),
         level=find(("level",)),

@@ -8,6 +8,7 @@ The split defaults to ``test``; ``hf:owner/name::train`` gives a split without a
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -99,13 +100,12 @@ def read_hub_records(spec: HubSpec) -> list[Record]:
 
 def _import_datasets() -> ModuleType:
     try:
-        import datasets
+        return importlib.import_module("datasets")
     except ImportError as exc:
         raise ConfigError(
             "loading 'hf:' datasets needs the Hugging Face 'datasets' library, which is not "
             "installed: pip install datasets"
         ) from exc
-    return datasets
 
 
 def _load_split(datasets: ModuleType, spec: HubSpec) -> Any:

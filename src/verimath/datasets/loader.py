@@ -156,7 +156,8 @@ def _build(
     if not records:
         raise InputError("contains no records", path=source)
     if known is not None:
-        return _unique(records, partial(KNOWN_BUILDERS[known], origin=origin), None)
+        builder = KNOWN_BUILDERS[known]
+        return _unique(records, lambda record: builder(record, origin), None)
     mapping = infer_mapping(records, **fields)
     return _unique(records, partial(mapping.build, origin=origin), mapping.id)
 

@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from verimath.errors import InputError
 
@@ -177,10 +177,10 @@ def read_records(path: Path) -> list[Record]:
     raise InputError(f"unsupported file type; expected one of {accepted}", path=str(path))
 
 
-def _open_binary(path: Path) -> BinaryIO:
+def _open_binary(path: Path) -> io.BufferedIOBase:
     try:
         if path.name.lower().endswith(".gz"):
-            return gzip.open(path, "rb")  # type: ignore[return-value]
+            return gzip.open(path, "rb")
         return path.open("rb")
     except OSError as exc:
         raise InputError(f"cannot open: {exc.strerror or exc}", path=str(path)) from exc

@@ -16,11 +16,10 @@ import contextlib
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from verimath.config import DEFAULT_CONCURRENCY, SolveOptions
 from verimath.distributed.executor import DEFAULT_CPUS_PER_WORKER, RayExecutor
 from verimath.distributed.runtime import LOCAL, WorkerLostError, import_ray, ray_runtime
-from verimath.engine import DEFAULT_CONCURRENCY
 from verimath.interpreter import Limits
-from verimath.solver import SolveOptions
 from verimath.store import RunStore
 
 __all__ = [

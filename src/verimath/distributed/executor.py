@@ -23,15 +23,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from verimath.config import DEFAULT_CONCURRENCY, SolveOptions
 from verimath.datasets import Problem
 from verimath.distributed.cache import CachePump
 from verimath.distributed.runtime import WorkerLostError, import_ray
 from verimath.distributed.worker import SampleWorker, WorkerInfo, WorkerSpec
-from verimath.engine import DEFAULT_CONCURRENCY
 from verimath.errors import VerimathError
+from verimath.grading import Status
 from verimath.interpreter import Limits
+from verimath.models import ModelSpec
 from verimath.models.endpoints import EndpointStats
-from verimath.solver import SolveOptions
 from verimath.trajectory import Trajectory
 
 __all__ = ["DEFAULT_CPUS_PER_WORKER", "RayExecutor", "WorkerState"]
@@ -123,7 +124,7 @@ class RayExecutor:
         ray = import_ray()
         nodes = [n for n in ray.nodes() if n.get("Alive")]
         biggest = max((n["Resources"].get("CPU", 0.0) for n in nodes), default=0.0) or 1.0
-        in_process = (model or "local").strip().split(":")[0] == "local"
+        in_process = ModelSpec.parse(model).in_process
         cpus = cpus_per_worker or (biggest if in_process else DEFAULT_CPUS_PER_WORKER)
         count = workers or max(1, int(ray.cluster_resources().get("CPU", cpus) // cpus))
         spec = WorkerSpec(
@@ -166,7 +167,8 @@ class RayExecutor:
         not (ours as it was raised there, WorkerLostError for anything else)."""
         try:
             async with asyncio.timeout(WORKER_START_S):
-                return await handle.ready.remote()
+                info: WorkerInfo = await handle.ready.remote()
+                return info
         except TimeoutError:
             raise WorkerLostError(
                 f"a Ray worker did not start within {WORKER_START_S:g} s; the cluster may "
@@ -181,7 +183,7 @@ class RayExecutor:
                 "Python with verimath installed (and bubblewrap for its sandbox)."
             ) from exc
 
-    async def execute(self, problem: Problem, index: int) -> tuple[Trajectory, str]:
+    async def execute(self, problem: Problem, index: int) -> tuple[Trajectory, Status]:
         """Sample ``index`` of ``problem`` on the least loaded live worker; again on another
         worker if that one dies."""
         lost = self._lost_errors()
@@ -191,7 +193,7 @@ class RayExecutor:
             handle = worker.handle
             ref = handle.execute.remote(problem, index)
             try:
-                result = await ref
+                result: tuple[Trajectory, Status] = await ref
             except lost as exc:
                 self.reruns += 1
                 self._died(worker, handle, exc)
@@ -205,7 +207,7 @@ class RayExecutor:
             finally:
                 worker.in_flight -= 1
             worker.samples += 1
-            return result  # type: ignore[no-any-return]
+            return result
         raise WorkerLostError(
             f"Ray workers died {MAX_ATTEMPTS} times while running sample {index} of problem "
             f"{problem.id!r}; the finished samples are saved: check the workers' logs "

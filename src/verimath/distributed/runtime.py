@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import os
 from collections.abc import Iterator
@@ -21,12 +22,11 @@ INSTALL_HINT = "pip install 'verimath[ray]'"
 def import_ray() -> ModuleType:
     """The ``ray`` module; ConfigError naming the extra to install when it is missing."""
     try:
-        import ray
+        return importlib.import_module("ray")
     except ImportError as exc:
         raise ConfigError(
             f"running on Ray needs the ray package, not installed: {INSTALL_HINT}"
         ) from exc
-    return ray
 
 
 @contextlib.contextmanager

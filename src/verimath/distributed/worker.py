@@ -14,14 +14,14 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
+from verimath.config import SolveOptions
 from verimath.datasets import Problem
 from verimath.engine import LocalExecutor
 from verimath.errors import VerimathError
-from verimath.grading import Grader
+from verimath.grading import Grader, Status
 from verimath.interpreter import Interpreter, Limits
 from verimath.models import ChatModel, resolve_model
 from verimath.models.endpoints import EndpointStats, endpoint_stats
-from verimath.solver import SolveOptions
 from verimath.trajectory import Trajectory
 
 __all__ = ["SampleWorker", "WorkerInfo", "WorkerSpec"]
@@ -99,7 +99,7 @@ class SampleWorker:
             parallelism=self.executor.parallelism,
         )
 
-    async def execute(self, problem: Problem, index: int) -> tuple[Trajectory, str]:
+    async def execute(self, problem: Problem, index: int) -> tuple[Trajectory, Status]:
         """Sample ``index`` of ``problem``, run and graded.
 
         The raw request/response of each turn stay here: the driver stores neither (its

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from verimath.grading.rules import AnswerKind, DatasetRules, rules_for
 
-__all__ = ["Extraction", "extract_answer", "find_boxed", "reference_answer"]
+__all__ = ["Extraction", "boxed_contents", "extract_answer", "find_boxed", "reference_answer"]
 
 WHOLE_MAX_CHARS = 300
 """Longest single-line text that the ``whole`` method takes as an answer by itself."""
@@ -141,6 +141,11 @@ def find_boxed(text: str, *, join: bool = True) -> str | None:
             parts.append(content)
         start = prev_start
     return ", ".join(reversed(parts))
+
+
+def boxed_contents(text: str) -> list[str]:
+    """The content of every closed, outermost box in ``text``, in order, as written."""
+    return [text[open_at + 1 : close_at] for _, open_at, close_at in _balanced_boxes(text)]
 
 
 def _balanced_boxes(text: str) -> list[tuple[int, int, int]]:

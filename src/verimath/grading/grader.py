@@ -35,7 +35,7 @@ DEFAULT_CACHE_SIZE = 100_000
 DEFAULT_MEMORY_MB = 2048
 """Address-space cap of each worker process, in MiB."""
 
-GradeRequest = tuple[object, "str | None"] | tuple[object, "str | None", "str | None"]
+GradeRequest = tuple[object, object] | tuple[object, object, "str | None"]
 """``(gold, pred)`` or ``(gold, pred, dataset)``, as taken by ``Grader.grade_many``."""
 
 
@@ -175,7 +175,7 @@ class Grader:
             worker_cpu_seconds=self._pool.worker_cpu,
         )
 
-    def _prepare(self, gold: object, pred: str | None, dataset: str | None) -> _Pending:
+    def _prepare(self, gold: object, pred: object, dataset: str | None) -> _Pending:
         rules = rules_for(dataset)
         gold_text = reference_answer(_reference_text(gold), rules)
         gold_answer = normalize_answer(gold_text, rules)
@@ -256,13 +256,13 @@ def _prediction_text(pred: object) -> str | None:
     return None
 
 
-def _unpack(
-    request: Sequence[object], dataset: str | None
-) -> tuple[object, str | None, str | None]:
+def _unpack(request: Sequence[object], dataset: str | None) -> tuple[object, object, str | None]:
     if len(request) == 3 and request[2] is not None:
-        return request[0], request[1], request[2]  # type: ignore[return-value]
+        if not isinstance(request[2], str):
+            raise GradingError(f"a dataset name must be text, not {request[2]!r}")
+        return request[0], request[1], request[2]
     if len(request) in (2, 3):
-        return request[0], request[1], dataset  # type: ignore[return-value]
+        return request[0], request[1], dataset
     raise GradingError(f"grade_many takes (gold, pred) or (gold, pred, dataset), not {request!r}")
 
 

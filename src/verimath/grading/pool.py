@@ -37,7 +37,6 @@ KILL_MARGIN = 0.05
 CLOSE_GRACE = 2.0
 """Seconds a worker gets to exit on its own when the pool closes."""
 
-_STOP = object()
 _Job = tuple[str, str, "Future[Verdict]"]
 
 
@@ -67,7 +66,7 @@ class WorkerPool:
         self.size, self.timeout, self.memory_mb = workers, timeout, memory_mb
         self.soft_timeout = timeout * soft_timeout_share
         self.warm = warm
-        self._jobs: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()  # None: stop
         self._lock = threading.Lock()
         self._lanes: list[threading.Thread] = []
         self._closed = False
@@ -97,7 +96,7 @@ class WorkerPool:
             self._closed = True  # from here on no job can be added, and no lane started
         self._fail_pending()  # outside the lock: failing a future runs its callbacks
         for _ in self._lanes:
-            self._jobs.put(_STOP)
+            self._jobs.put(None)
         for lane in self._lanes:
             lane.join(timeout=self.timeout + CLOSE_GRACE + 1)
 
@@ -115,9 +114,9 @@ class WorkerPool:
         try:
             while True:
                 job = self._jobs.get()
-                if job is _STOP:
+                if job is None:
                     return
-                gold, pred, future = job  # type: ignore[misc]
+                gold, pred, future = job
                 if future.set_running_or_notify_cancel():
                     worker = self._serve(worker, gold, pred, future)
         finally:
@@ -174,8 +173,8 @@ class WorkerPool:
                 job = self._jobs.get_nowait()
             except queue.Empty:
                 return
-            if job is not _STOP:
-                future = job[2]  # type: ignore[index]
+            if job is not None:
+                future = job[2]
                 if future.set_running_or_notify_cancel():
                     future.set_exception(GradingError("the grader was closed before grading"))
 
@@ -225,7 +224,8 @@ class _Worker:
         line = self._read_line(deadline)
         if line is None:
             return _died(self.process) if self._eof else None
-        return json.loads(line)
+        reply: dict[str, Any] = json.loads(line)
+        return reply
 
     def kill(self) -> None:
         if self.alive:

@@ -37,23 +37,22 @@ class DatasetRules:
     choices: str = ""
 
 
-_NUMBER = {"last_number_fallback": True}
-
 DATASETS: dict[str, DatasetRules] = {
-    rules.name: rules  # type: ignore[misc]
+    rules.name: rules
     for rules in (
         DatasetRules("math", AnswerKind.LATEX),
         DatasetRules("math500", AnswerKind.LATEX),
         DatasetRules("college_math", AnswerKind.LATEX),
-        DatasetRules("gsm8k", AnswerKind.NUMBER, **_NUMBER),
-        DatasetRules("gsm-hard", AnswerKind.NUMBER, **_NUMBER),
-        DatasetRules("svamp", AnswerKind.NUMBER, **_NUMBER),
-        DatasetRules("asdiv", AnswerKind.NUMBER, **_NUMBER),
-        DatasetRules("mawps", AnswerKind.NUMBER, **_NUMBER),
-        DatasetRules("aime24", AnswerKind.NUMBER, **_NUMBER),
-        DatasetRules("amc23", AnswerKind.NUMBER, **_NUMBER),
+        DatasetRules("gsm8k", AnswerKind.NUMBER, last_number_fallback=True),
+        DatasetRules("gsm-hard", AnswerKind.NUMBER, last_number_fallback=True),
+        DatasetRules("svamp", AnswerKind.NUMBER, last_number_fallback=True),
+        DatasetRules("asdiv", AnswerKind.NUMBER, last_number_fallback=True),
+        DatasetRules("mawps", AnswerKind.NUMBER, last_number_fallback=True),
+        DatasetRules("aime24", AnswerKind.NUMBER, last_number_fallback=True),
+        DatasetRules("amc23", AnswerKind.NUMBER, last_number_fallback=True),
         DatasetRules("mmlu_stem", AnswerKind.CHOICE, choices="ABCD"),
     )
+    if rules.name is not None
 }
 """Every dataset name verimath knows, mapped to its rules."""
 

@@ -167,12 +167,13 @@ def _launch(
     host_scratch = None if bwrap else tempfile.mkdtemp(prefix="verimath-scratch-")
     if host_scratch:
         os.chmod(host_scratch, 0o755)
+    scratch_root = os.path.join(host_scratch, "sessions") if host_scratch else SANDBOX_SCRATCH_ROOT
     config = {
         "control_fd": server_end.fileno(),
         "preload": list(PRELOAD_MODULES),
         "warmup": WARMUP_CODE,
         "seccomp": seccomp,
-        "scratch_root": SANDBOX_SCRATCH_ROOT if bwrap else os.path.join(host_scratch, "sessions"),
+        "scratch_root": scratch_root,
         "unshare_net": bwrap is None,
     }
     code_parent = SANDBOX_CODE_MOUNT if bwrap else str(SANDBOX_CODE_DIR.parent)
@@ -208,7 +209,8 @@ def _await_hello(server: ServerProcess) -> dict[str, Any]:
             + f" (exit status {server.process.returncode}). Its log:\n{server.log_tail()}\n"
             "Run 'verimath doctor' to see which isolation layer fails."
         )
-    return json.loads(data)
+    hello: dict[str, Any] = json.loads(data)
+    return hello
 
 
 def _layers(

@@ -22,7 +22,8 @@ import socket
 import threading
 import time
 import warnings
-from typing import Any
+from enum import Enum
+from typing import Any, Final
 
 from verimath.errors import SandboxUnavailableError
 from verimath.interpreter.launcher import Layer, ServerProcess, start_server
@@ -174,7 +175,7 @@ class Interpreter:
             reply = self._control({"op": "kill" if kill else "status", "sid": sid})
         except SandboxUnavailableError as exc:
             return str(exc)
-        return reply.get("exit") or reply.get("error", "unknown")
+        return str(reply.get("exit") or reply.get("error", "unknown"))
 
 
 def _exchange(server: ServerProcess, request: dict[str, Any], fds: list[int]) -> dict[str, Any]:
@@ -189,7 +190,8 @@ def _exchange(server: ServerProcess, request: dict[str, Any], fds: list[int]) ->
     data = server.control.recv(1 << 16)
     if not data:
         raise EOFError("the server closed its control socket")
-    return json.loads(data)
+    reply: dict[str, Any] = json.loads(data)
+    return reply
 
 
 def _stop_server(server: ServerProcess) -> None:
@@ -335,7 +337,7 @@ class Session:
             return self._finish(cell, None, timed_out=False)
         return cell
 
-    def _read_available(self, cell: _PendingCell) -> dict[str, Any] | object | None:
+    def _read_available(self, cell: _PendingCell) -> dict[str, Any] | _Pending | None:
         """Drain the response pipe: a frame, None at end of file, or _PENDING."""
         while True:
             try:
@@ -385,7 +387,11 @@ class Session:
         )
 
 
-_PENDING = object()
+class _Pending(Enum):
+    PENDING = "pending"
+
+
+_PENDING: Final = _Pending.PENDING
 
 
 class _PendingCell:

@@ -21,7 +21,7 @@ from verimath.models.messages import (
     to_wire,
 )
 from verimath.models.pricing import Price
-from verimath.models.registry import backends, register_backend, resolve_model
+from verimath.models.registry import ModelSpec, backends, register_backend, resolve_model
 from verimath.models.retry import RetryPolicy
 from verimath.models.tools import (
     FENCED,
@@ -50,6 +50,7 @@ __all__ = [
     "GenerateConfig",
     "HubFile",
     "Message",
+    "ModelSpec",
     "Price",
     "RecordedProblem",
     "RecordedSample",

@@ -18,18 +18,54 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from verimath.errors import ConfigError
 from verimath.models.base import ChatModel
 
-__all__ = ["BackendFactory", "backends", "register_backend", "resolve_model"]
+__all__ = ["BackendFactory", "ModelSpec", "backends", "register_backend", "resolve_model"]
 
 BackendFactory = Callable[..., ChatModel]
 """``factory(rest_of_spec: str, **options) -> ChatModel``."""
 
 DEFAULT_SPEC = "local"
 _PREFIX = re.compile(r"[a-z][a-z0-9_-]*")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model spec read once: the backend's prefix and the rest, which the backend reads.
+
+    ``ModelSpec.parse("openai:gpt-4o@http://h/v1")`` -> backend ``openai``, target
+    ``gpt-4o@http://h/v1``; ``None`` and ``""`` are the default local model.
+    """
+
+    backend: str
+    target: str = ""
+
+    @classmethod
+    def parse(cls, spec: str | None) -> ModelSpec:
+        prefix, _, rest = (spec or DEFAULT_SPEC).strip().partition(":")
+        return cls(prefix, rest.strip())
+
+    @property
+    def in_process(self) -> bool:
+        """Whether the model runs inside the process that resolves it (llama.cpp)."""
+        return self.backend == "local"
+
+    @property
+    def over_http(self) -> bool:
+        """Whether the model is reached over HTTP (and so takes a retry policy)."""
+        return self.backend == "openai"
+
+    @property
+    def is_replay(self) -> bool:
+        """Whether the model replays recorded turns (and so needs no response cache)."""
+        return self.backend == "replay"
+
+    def __str__(self) -> str:
+        return f"{self.backend}:{self.target}" if self.target else self.backend
 
 
 def _openai(rest: str, **options: Any) -> ChatModel:
@@ -88,16 +124,16 @@ def backends() -> list[str]:
 
 def resolve_model(spec: str | None = None, **options: Any) -> ChatModel:
     """Build the model a spec names; ``None`` or ``"local"`` is the default local model."""
-    spec = (spec or DEFAULT_SPEC).strip()
-    prefix, _, rest = spec.partition(":")
-    factory = _BACKENDS.get(prefix)
+    parsed = ModelSpec.parse(spec)
+    factory = _BACKENDS.get(parsed.backend)
     if factory is None:
         raise ConfigError(
-            f"unknown model backend {prefix!r} in spec {spec!r}; known backends: "
+            f"unknown model backend {parsed.backend!r} in spec "
+            f"{(spec or DEFAULT_SPEC).strip()!r}; known backends: "
             f"{', '.join(backends())} (e.g. openai:gpt-4o, local:/path/model.gguf, "
             "replay:/path/transcripts.jsonl)"
         )
-    return factory(rest.strip(), **options)
+    return factory(parsed.target, **options)
 
 
 def _check_options(target: Callable[..., Any], options: dict[str, Any]) -> None:

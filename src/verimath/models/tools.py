@@ -34,11 +34,14 @@ __all__ = [
     "PYTHON_FENCE",
     "PYTHON_TOOL",
     "TOOL_STYLES",
+    "FencedCell",
     "Segment",
     "cut_at_stop",
     "fence_code",
     "fence_output",
+    "fenced_cells",
     "parse_fenced_transcript",
+    "split_turn",
     "tool_call_code",
     "trim_fenced_completion",
 ]
@@ -72,7 +75,7 @@ PYTHON_TOOL: dict[str, Any] = {
 
 _CODE_OPEN = re.compile(r"```python[^\S\n]*\n")
 _FENCE_CLOSE = re.compile(r"\n```[^\S\n]*(?=\n|\Z)")
-_OUTPUT_BLOCK = re.compile(r"\s*```output[^\n]*\n(?:.*?\n)??```[^\n]*(?:\n|\Z)", re.S)
+_OUTPUT_BLOCK = re.compile(r"\s*```output[^\n]*\n(?:(.*?)\n)??```[^\n]*(?:\n|\Z)", re.S)
 
 
 def fence_code(code: str) -> str:
@@ -140,6 +143,45 @@ class Segment:
         return Message("assistant", self.prose.strip(), tool_calls=(call,))
 
 
+@dataclass(frozen=True)
+class FencedCell:
+    """One closed python block of fenced text, with the output block recorded after it."""
+
+    start: int
+    """Where its opening fence starts."""
+    end: int
+    """Just after its closing fence."""
+    code: str
+    output: str | None
+    """The content of the ```` ```output ```` block right after it; None if there is none."""
+    output_end: int
+    """Just after that output block (``end`` when there is none)."""
+
+
+def fenced_cells(text: str) -> list[FencedCell]:
+    """Every closed python block of fenced text, in order: the one parser of the format.
+
+    A block opens with ```` ```python ```` on its own line and closes at the next line that is
+    a bare ```` ``` ```` (a fence inside a line, ``s = '```'``, does not close it); an
+    ```` ```output ```` block may follow after blank space. An unterminated block, and all
+    after it, is text.
+    """
+    cells: list[FencedCell] = []
+    pos = 0
+    while (opening := _CODE_OPEN.search(text, pos)) is not None:
+        closing = _FENCE_CLOSE.search(text, opening.end() - 1)
+        if closing is None:
+            break
+        code = text[opening.end() : closing.start()]
+        pos = closing.end()
+        if (output := _OUTPUT_BLOCK.match(text, pos)) is not None:
+            cells.append(FencedCell(opening.start(), pos, code, output[1] or "", output.end()))
+            pos = output.end()
+        else:
+            cells.append(FencedCell(opening.start(), pos, code, None, pos))
+    return cells
+
+
 def parse_fenced_transcript(text: str) -> list[Segment]:
     """Split a fenced-style solution into turns, dropping the recorded outputs.
 
@@ -149,19 +191,19 @@ def parse_fenced_transcript(text: str) -> list[Segment]:
     """
     segments: list[Segment] = []
     pos = 0
-    while (opening := _CODE_OPEN.search(text, pos)) is not None:
-        closing = _FENCE_CLOSE.search(text, opening.end() - 1)
-        if closing is None:
-            break
-        prose = text[pos : opening.start()]
-        segments.append(
-            Segment(
-                prose if not segments else prose.lstrip("\n"), text[opening.end() : closing.start()]
-            )
-        )
-        pos = closing.end()
-        if (output := _OUTPUT_BLOCK.match(text, pos)) is not None:
-            pos = output.end()
+    for cell in fenced_cells(text):
+        prose = text[pos : cell.start]
+        segments.append(Segment(prose if not segments else prose.lstrip("\n"), cell.code))
+        pos = cell.output_end
     rest = text[pos:]
     segments.append(Segment(rest if not segments else rest.lstrip("\n")))
     return segments
+
+
+def split_turn(text: str) -> Segment:
+    """A fenced-style assistant turn: its prose, and the python block it ends with, if it ends
+    with one (only blanks after the closing fence). Earlier blocks stay part of the prose."""
+    cells = fenced_cells(text)
+    if cells and cells[-1].output is None and not text[cells[-1].end :].strip():
+        return Segment(text[: cells[-1].start], cells[-1].code)
+    return Segment(text)

@@ -24,15 +24,14 @@ Records of the same question (same text up to whitespace) are samples of one pro
 from __future__ import annotations
 
 import json
-import re
-import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from verimath.errors import InputError
-from verimath.models.tools import Segment, parse_fenced_transcript
+from verimath.errors import InputError, StoreError
+from verimath.models.messages import Message
+from verimath.models.tools import Segment, parse_fenced_transcript, split_turn
 
 __all__ = [
     "RecordedProblem",
@@ -41,8 +40,6 @@ __all__ = [
     "normalize_question",
     "split_turn",
 ]
-
-_TRAILING_BLOCK = re.compile(r"```python[^\S\n]*\n(?P<code>.*)\n```\s*\Z", re.S)
 
 
 @dataclass(frozen=True)
@@ -100,14 +97,6 @@ def load_transcripts(path: str | Path) -> list[RecordedProblem]:
     return _group(record for file in files for record in _read(file))
 
 
-def split_turn(text: str) -> Segment:
-    """A fenced-style assistant message as a turn: prose, and the python block it ends with."""
-    opening = text.rfind("```python")
-    if opening >= 0 and (block := _TRAILING_BLOCK.match(text, opening)) is not None:
-        return Segment(text[:opening], block["code"])
-    return Segment(text)
-
-
 def _group(records: Iterable[RecordedProblem]) -> list[RecordedProblem]:
     problems: dict[str, RecordedProblem] = {}
     for record in records:
@@ -126,39 +115,37 @@ def _group(records: Iterable[RecordedProblem]) -> list[RecordedProblem]:
     return list(problems.values())
 
 
-RUN_STORE_QUERY = (
-    "SELECT s.problem_id, s.sample_index, p.question, p.gold, s.answer, s.grade, s.messages "
-    "FROM samples s JOIN problems p USING (problem_id) ORDER BY p.position, s.sample_index"
-)
-
-
 def _read_run_store(file: Path) -> Iterator[RecordedProblem]:
     """The samples of a verimath run file, as verimath-format records."""
+    from verimath.store import RunStore  # the store needs the models package: import late
+
     try:
-        with sqlite3.connect(f"file:{file}?mode=ro", uri=True) as db:
-            rows = db.execute(RUN_STORE_QUERY).fetchall()
-    except sqlite3.DatabaseError as exc:
+        with RunStore.read(file) as store:
+            problems = {p.problem_id: p for p in store.problems()}
+            samples = [(s, store.messages(s.problem_id, s.sample_index)) for s in store.samples()]
+    except StoreError as exc:
         raise InputError(f"not a verimath run file ({exc})", path=str(file)) from exc
-    for problem_id, index, question, gold, answer, grade, messages in rows:
+    for sample, messages in samples:
+        problem = problems[sample.problem_id]
         record = {
-            "id": problem_id,
-            "problem": question,
-            "answer": gold,
-            "predicted": answer,
-            "correct": grade == "correct",
-            "turns": _assistant_turns(json.loads(messages)),
+            "id": sample.problem_id,
+            "problem": problem.question,
+            "answer": problem.gold,
+            "predicted": sample.answer,
+            "correct": sample.correct,
+            "turns": _assistant_turns(messages),
         }
-        yield _verimath(record, f"{file}:{problem_id}#{index}")
+        yield _verimath(record, f"{file}:{sample.problem_id}#{sample.sample_index}")
 
 
-def _assistant_turns(messages: list[dict[str, Any]]) -> list[str]:
+def _assistant_turns(messages: Iterable[Message]) -> list[str]:
     turns = []
     for message in messages:
-        if message["role"] != "assistant":
+        if message.role != "assistant":
             continue
-        text = message.get("content") or ""
-        for call in message.get("tool_calls", []):
-            code = json.loads(call["arguments"]).get("code", "")
+        text = message.content or ""
+        for call in message.tool_calls:
+            code = json.loads(call.arguments).get("code", "")
             text = f"{text}\n```python\n{code}\n```" if text else f"```python\n{code}\n```"
         turns.append(text)
     return turns

@@ -93,7 +93,7 @@ def _samples_row(run: Run) -> _Row:
 def _voted_row(run: Run) -> _Row:
     def per_problem(p: ProblemRow) -> tuple[float, float] | None:
         vote = run.votes.get(p.problem_id)
-        return (float(vote.grade == "correct"), 1.0) if vote else None
+        return (float(vote.correct), 1.0) if vote else None
 
     return _Row(voted_label(run), "voted", run, per_problem)
 
@@ -166,7 +166,7 @@ def _rate(run: Run, problem: ProblemRow) -> float:
 
 
 def _voted(run: Run, problem: ProblemRow) -> float:
-    return float(run.votes[problem.problem_id].grade == "correct")
+    return float(run.votes[problem.problem_id].correct)
 
 
 def _signed(estimate: Estimate) -> str:

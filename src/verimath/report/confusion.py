@@ -9,6 +9,7 @@ from typing import Any
 from verimath.report.bootstrap import Bootstrap, Estimate
 from verimath.report.model import Plot, Section, Table
 from verimath.report.runs import Run, SampleRow
+from verimath.verification import VerificationState
 
 __all__ = ["GRADES", "STATES", "verification_section"]
 
@@ -80,10 +81,10 @@ def _scores(run: Run, boot: Bootstrap) -> dict[str, Estimate]:
         )
 
     def is_true(s: SampleRow) -> bool:
-        return s.state == "True"
+        return s.state is VerificationState.TRUE
 
     def is_false(s: SampleRow) -> bool:
-        return s.state == "False"
+        return s.state is VerificationState.FALSE
 
     def correct(s: SampleRow) -> bool:
         return s.correct

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from verimath.grading import Status
 from verimath.report.model import Section, Table
 from verimath.report.runs import Run, SampleRow
 
@@ -15,8 +16,12 @@ CELL_STATUSES = ("ok", "error", "timeout", "memory", "killed", "refused")
 
 CATEGORIES: tuple[tuple[str, str, Callable[[SampleRow], bool]], ...] = (
     ("no_answer", "no answer extracted", lambda s: s.answer is None),
-    ("unparseable", "grade unparseable", lambda s: s.grade == "unparseable"),
-    ("grading_timeout", "grade timeout (the comparison timed out)", lambda s: s.grade == "timeout"),
+    ("unparseable", "grade unparseable", lambda s: s.grade is Status.UNPARSEABLE),
+    (
+        "grading_timeout",
+        "grade timeout (the comparison timed out)",
+        lambda s: s.grade is Status.TIMEOUT,
+    ),
     ("max_turns", "stopped at max turns", lambda s: s.stop_reason == "max_turns"),
     (
         "code_budget",

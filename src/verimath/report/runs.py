@@ -7,15 +7,15 @@ read with one aggregate query each, not per sample.
 
 from __future__ import annotations
 
-import sqlite3
-from collections import Counter, defaultdict
-from contextlib import closing
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from verimath.errors import StoreError
-from verimath.store import RunStore, VoteRecord, iter_rows
+from verimath.grading import Status
+from verimath.run_records import SampleStats, VoteRecord
+from verimath.store import RunStore
+from verimath.verification import VerificationState
 from verimath.voting import Weights
 
 __all__ = ["FailureRow", "ProblemRow", "Run", "SampleRow", "load_run"]
@@ -41,8 +41,8 @@ class SampleRow:
     problem_id: str
     index: int
     answer: str | None
-    state: str
-    grade: str
+    state: VerificationState
+    grade: Status
     code_executions: int
     code_refusals: int
     revisions: int
@@ -61,7 +61,7 @@ class SampleRow:
 
     @property
     def correct(self) -> bool:
-        return self.grade == "correct"
+        return self.grade is Status.CORRECT
 
 
 @dataclass(frozen=True)
@@ -117,91 +117,50 @@ class Run:
 def load_run(path: str | Path) -> Run:
     """Read a run file; StoreError if it is missing or not a verimath run."""
     path = Path(path)
-    if not path.is_file():
-        raise StoreError(f"{path}: no such run file; runs are made by 'verimath eval ... --run'")
-    _check_is_run(path)
-    with RunStore(path) as store:
-        config = store.meta("config")
+    with RunStore.read(path) as store:
+        config = store.config()
         k = int(config.get("samples", 1))
         problems = tuple(
-            ProblemRow(
-                p["problem_id"], i, p["question"], p["gold"], p["dataset"], p["subject"], p["level"]
-            )
+            ProblemRow(p.problem_id, i, p.question, p.gold, p.dataset, p.subject, p.level)
             for i, p in enumerate(store.problems())
         )
         return Run(
             path=path,
             config=config,
-            versions=store.meta("versions") or {},
+            versions=store.versions(),
             problems=problems,
             samples=_samples(store, k),
             votes={v.problem_id: v for v in store.votes()},
-            failures=_failures(store),
-        )
-
-
-def _check_is_run(path: Path) -> None:
-    """StoreError unless ``path`` holds a run's config; opened read-only, so that any other
-    file is left exactly as it was."""
-    try:
-        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
-            row = db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
-    except sqlite3.DatabaseError:
-        row = None
-    if row is None:
-        raise StoreError(
-            f"{path} is not a verimath run (no config in a meta table); pass a file written "
-            "by 'verimath eval'"
+            failures=tuple(
+                FailureRow(f.problem_id, f.sample_index, f.error) for f in store.failures()
+            ),
         )
 
 
 def _samples(store: RunStore, k: int) -> dict[str, tuple[SampleRow, ...]]:
-    statuses = _cell_statuses(store)
-    code_time = _sums(store, "cells", "duration_s")
-    model_time = _sums(store, "turns", "COALESCE(latency_s, 0)")
-    turns = _sums(store, "turns", "1")
+    stats = store.sample_stats()
     by_problem: dict[str, list[SampleRow]] = defaultdict(list)
-    for s in store.samples():
-        if s["sample_index"] >= k:
-            continue
-        key = (s["problem_id"], s["sample_index"])
-        by_problem[s["problem_id"]].append(
+    for s in store.samples(below=k):
+        extra = stats.get((s.problem_id, s.sample_index), SampleStats())
+        by_problem[s.problem_id].append(
             SampleRow(
-                problem_id=s["problem_id"],
-                index=s["sample_index"],
-                answer=s["answer"],
-                state=s["state"],
-                grade=s["grade"],
-                code_executions=s["code_executions"],
-                code_refusals=s["code_refusals"],
-                revisions=s["revisions"],
-                stop_reason=s["stop_reason"],
-                prompt_tokens=s["prompt_tokens"],
-                completion_tokens=s["completion_tokens"],
-                cost_usd=s["cost_usd"],
-                duration_s=s["duration_s"],
-                turns=int(turns.get(key, 0)),
-                model_time_s=model_time.get(key, 0.0),
-                code_time_s=code_time.get(key, 0.0),
-                cell_statuses=statuses.get(key, {}),
+                problem_id=s.problem_id,
+                index=s.sample_index,
+                answer=s.answer,
+                state=s.state,
+                grade=s.grade,
+                code_executions=s.code_executions,
+                code_refusals=s.code_refusals,
+                revisions=s.revisions,
+                stop_reason=s.stop_reason,
+                prompt_tokens=s.prompt_tokens,
+                completion_tokens=s.completion_tokens,
+                cost_usd=s.cost_usd,
+                duration_s=s.duration_s,
+                turns=extra.turns,
+                model_time_s=extra.model_time_s,
+                code_time_s=extra.code_time_s,
+                cell_statuses=dict(extra.cell_statuses),
             )
         )
     return {problem_id: tuple(rows) for problem_id, rows in by_problem.items()}
-
-
-def _cell_statuses(store: RunStore) -> dict[tuple[str, int], dict[str, int]]:
-    found: dict[tuple[str, int], Counter[str]] = defaultdict(Counter)
-    query = "SELECT problem_id, sample_index, status, COUNT(*) FROM cells GROUP BY 1, 2, 3"
-    for problem_id, index, status, count in iter_rows(store, query):
-        found[(problem_id, index)][status] = count
-    return {key: dict(counter) for key, counter in found.items()}
-
-
-def _sums(store: RunStore, table: str, expression: str) -> dict[tuple[str, int], float]:
-    query = f"SELECT problem_id, sample_index, SUM({expression}) FROM {table} GROUP BY 1, 2"
-    return {(p, i): float(total or 0) for p, i, total in iter_rows(store, query)}
-
-
-def _failures(store: RunStore) -> tuple[FailureRow, ...]:
-    query = "SELECT problem_id, sample_index, error FROM failures ORDER BY failed_at"
-    return tuple(FailureRow(p, i, e) for p, i, e in iter_rows(store, query))

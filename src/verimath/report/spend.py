@@ -60,14 +60,14 @@ def _figures(run: Run) -> dict[str, Any]:
         return {"adaptive": adaptive, "k": run.k, "problems": 0, "by_spent": {}}
     used = [v.samples_used for v in votes]
     counts = Counter(used)
-    correct = Counter(v.samples_used for v in votes if v.grade == "correct")
+    correct = Counter(v.samples_used for v in votes if v.correct)
     return {
         "adaptive": adaptive,
         "k": run.k,
         "problems": len(votes),
         "mean": sum(used) / len(used),
         "saved": 1 - sum(used) / (run.k * len(used)),
-        "accuracy": sum(v.grade == "correct" for v in votes) / len(votes),
+        "accuracy": sum(v.correct for v in votes) / len(votes),
         "by_spent": {n: (correct[n] / counts[n], counts[n]) for n in sorted(counts)},
     }
 

@@ -38,7 +38,7 @@ def write_viewer(run_path: str | Path, out: str | Path, *, title: str | None = N
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
-    with RunStore(run.path) as store, partial.open("w", encoding="utf-8") as sink:
+    with RunStore.read(run.path) as store, partial.open("w", encoding="utf-8") as sink:
         _write(sink, store, run, title or _title(run))
     partial.replace(out)
     return out
@@ -79,8 +79,8 @@ def _head(title: str) -> str:
 def _header(run: Run, title: str) -> str:
     votes = list(run.votes.values())
     samples = run.all_samples()
-    voted = sum(v.grade == "correct" for v in votes)
-    plain = sum(v.plain_grade == "correct" for v in votes)
+    voted = sum(v.correct for v in votes)
+    plain = sum(v.plain_correct for v in votes)
     single = sum(s.correct for s in samples)
     facts = (
         f"{len(run.problems)} problems · {len(samples)} samples · weights {run.weights.spec()} · "

@@ -76,6 +76,8 @@ class BoundedBuffer:
 class CaptureStream(io.TextIOBase):
     """A text stream (``sys.stdout``/``sys.stderr`` in a cell) writing into a BoundedBuffer."""
 
+    encoding = "utf-8"
+
     def __init__(self, buffer: BoundedBuffer, name: str) -> None:
         super().__init__()
         self._buffer = buffer
@@ -84,10 +86,6 @@ class CaptureStream(io.TextIOBase):
     @property
     def name(self) -> str:
         return self._name
-
-    @property
-    def encoding(self) -> str:
-        return "utf-8"
 
     def writable(self) -> bool:
         return True

@@ -51,7 +51,8 @@ def read_frame(fd: int) -> dict[str, Any]:
     (size,) = HEADER.unpack(read_exact(fd, HEADER.size))
     if size > MAX_FRAME_BYTES:
         raise ValueError(f"frame of {size} bytes exceeds the {MAX_FRAME_BYTES}-byte limit")
-    return json.loads(read_exact(fd, size))
+    frame: dict[str, Any] = json.loads(read_exact(fd, size))
+    return frame
 
 
 class FrameDecoder:

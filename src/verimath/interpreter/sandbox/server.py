@@ -36,7 +36,7 @@ PR_SET_PDEATHSIG = 1
 REAP_INTERVAL_S = 0.2
 STATUS_WAIT_S = 2.0
 MAX_DATAGRAM = 1 << 16
-SIGNAL_MEANING = {
+SIGNAL_MEANING: dict[int, str] = {
     signal.SIGXCPU: "the session's CPU time limit was reached",
     signal.SIGSEGV: "the process crashed (segmentation fault)",
     signal.SIGKILL: "the process was killed",

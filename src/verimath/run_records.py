@@ -1,0 +1,202 @@
+"""The records of a run as :class:`~verimath.store.RunStore` returns them: frozen and typed.
+
+Only the store knows the run file's tables; every reader (summary, reports, the viewer,
+replay, tune-weights, export) gets these records. Grades are :class:`~verimath.grading.Status`
+and verification states :class:`~verimath.verification.VerificationState` from the file to
+the last reader; both are ``StrEnum``, so they print and serialise as the stored text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from verimath.grading import Status
+from verimath.models import ToolCall
+from verimath.verification import VerificationState
+
+__all__ = [
+    "CellRecord",
+    "FailureRecord",
+    "ProblemRecord",
+    "SampleRecord",
+    "SampleStats",
+    "TurnRecord",
+    "VoteClassRecord",
+    "VoteRecord",
+]
+
+
+@dataclass(frozen=True)
+class ProblemRecord:
+    """One problem of the run."""
+
+    problem_id: str
+    position: int
+    """Its place in the run's order, as stored (problems are read sorted by it)."""
+    question: str
+    gold: str
+    dataset: str
+    subject: str | None
+    level: int | None
+
+
+@dataclass(frozen=True)
+class SampleRecord:
+    """One finished sample's headline (its conversation is read on its own: ``messages``)."""
+
+    problem_id: str
+    sample_index: int
+    answer: str | None
+    answer_method: str | None
+    state: VerificationState
+    evidence: tuple[str, ...]
+    grade: Status
+    code_executions: int
+    code_refusals: int
+    rule_violations: int
+    revisions: int
+    stop_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+    duration_s: float
+    finished_at: float
+
+    @property
+    def correct(self) -> bool:
+        return self.grade is Status.CORRECT
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, in the column order of the file (grade and state as their text)."""
+        return {
+            "problem_id": self.problem_id,
+            "sample_index": self.sample_index,
+            "answer": self.answer,
+            "answer_method": self.answer_method,
+            "state": str(self.state),
+            "evidence": list(self.evidence),
+            "grade": str(self.grade),
+            "code_executions": self.code_executions,
+            "code_refusals": self.code_refusals,
+            "rule_violations": self.rule_violations,
+            "revisions": self.revisions,
+            "stop_reason": self.stop_reason,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cost_usd": self.cost_usd,
+            "duration_s": self.duration_s,
+            "finished_at": self.finished_at,
+        }
+
+
+@dataclass(frozen=True)
+class SampleStats:
+    """Per-sample figures the store adds up from its turns and cells."""
+
+    turns: int = 0
+    model_time_s: float = 0.0
+    """Sum of the model calls' latencies."""
+    code_time_s: float = 0.0
+    """Sum of the cells' wall-clock durations."""
+    cell_statuses: Mapping[str, int] = field(default_factory=dict)
+    """Cells per status (ok, error, timeout, memory, killed, refused)."""
+
+
+@dataclass(frozen=True)
+class TurnRecord:
+    """One model call of a sample."""
+
+    problem_id: str
+    sample_index: int
+    turn_index: int
+    content: str
+    tool_calls: tuple[ToolCall, ...]
+    finish_reason: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    cost_usd: float | None
+    latency_s: float | None
+
+
+@dataclass(frozen=True)
+class CellRecord:
+    """One code cell of a sample."""
+
+    problem_id: str
+    sample_index: int
+    cell_index: int
+    turn_index: int
+    """The model turn that wrote it."""
+    code: str
+    output: str
+    status: str
+    """The interpreter's status (ok, error, timeout, memory, killed) or ``refused``."""
+    duration_s: float
+    cpu_s: float
+
+
+@dataclass(frozen=True)
+class VoteClassRecord:
+    """One answer class of a stored weighted vote, ranked as voted."""
+
+    answer: str | None
+    score: float
+    true: int
+    uncertain: int
+    false: int
+    samples: tuple[int, ...]
+    """Sample indices of its members, in sample order."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "answer": self.answer,
+            "score": self.score,
+            "true": self.true,
+            "uncertain": self.uncertain,
+            "false": self.false,
+            "samples": list(self.samples),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> VoteClassRecord:
+        return cls(
+            data["answer"],
+            data["score"],
+            data["true"],
+            data["uncertain"],
+            data["false"],
+            tuple(data["samples"]),
+        )
+
+
+@dataclass(frozen=True)
+class VoteRecord:
+    """The voted outcome of one problem: weighted and plain winners with their grades."""
+
+    problem_id: str
+    answer: str | None
+    grade: Status
+    plain_answer: str | None
+    plain_grade: Status
+    samples_used: int
+    classes: tuple[VoteClassRecord, ...]
+
+    @property
+    def correct(self) -> bool:
+        return self.grade is Status.CORRECT
+
+    @property
+    def plain_correct(self) -> bool:
+        return self.plain_grade is Status.CORRECT
+
+
+@dataclass(frozen=True)
+class FailureRecord:
+    """A sample attempt that failed (a model or infrastructure error), as recorded."""
+
+    problem_id: str
+    sample_index: int
+    error: str
+    failed_at: float
