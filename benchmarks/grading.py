@@ -253,6 +253,11 @@ def agreement(data: Path) -> None:
             disagreements.append((item, result))
     for source, counts in by_source.items():
         _print_source(source, counts)
+    reasons = Counter(r.unparseable_reason for r in results if r.unparseable_reason)
+    print(
+        "  unparseable, by the step that failed: "
+        + (", ".join(f"{reason} {n}" for reason, n in reasons.most_common()) or "none")
+    )
     _print_tora(tora, reviews)
     _print_disagreements(disagreements, reviews)
 

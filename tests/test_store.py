@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from verimath import store as store_module
 from verimath.datasets import Problem
 from verimath.errors import RunConfigMismatchError, StoreError
 from verimath.grading import Status
@@ -201,8 +202,24 @@ def test_a_run_of_another_schema_version_is_refused_clearly(tmp_path: Path) -> N
         store.bind_config({"samples": 1}, {})
         store.set_meta("schema_version", SCHEMA_VERSION + 1)
     for opening in (RunStore, RunStore.read):
-        with pytest.raises(StoreError, match=rf"schema version {SCHEMA_VERSION + 1}"):
+        with pytest.raises(StoreError, match=rf"schema version {SCHEMA_VERSION + 1}, written"):
             opening(path)
+
+
+def test_a_run_of_an_older_schema_is_migrated_when_opened_for_writing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "run.sqlite"
+    with RunStore(path) as store:
+        store.bind_config({"samples": 1}, {})
+        store.set_meta("schema_version", SCHEMA_VERSION - 1)
+    migration = ("CREATE TABLE migrated (x)",)
+    monkeypatch.setitem(store_module.MIGRATIONS, SCHEMA_VERSION - 1, migration)
+    with RunStore.read(path) as reader:  # readers take an older file as it is
+        assert reader.meta("schema_version") == SCHEMA_VERSION - 1
+    with RunStore(path) as store:
+        assert store.meta("schema_version") == SCHEMA_VERSION
+        assert store._db.execute("SELECT COUNT(*) FROM migrated").fetchone() == (0,)
 
 
 def test_an_unknown_grade_in_the_file_is_a_store_error(store: RunStore) -> None:

@@ -82,6 +82,9 @@ CREATE TABLE IF NOT EXISTS responses (
 """
 
 
+MIGRATIONS: dict[int, tuple[str, ...]] = {}
+"""Statements that bring a run file of schema version v (the key) to version v + 1."""
+
 SAMPLE_COLUMNS = (
     "problem_id", "sample_index", "answer", "answer_method", "state", "evidence", "grade",
     "code_executions", "code_refusals", "rule_violations", "revisions", "stop_reason",
@@ -159,13 +162,24 @@ class RunStore:
                 f"{self.path} is not a verimath run (no config in a meta table); pass a file "
                 "written by 'verimath eval'"
             )
-        if found is not None and found != SCHEMA_VERSION:
+        if found is not None and found > SCHEMA_VERSION:
             self._db.close()
             raise StoreError(
-                f"{self.path} is a run of schema version {found}; this verimath reads version "
-                f"{SCHEMA_VERSION}. Open it with the verimath that wrote it, or start a new run "
-                "(--new)."
+                f"{self.path} is a run of schema version {found}, written by a newer verimath; "
+                f"this one reads versions up to {SCHEMA_VERSION}. Upgrade verimath, or start a "
+                "new run (--new)."
             )
+        if found is not None and found < SCHEMA_VERSION and not readonly:
+            self._migrate(found)
+
+    def _migrate(self, found: int) -> None:
+        """Bring a run of an older schema to this one, one version at a time (readers cope
+        with older files as they are: nothing is written to a file opened for reading)."""
+        with self._transaction():
+            for version in range(found, SCHEMA_VERSION):
+                for statement in MIGRATIONS[version]:
+                    self._db.execute(statement)
+            self.set_meta("schema_version", SCHEMA_VERSION)
 
     def close(self) -> None:
         self._db.close()

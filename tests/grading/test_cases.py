@@ -9,7 +9,11 @@ import pytest
 
 from verimath.grading import Grader
 
-CASE_FILES = ("cases.json", "transcript_cases.json")
+CASE_FILES = ("cases.json", "transcript_cases.json", "model_output_cases.json")
+"""cases.json: the rules one by one; transcript_cases.json: reviewed disagreements with
+recorded labels; model_output_cases.json: answers in the forms real models and other
+harnesses write them (Minerva/lm-eval lines, chat debris, units in text, relations,
+matrices, lists, labelled references), many taken from the recorded transcripts."""
 
 
 def _load_cases() -> list[dict]:

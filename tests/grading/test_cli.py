@@ -50,6 +50,28 @@ def test_grade_adds_a_status_to_every_line(tmp_path: Path) -> None:
     assert "graded 7 predictions: correct 3, incorrect 1, unparseable 2, timeout 1" in (
         result.stderr
     )
+    assert "unparseable, by the step that failed: empty prediction 1, no answer found 1" in (
+        result.stderr
+    )
+
+
+def test_unparseable_predictions_are_broken_down_by_the_step_that_failed(tmp_path: Path) -> None:
+    rows = [
+        {"gold": "5", "pred": r"so it is \boxed{5"},
+        {"gold": "5", "pred": r"so it is \boxed{5"},
+        {"gold": "5", "pred": r"\boxed{\frac{}{}}"},
+        {"gold": "5", "pred": "The final answer is $$."},
+        {"gold": "5", "pred": "No idea what the value of the sum might be here, sorry."},
+        {"gold": "5", "pred": "5"},
+    ]
+    result = _invoke(str(_write(tmp_path / "in.jsonl", rows)))
+    assert result.exit_code == 0, result.output
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == (
+        "unparseable, by the step that failed: box never closed 2, "
+        "boxed answer not readable as math 1, final-answer line empty after clean-up 1, "
+        "no answer found 1"
+    )
 
 
 def test_details_and_other_harness_field_names(tmp_path: Path) -> None:

@@ -58,6 +58,26 @@ EXTRACTIONS = [
     ("It costs $1,250.50 in total", "gsm8k", "1,250.50", "last_number", True),
     ("She has 5 apples and buys 13 more, so 18", "math", None, "none", False),
     ("She has 5 apples and buys 13 more, so 18", None, None, "none", False),
+    ("the total is 18", None, "18", "sentence", False),
+    ("Therefore $x \\geq 5$ is the solution.", None, r"x \geq 5", "conclusion", False),
+    ("We find that $x \\lt 3$.", None, r"x \lt 3", "sentence", False),
+    ("Final Answer: The largest $n$ is 34.", None, "34", "final_answer", False),
+    (r"Answer \( 9 \)", None, "9", "final_answer", False),
+    ("Answer $$ \n 9 \n $$", None, "9", "final_answer", False),
+    ("$$ 9 $$", None, "$$ 9 $$", "whole", False),
+    ("So it is 4.\nTherefore, there are 12 ways to do it.", "math", "12", "conclusion", False),
+    ("Thus $x = 5$. The end of the story is near", "math", None, "none", False),
+    (
+        "Final Answer: The final answer is $5$. I hope it is correct.<|im_start|>user\n"
+        "Final Answer: The final answer is $7$.",
+        "math",
+        "5",
+        "final_answer",
+        False,
+    ),
+    (r"so \boxed{3}. Final Answer: The final answer is $4$.", "math", "4", "final_answer", False),
+    (r"so \boxed{3}. Final Answer: see above.", "math", "3", "boxed", False),
+    (r"The answer is $\boxed 5$.", "math", "5", "boxed", False),
     ("We could not determine the value of the sum here", "gsm8k", None, "none", False),
     ("", "math", None, "none", False),
     ("   ", "gsm8k", None, "none", False),
@@ -96,6 +116,9 @@ def test_boxes_are_joined_only_when_asked() -> None:
         ("B", "mmlu_stem", "B"),
         (" 9 (apples) ", "asdiv", "9 (apples)"),
         ("2", "math", "2"),
+        (r"\boxed{1} and \boxed{-2}", None, "1, -2"),
+        ("Work.\nFinal Answer: The final answer is $28\\%$. I hope it is correct.", None, r"28\%"),
+        ("The largest $n$ is 34", None, "The largest $n$ is 34"),
     ],
 )
 def test_reference_answer(gold: str, dataset: str, expected: str) -> None:
@@ -104,6 +127,13 @@ def test_reference_answer(gold: str, dataset: str, expected: str) -> None:
 
 def test_find_boxed_without_box() -> None:
     assert find_boxed("no box here") is None
+
+
+def test_no_answer_says_why() -> None:
+    assert extract_answer("", None).reason == "empty text"
+    assert extract_answer(r"so it is \boxed{5", "math").reason == "unclosed box"
+    text = "I cannot tell what the value of the sum is here, sorry."
+    assert extract_answer(text, "math").reason == "no answer marker"
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,7 @@ def test_grade_returns_a_frozen_result_with_details(grader: Grader) -> None:
 
 
 def test_fallback_is_only_used_when_the_reference_is_a_number(grader: Grader) -> None:
-    assert grader.grade("Mrs. Hilt", "I think it is 5", "asdiv").status is Status.UNPARSEABLE
+    assert grader.grade("Mrs. Hilt", "I think she has 5", "asdiv").status is Status.UNPARSEABLE
 
 
 def test_grade_many_keeps_order_and_per_request_datasets(grader: Grader) -> None:

@@ -23,7 +23,7 @@ GSM8K = rules_for("gsm8k")
 # (raw, rules, text, percent, is_text)
 NORMALIZED = [
     ("**73**", MATH, "73", False, False),
-    (r"$\left( 3, \frac{\pi}{2} \right)$", MATH, r"(3,\frac{\pi}{2})", False, False),
+    (r"$\left( 3, \frac{\pi}{2} \right)$", MATH, r"(3, \frac{\pi}{2})", False, False),
     (r"\dfrac{1}{2}", MATH, r"\frac{1}{2}", False, False),
     (r"\frac12", MATH, r"\frac{1}{2}", False, False),
     (r"50\%", MATH, "50", True, False),
@@ -59,6 +59,58 @@ NORMALIZED = [
     ),
     (r"e^{\mathrm{i}\pi}", MATH, r"e^{\mathrm{i}\pi}", False, False),
     ("5!", MATH, "5!", False, False),
+    # spellings of relations all become \le, \ge, \ne, <, >
+    ("x >= 5", MATH, r"x\ge5", False, False),
+    (r"x \geq 5", MATH, r"x\ge5", False, False),
+    (r"x \geqslant 5", MATH, r"x\ge5", False, False),
+    ("x != 3", MATH, r"x\ne3", False, False),
+    (r"x \neq 3", MATH, r"x\ne3", False, False),
+    (r"x \lt 3", MATH, "x<3", False, False),
+    (r"x \gt 3", MATH, "x>3", False, False),
+    ("5!=120", MATH, "5!=120", False, False),
+    # units and words in text
+    (r"125\textnormal{ miles}", MATH, "125", False, False),
+    (r"\text{10 apples}", MATH, "10", False, False),
+    (r"15\text{ cm}^2", MATH, "15", False, False),
+    (r"\mbox{12 cm}", MATH, "12", False, False),
+    (r"5 \text{ cm}.", MATH, "5", False, False),
+    # separators: marked thousands are one number, a comma and a space a list
+    (r"32,\! 349", MATH, "32349", False, False),
+    (r"14 {, }916", MATH, "14916", False, False),
+    ("32, 349", MATH, "32, 349", False, False),
+    ("32,349", MATH, "32349", False, False),
+    ("1 000", MATH, "1000", False, False),
+    ("1,22", MATH, "1, 22", False, False),
+    # matrices in any brackets are pmatrix
+    (
+        r"\begin{bmatrix}1&2\\3&4\end{bmatrix}",
+        MATH,
+        r"\begin{pmatrix}1&2\\3&4\end{pmatrix}",
+        False,
+        False,
+    ),
+    (
+        r"\left[\begin{array}{cc}1 & 2 \\3 & 4\end{array}\right]",
+        MATH,
+        r"\begin{pmatrix}1&2\\3&4\end{pmatrix}",
+        False,
+        False,
+    ),
+    # lists written with words, mixed numbers, approximations, doubled backslashes
+    (r"12\text{ and }13", MATH, "12, 13", False, False),
+    ("19, 46, and 82", MATH, "19, 46, 82", False, False),
+    (r"x=2 \text{ or } x=-3", MATH, "2, -3", False, False),
+    (r"6 \frac{3}{4}", MATH, r"\frac{27}{4}", False, False),
+    (r"6\frac15", MATH, r"\frac{31}{5}", False, False),
+    ("-2 1/4", MATH, r"-\frac{9}{4}", False, False),
+    (r"2\frac{5}{4}", MATH, r"2\frac{5}{4}", False, False),
+    (r"x = \frac13 \approx 0.33", MATH, r"x=\frac{1}{3}", False, False),
+    (r"x \approx 11", MATH, "x=11", False, False),
+    (r"\\frac{1}{5}", MATH, r"\frac{1}{5}", False, False),
+    ("$28$ %", MATH, "28", True, False),
+    ("28 pct", MATH, "28", True, False),
+    ("1,000.99€", MATH, "1000.99", False, False),
+    ("1,000.99m²", MATH, "1000.99", False, False),
 ]
 
 

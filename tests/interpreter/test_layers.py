@@ -18,6 +18,8 @@ EXPECTED_LAYERS = {
     "rlimits",
     "uid",
     "seccomp",
+    "ipc",
+    "scratch",
     "preload",
 }
 

@@ -3,39 +3,96 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import shutil
 import sys
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from verimath.interpreter import Interpreter
+from verimath.interpreter import Interpreter, Layer, Limits, Session
 
-# Each probe is a cell whose last expression is True when the attack it tries was stopped.
+# Each probe is a cell that tries what its layer must stop and prints one last line: "held",
+# or "breached: what got through". Anything else (an exception of the probe itself, a missing
+# module) means the probe could not decide, which is reported as such, never as a breach.
 PROBES: dict[str, str] = {
-    "network": (
-        "import socket\ntry:\n    socket.create_connection(('127.0.0.1', 9), timeout=1)\n"
-        "    stopped = False\nexcept ConnectionRefusedError:\n    stopped = False\n"
-        "except OSError:\n    stopped = True\nstopped"
-    ),
-    "filesystem": (
-        "import os\nhome_hidden = not os.path.exists(os.path.expanduser('~root/.bashrc'))\n"
-        "try:\n    open('/usr/verimath-probe', 'w')\n    read_only = False\n"
-        "except OSError:\n    read_only = True\nhome_hidden and read_only"
-    ),
-    "environment": "import os\nsorted(os.environ) == ['HOME', 'TMPDIR']",
-    "uid": "import os\nos.getuid() != 0 and os.geteuid() != 0",
-    "seccomp": (
-        "import os\ntry:\n    os.fork()\n    stopped = False\nexcept PermissionError:\n"
-        "    stopped = True\nstopped"
-    ),
-    "rlimits": (
-        "import resource\nresource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY"
-    ),
+    "network": """
+import socket
+try:
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+except PermissionError:
+    verdict = "held"
+else:
+    probe.settimeout(1)
+    try:
+        probe.connect(("127.0.0.1", 9))
+        verdict = "breached: connected to 127.0.0.1:9"
+    except ConnectionRefusedError:
+        verdict = "breached: 127.0.0.1 answered (connection refused)"
+    except OSError:
+        verdict = "held"
+print(verdict)
+""",
+    "filesystem": """
+import os
+seen = [p for p in ({home!r}, {checkout!r}) if os.path.exists(p)]
+text = open("/proc/1/cmdline", "rb").read() + open("/proc/self/mountinfo", "rb").read()
+if {checkout!r}.encode() in text:
+    seen.append("the checkout path in /proc")
+try:
+    open("/usr/verimath-probe", "w")
+    seen.append("/usr is writable")
+except OSError:
+    pass
+print("breached: " + ", ".join(seen) if seen else "held")
+""",
+    "processes": """
+cmdline = open("/proc/1/cmdline", "rb").read()
+print("held" if b"sandbox.server" in cmdline else "breached: PID 1 is not the sandbox server")
+""",
+    "environment": """
+import os
+print("held" if sorted(os.environ) == ["HOME", "TMPDIR"] else "breached: " + " ".join(os.environ))
+""",
+    "uid": """
+import os
+print("held" if os.getuid() not in (0, {host_uid}) else f"breached: runs as uid {{os.getuid()}}")
+""",
+    "seccomp": """
+import os
+try:
+    pid = os.fork()
+except PermissionError:
+    print("held")
+else:
+    if pid == 0:
+        os._exit(0)
+    print("breached: fork succeeded")
+""",
+    "rlimits": """
+import resource
+limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+print("held" if limit != resource.RLIM_INFINITY else "breached: no address-space limit")
+""",
+    "ipc": """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+segment = libc.shmget(0, 4096, 0o1000 | 0o600)
+queue = libc.msgget(0, 0o1000 | 0o600)
+print("held" if segment == -1 and queue == -1 else "breached: SysV IPC objects created")
+""",
+    "scratch": """
+import os
+stat = os.statvfs(".")
+size_mb = stat.f_blocks * stat.f_frsize / 2**20
+ok = size_mb <= {scratch_mb} * 1.01 and stat.f_files <= {scratch_inodes} + 1
+print("held" if ok else f"breached: {{size_mb:.0f}} MiB, {{stat.f_files}} inodes")
+""",
 }
 PACKAGES = ("verimath", "sympy", "numpy", "scipy", "math-verify", "openai", "llama_cpp_python")
 
@@ -62,23 +119,45 @@ def command(as_json: bool) -> None:
 
 
 def sandbox_checks() -> list[Check]:
-    """Reported layers, confirmed by running each probe in a real session."""
+    """Reported layers, each confirmed by a probe run in a real session.
+
+    The interpreter is started with ``unsafe_no_sandbox`` so that doctor can report on a
+    sandbox with layers off (its probes are its own code, not a model's).
+    """
     import warnings
 
+    import verimath
+
+    limits = Limits()
+    values = {
+        "home": os.path.expanduser("~"),
+        "checkout": str(Path(verimath.__file__).resolve().parents[1]),
+        "host_uid": os.getuid(),
+        "scratch_mb": limits.scratch_mb,
+        "scratch_inodes": limits.scratch_inodes,
+    }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # doctor reports the missing layers itself
-        with Interpreter() as interpreter, interpreter.session() as session:
-            checks = []
-            for layer in interpreter.layers:
-                probe = PROBES.get(layer.name)
-                proven = session.run(probe).output.strip() == "True" if probe else layer.active
-                detail = (
-                    layer.detail
-                    if proven == layer.active
-                    else (f"{layer.detail}; the probe {'held' if proven else 'got through'}")
-                )
-                checks.append(Check(layer.name, layer.active and proven, detail))
-    return checks
+        with (
+            Interpreter(limits, unsafe_no_sandbox=True) as interpreter,
+            interpreter.session() as session,
+        ):
+            return [_check(layer, session, values) for layer in interpreter.layers]
+
+
+def _check(layer: Layer, session: Session, values: dict[str, object]) -> Check:
+    probe = PROBES.get(layer.name)
+    if probe is None:
+        return Check(layer.name, layer.active, layer.detail)
+    result = session.run(probe.format(**values))
+    lines = result.output.strip().splitlines()
+    verdict = lines[-1] if lines and result.ok else ""
+    if verdict == "held":
+        return Check(layer.name, layer.active, layer.detail)
+    if verdict.startswith("breached"):
+        return Check(layer.name, False, f"{layer.detail}; the probe got through ({verdict})")
+    failure = lines[-1] if lines else str(result.status)
+    return Check(layer.name, False, f"{layer.detail}; the probe could not run ({failure})")
 
 
 def _version(package: str) -> str:

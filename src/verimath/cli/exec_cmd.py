@@ -19,7 +19,8 @@ def command(files: tuple[TextIO, ...], timeout: float, memory_mb: int, max_outpu
     """Run each FILE (or standard input) as one cell of a single sandboxed session.
 
     Variables persist from one file to the next, as in a notebook. Prints one JSON object per
-    cell: status (ok, error, timeout, memory, killed), output and duration_s.
+    cell: status (ok, error, timeout, memory, killed), output and duration_s. The JSON is ASCII:
+    no control character or lone surrogate of a cell's output reaches the terminal raw.
     """
     cells = [f.read() for f in files] if files else [sys.stdin.read()]
     limits = limits_from(timeout, memory_mb, max_output)
@@ -33,4 +34,4 @@ def command(files: tuple[TextIO, ...], timeout: float, memory_mb: int, max_outpu
             }
             if result.detail:
                 line["detail"] = result.detail
-            click.echo(json.dumps(line, ensure_ascii=False))
+            click.echo(json.dumps(line, ensure_ascii=True))

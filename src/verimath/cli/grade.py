@@ -19,6 +19,8 @@ from verimath.grading import DEFAULT_TIMEOUT, Grader, GradeResult, rules_for
 
 __all__ = ["command"]
 
+_UNPARSEABLE = "unparseable: "
+"""Prefix of the counters that break ``unparseable`` down by the step that failed."""
 CHUNK_RECORDS = 512
 """Records graded (in parallel) and written per step: finished work reaches the output."""
 
@@ -210,6 +212,11 @@ def _grade_chunk(
         graded = [next(results) for _ in record.preds]
         counts.update(result.status.value for result in graded)
         counts.update("fallback" for result in graded if result.extraction.fallback)
+        counts.update(
+            _UNPARSEABLE + reason
+            for result in graded
+            if (reason := result.unparseable_reason) is not None
+        )
         statuses = [result.status.value for result in graded]
         record.data[fields.status] = statuses if record.many else statuses[0]
         if fields.details:
@@ -241,4 +248,17 @@ def _summary(counts: Counter[str]) -> str:
         if counts["fallback"]
         else ""
     )
-    return f"graded {total} predictions: {parts} (accuracy {accuracy:.2f}%){fallback}"
+    summary = f"graded {total} predictions: {parts} (accuracy {accuracy:.2f}%){fallback}"
+    reasons = sorted(
+        (
+            (key.removeprefix(_UNPARSEABLE), n)
+            for key, n in counts.items()
+            if key.startswith(_UNPARSEABLE)
+        ),
+        key=lambda item: (-item[1], item[0]),
+    )
+    if reasons:
+        summary += "\nunparseable, by the step that failed: " + ", ".join(
+            f"{reason} {n}" for reason, n in reasons
+        )
+    return summary

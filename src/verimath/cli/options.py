@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -17,11 +18,21 @@ DEFAULT_LIMITS = Limits()
 
 
 def sandbox_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """``--timeout``, ``--memory-mb`` and ``--max-output`` for commands that run code.
+    """``--timeout``, ``--memory-mb``, ``--max-output`` and ``--unsafe-no-sandbox`` for commands
+    that run code.
 
     Their environment variables are ``VERIMATH_<COMMAND>_TIMEOUT``, ``..._MEMORY_MB`` and
-    ``..._MAX_OUTPUT``.
+    ``..._MAX_OUTPUT``; ``--unsafe-no-sandbox`` is ``VERIMATH_UNSAFE_NO_SANDBOX=1``, which the
+    library reads too.
     """
+    command = click.option(
+        "--unsafe-no-sandbox",
+        is_flag=True,
+        envvar="VERIMATH_UNSAFE_NO_SANDBOX",
+        expose_value=False,
+        callback=_allow_unsandboxed,
+        help="Run model code even when sandbox layers are missing (UNSAFE).",
+    )(command)
     command = click.option(
         "--max-output",
         type=click.IntRange(min=100),
@@ -43,6 +54,17 @@ def sandbox_options(command: Callable[..., Any]) -> Callable[..., Any]:
         show_default=True,
         help="Soft time limit per cell, in seconds.",
     )(command)
+
+
+def _allow_unsandboxed(context: click.Context, parameter: click.Parameter, value: bool) -> None:
+    if value:
+        os.environ["VERIMATH_UNSAFE_NO_SANDBOX"] = "1"  # what Interpreter() reads
+        click.secho(
+            "WARNING: --unsafe-no-sandbox: model-written code may run WITHOUT isolation.",
+            fg="red",
+            bold=True,
+            err=True,
+        )
 
 
 def limits_from(timeout: float, memory_mb: int, max_output: int) -> Limits:

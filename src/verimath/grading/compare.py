@@ -15,7 +15,22 @@ from typing import Any
 from latex2sympy2_extended.latex2sympy2 import NormalizationConfig, latex2sympy, normalize_latex
 from math_verify import verify
 from math_verify.grader import should_treat_as_complex
-from sympy import Basic, Expr, Float, MatrixBase
+from sympy import (
+    And,
+    Basic,
+    Eq,
+    Expr,
+    Float,
+    Interval,
+    MatrixBase,
+    Or,
+    Rel,
+    Set,
+    Symbol,
+    Tuple,
+    cancel,
+)
+from sympy.core.function import AppliedUndef
 
 from verimath.grading.numeric import values_close
 from verimath.grading.status import Status, Verdict
@@ -58,6 +73,13 @@ def compare(gold: str, pred: str) -> Verdict:
     numeric = _numeric_verdict(gold_expr, pred_expr)
     if numeric is not None:
         return numeric
+    gold_expr, pred_expr = _same_shape(gold_expr, pred_expr)
+    if (
+        isinstance(gold_expr, Eq)
+        and isinstance(pred_expr, Eq)
+        and _same_equation(gold_expr, pred_expr)
+    ):
+        return Verdict(Status.CORRECT, "equation")
     same = verify(
         gold_expr,
         pred_expr,
@@ -105,6 +127,86 @@ def _last_equation_part(latex: str) -> str:
         return latex
     parts = latex.split("=")
     return parts[-1] if len(parts) > 2 else latex
+
+
+def _same_shape(gold: Any, pred: Any) -> tuple[Any, Any]:
+    """Bring two answers that say the same thing in different shapes to one shape.
+
+    * an inequality in one variable, or a chain of them, against an interval: the
+      inequality becomes its solution set (``1 \\le x \\le 4`` is ``[1, 4]``), either way;
+    * a column or row vector against a tuple: the vector becomes a tuple;
+    * two function definitions ``f(x) = ...`` and ``f(t) = ...``: the prediction's
+      argument is renamed to the reference's (the name of a bound variable is free).
+    """
+    if isinstance(gold, Set) and _is_relation_in_one_variable(pred):
+        return gold, _as_set(pred)
+    if isinstance(pred, Set) and _is_relation_in_one_variable(gold):
+        return _as_set(gold), pred
+    if isinstance(gold, MatrixBase) and _is_sequence(pred):
+        return _vector_tuple(gold), _as_tuple(pred)
+    if isinstance(pred, MatrixBase) and _is_sequence(gold):
+        return _as_tuple(gold), _vector_tuple(pred)
+    if isinstance(gold, Eq) and isinstance(pred, Eq):
+        return gold, _renamed_argument(gold, pred)
+    return gold, pred
+
+
+def _is_relation_in_one_variable(expr: Any) -> bool:
+    if not isinstance(expr, Rel | And | Or) or isinstance(expr, Eq):
+        return False
+    return len(expr.free_symbols) == 1
+
+
+def _as_set(relation: Any) -> Any:
+    try:
+        return relation.as_set()
+    except Exception:  # sympy raises several kinds for relations it cannot solve
+        return relation
+
+
+def _is_sequence(expr: Any) -> bool:
+    return isinstance(expr, Tuple) or (
+        isinstance(expr, Interval) and expr.left_open and expr.right_open
+    )
+
+
+def _as_tuple(expr: Any) -> Any:
+    return Tuple(expr.start, expr.end) if isinstance(expr, Interval) else expr
+
+
+def _vector_tuple(matrix: Any) -> Any:
+    if 1 in matrix.shape:
+        return Tuple(*list(matrix))
+    return matrix
+
+
+def _renamed_argument(gold: Any, pred: Any) -> Any:
+    gold_lhs, pred_lhs = gold.lhs, pred.lhs
+    if not (isinstance(gold_lhs, AppliedUndef) and isinstance(pred_lhs, AppliedUndef)):
+        return pred
+    if gold_lhs.func != pred_lhs.func or len(gold_lhs.args) != 1 or len(pred_lhs.args) != 1:
+        return pred
+    old, new = pred_lhs.args[0], gold_lhs.args[0]
+    if not (isinstance(old, Symbol) and isinstance(new, Symbol)) or old == new:
+        return pred
+    if new in pred.rhs.free_symbols:
+        return pred
+    return pred.xreplace({old: new})
+
+
+def _same_equation(gold: Any, pred: Any) -> bool:
+    """Two equations with the same solutions up to a constant factor: ``2x+4y-3=0`` and
+    ``y = -x/2 + 3/4``. Only for polynomial-like sides (cancel, not simplify)."""
+    try:
+        first, second = gold.lhs - gold.rhs, pred.lhs - pred.rhs
+        if second == 0 or first == 0:
+            return bool(first == second)
+        if not (first.is_rational_function() and second.is_rational_function()):
+            return False
+        ratio = cancel(first / second)
+        return bool(ratio.is_number and ratio != 0 and ratio.is_finite)
+    except Exception:  # cancel may fail on unusual objects; verify decides then
+        return False
 
 
 def _numeric_verdict(gold: Any, pred: Any) -> Verdict | None:

@@ -13,7 +13,7 @@ from types import TracebackType
 from verimath.errors import GradingError
 from verimath.grading.cache import CacheKey, VerdictCache
 from verimath.grading.decide import quick_verdict
-from verimath.grading.extraction import NO_ANSWER, Extraction, extract_answer, reference_answer
+from verimath.grading.extraction import EMPTY_TEXT, Extraction, extract_answer, reference_answer
 from verimath.grading.normalize import (
     Answer,
     align_assignments,
@@ -182,7 +182,7 @@ class Grader:
         numeric_gold = parse_number(gold_answer.text) is not None
         pred_text = _prediction_text(pred)
         extraction = (
-            NO_ANSWER
+            EMPTY_TEXT
             if pred_text is None
             else extract_answer(
                 pred_text, rules, allow_fallback=numeric_gold, join_boxes=is_list(gold_answer)

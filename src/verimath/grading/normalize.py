@@ -38,6 +38,49 @@ _UNWRAPPERS = (
     re.compile(r"^\\(?:boxed|fbox|framebox|textbf|mathbf|boldsymbol|bm)\{(.*)\}$", re.DOTALL),
     re.compile(r"^\{(.*)\}$", re.DOTALL),
 )
+_DOUBLED_COMMAND = re.compile(
+    r"(?<!\\)\\\\(?=(?:[dtc]?frac|sqrt|left|right|pi|cdot|times|div|le|ge|leq|geq|lt|gt|ne|neq"
+    r"|infty|text|textnormal|mathrm|mbox|boxed|in|cup|cap|circ|pm|mp|begin|end|sin|cos|tan"
+    r"|log|ln|mathbf|emptyset|varnothing|approx)(?![A-Za-z]))"
+)
+_RELATION = re.compile(
+    r">=|<=|(?<![\d)!])!=|\\not\s*="
+    r"|\\(?:geqslant|leqslant|geq|leq|neq|ge|le|ne|lt|gt)(?![A-Za-z])"
+)
+_RELATION_SPELLING = {">=": "\\ge ", "<=": "\\le ", "!=": "\\ne "}
+_RELATION_COMMAND = {
+    "geqslant": "\\ge ",
+    "leqslant": "\\le ",
+    "geq": "\\ge ",
+    "leq": "\\le ",
+    "neq": "\\ne ",
+    "ge": "\\ge ",
+    "le": "\\le ",
+    "ne": "\\ne ",
+    "lt": "<",
+    "gt": ">",
+}
+_THOUSANDS_MARKED = re.compile(
+    r"(?<=\d)(?:\s*,\\!\s*|\s*\{\s*,\s*\}\s*|\\,|\\;|\\ )(?=\d{3}(?!\d))"
+)
+_GLUED_SQUARE_UNIT = re.compile(
+    r"(?<=\d)\s*[A-Za-z]{1,3}[²³]$"
+    r"|(?<=\d)(?:cm|mm|km|kg|mg|ml|mL|ft|yd|mph|hrs?|mins?|secs?)(?:\^\{?[23]\}?)?$"
+)
+_SPACED_THOUSANDS = re.compile(r"^-?\d{1,3}(?: \d{3})+(?:\.\d+)?$")
+_INNER_DOLLAR = re.compile(r"(?<!\\)\$")
+_LIST_WORD = re.compile(
+    r"\s*,?\s*(?:\\(?:text|mbox|textnormal|mathrm)\s*\{\s*,?\s*(?:and|or)\s*\}|(?<![A-Za-z\\])"
+    r"(?:and|or)(?![A-Za-z]))\s*"
+)
+_APPROX = re.compile(r"\\approx(?![A-Za-z])|≈")
+_MATRIX_ENV = re.compile(r"\\(begin|end)\{(?:bmatrix|Bmatrix|matrix|smallmatrix)\}")
+_ARRAY_MATRIX = re.compile(
+    r"^[(\[]?\s*\\begin\{array\}\s*\{[^{}]*\}(.*)\\end\{array\}\s*[)\]]?$", re.DOTALL
+)
+_WRAPPED_MATRIX = re.compile(r"[(\[]\s*(\\begin\{pmatrix\}.*\\end\{pmatrix\})\s*[)\]]", re.DOTALL)
+_MIXED_NUMBER = re.compile(r"^(-?)(\d+)\s*\\frac\{(\d+)\}\{(\d+)\}$|^(-?)(\d+) (\d+)/(\d+)$")
+_WRAPPER_STARTS = "$\\*`{"
 _SPACING = re.compile(
     r"\\(?:left|right|big|Big|bigg|Bigg)(?=[^A-Za-z])|\\(?:[!,;:]|displaystyle|textstyle)|~"
     r"|\\q?quad(?![A-Za-z])"
@@ -57,27 +100,36 @@ _UNICODE = {
     "–": "-",
     "≤": "\\le ",
     "≥": "\\ge ",
+    "≠": "\\ne ",
+    "€": "\\$",
+    "£": "\\$",
     "\u00a0": " ",
 }
 _UNICODE_CHARS = re.compile("|".join(_UNICODE))
 _FRAC_VARIANTS = re.compile(r"\\[dtc]frac(?![A-Za-z])")
-_SLANTED = re.compile(r"\\(le|ge)qslant(?![A-Za-z])")
 _BRACELESS_FRAC = re.compile(r"\\frac\s*(\\[A-Za-z]+|[0-9A-Za-z])\s*(\\[A-Za-z]+|[0-9A-Za-z])")
 _BOLD = re.compile(r"\\(?:textbf|mathbf|boldsymbol|bm|mathit|textit|emph)\{([^{}]*)\}")
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree(?![A-Za-z])")
-_PERCENT = re.compile(r"\s*(?:\\?%|\\text\{\s*\\?%\s*\}|\\text\{\s*percent\s*\}|percent)\s*$")
+_PERCENT = re.compile(
+    r"\s*(?:\\?%|\\(?:text|mbox|textnormal|mathrm)\{\s*(?:\\?%|percent(?:age)?|pct)\s*\}"
+    r"|percent(?:age)?|pct)\s*$"
+)
 _CURRENCY = re.compile(r"^(-?)\s*(?:\\\$|\$|USD\s*|US\$)\s*")
+_TRAILING_CURRENCY = re.compile(r"(?<=\d)\s*(?:\\\$|\$)$")
 _THOUSANDS_BRACE = re.compile(r"\{,\}")
 _GROUPED_IN_BRACES = re.compile(r"(?<=\{)(-?\d{1,3}(?:,\d{3})+)(?=\})")
 _COMMA_NUMBER = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _TEXT_UNIT = re.compile(
-    r"(?:\s|\\,|\\;)*(?:\\(?:text|mbox|mathrm|textrm)\s*\{([^{}]*)\}"
+    r"(?:\s|\\,|\\;)*(?:\\(?:text|mbox|mathrm|textrm|textnormal|textsf|operatorname)\s*\{([^{}]*)\}"
     r"(?:\s*\^\s*\{?\d\}?)?\s*/?\s*)$"
 )
 _WORD_UNIT = re.compile(
     r"(?:(?<=[\d}])|(?<=\\pi))(?:\s+|\s*[({]\s*)([A-Za-z][A-Za-z .'-]*?)\s*[)}]?\.?$"
 )
-_WHOLE_TEXT = re.compile(r"^\\(?:text|textrm|mbox|mathrm|textnormal)\s*\{([^{}]*)\}$")
+_WHOLE_TEXT = re.compile(
+    r"^\\(?:text|textrm|mbox|mathrm|textnormal|textsf)\s*\{([^{}]*)\}(?:\s*\^\s*\{?\d\}?)?$"
+)
+_TEXT_WRAPPER = re.compile(r"\\(?:text|textrm|mbox|mathrm|textnormal)\s*\{([^{}]*)\}")
 _OPTION = re.compile(r"^\(?([A-Z])\)?$")
 _TRAILING_PUNCT = re.compile(r"(?<!\\)[.,;:]+$")
 _LEADING_EQUALS = re.compile(r"^=\s*")
@@ -88,7 +140,16 @@ _ALPHA_WORD = re.compile(r"(?<![A-Za-z0-9\\])[A-Za-z]{2,}(?![A-Za-z0-9])")
 _TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}(?::\d{2})?\s*(?:[ap]\.?\s*m\.?)?", re.IGNORECASE)
 _PARENTHESISED_NUMBER = re.compile(r"^\((-?\d+(?:\.\d+)?)\)$")
 _NOT_TEXT_CHAR = re.compile(r"[\\^_{}=+*/<>\[\]|]")
-_ASSIGNMENT = re.compile(r"^([A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?|\\[A-Za-z]+)\s*(?:=|\\in)\s*(.+)$")
+_NAME = r"(?:[A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?(?:\^\{?\*\}?)?|\\[A-Za-z]+(?:_\{?[A-Za-z0-9]+\}?)?)"
+_LABEL = (
+    rf"(?:{_NAME}\([^()=]{{0,20}}\)"  # f(x), P(A), f(2)
+    r"|(?:m\s*)?\\angle\s*[A-Z]{1,3}"  # \angle ABC
+    r"|[A-Z]{2,4}"  # AB, ABC
+    rf"|\(\s*[a-z](?:\s*,\s*[a-z])+\s*\)"  # (a,b,c)
+    rf"|{_NAME}(?:\s*[:/]\s*{_NAME})?)"  # x, S_{MBCN}:S
+)
+_ASSIGNMENT = re.compile(rf"^({_LABEL})\s*(?:=|\\in)\s*(.+)$")
+_SAME_VARIABLE_ITEM = re.compile(r"^([A-Za-z])\s*=\s*([^=]+)$")
 _TEXT_PUNCT = re.compile(r"[,!?\"'`’()]")
 _BASE_NUMERAL = re.compile(r"^((?=[0-9A-F]*\d)[0-9A-F]+)_\{?(\d{1,2})\}?$")
 _SINGLE_LETTER_CONSTANTS = frozenset("ieEdj")
@@ -121,14 +182,22 @@ def normalize_answer(raw: str, rules: DatasetRules) -> Answer:
     if len(raw) > MAX_NORMALIZE_CHARS:
         return Answer(_collapse_spaces(raw), is_text=True)
     text = _unwrap(raw.strip())
-    if _TIME_OF_DAY.fullmatch(text):
-        return Answer(_collapse_spaces(text), is_text=True)
+    if ":" in text:
+        time = _TEXT_WRAPPER.sub(r"\1", text) if "\\" in text else text
+        if _TIME_OF_DAY.fullmatch(time):  # 4:30 p.m., 4:30 \text{ p.m.}
+            return Answer(_collapse_spaces(time), is_text=True)
     if rules.kind is AnswerKind.CHOICE:
         letter = choice_letter(text, rules.choices)
         return Answer(letter if letter is not None else _collapse_spaces(text))
-    text = _strip_notation(text)
+    text = _strip_trailing_punctuation(_strip_notation(text))
+    whole_text = _WHOLE_TEXT.match(text)
+    if whole_text is not None and _has_digit(whole_text.group(1)):
+        text = whole_text.group(1).strip()  # \text{10 apples}: a number and its unit in text
+        single_letters = True
+    else:
+        single_letters = rules.kind is AnswerKind.NUMBER
     text, percent = _strip_percent(text)
-    text, unit = _strip_units(text, single_letters=rules.kind is AnswerKind.NUMBER)
+    text, unit = _strip_units(text, single_letters=single_letters)
     text = _strip_currency(text)
     whole_text = _WHOLE_TEXT.match(text)
     if whole_text is not None:
@@ -136,7 +205,7 @@ def normalize_answer(raw: str, rules: DatasetRules) -> Answer:
     option = _OPTION.match(text)
     if option is not None:
         return Answer(option.group(1), percent)
-    text = _canonical_number(_TRAILING_PUNCT.sub("", _LEADING_EQUALS.sub("", text)).strip())
+    text = _canonical_number(_strip_trailing_punctuation(_LEADING_EQUALS.sub("", text)))
     if _looks_like_text(text):
         return Answer(_collapse_spaces(text), percent, is_text=True, unit=unit)
     return Answer(_canonical_spacing(text), percent, unit=unit)
@@ -199,6 +268,8 @@ def _without_assignment(answer: Answer, match: re.Match[str] | None) -> Answer:
 def _unwrap(text: str) -> str:
     """Remove delimiters around the whole answer (``$..$``, ``**..**``, ``\\boxed{..}``)."""
     for _ in range(8):
+        if not text or (text[0] not in _WRAPPER_STARTS and text[-1] not in "$)]*`}"):
+            break
         before = text
         for pattern in _UNWRAPPERS:
             match = pattern.match(text)
@@ -219,21 +290,104 @@ def _balanced(text: str) -> bool:
 
 
 def _strip_notation(text: str) -> str:
-    text = _UNICODE_ROOT.sub(r"\\sqrt{\1}", text)
-    text = _UNICODE_CHARS.sub(lambda m: _UNICODE[m.group(0)], text)
-    text = _MARKDOWN_BOLD.sub(r"\1", text)
-    text = _MULTI_DIGIT_EXPONENT.sub(r"^{\1}", _PYTHON_POWER.sub("^", text))
-    text = _BARE_PI.sub(r"\\pi ", text)
-    text = _BACKSLASH_SPACE.sub(" ", text)
-    text = _SPACING.sub("", text)
-    text = _FRAC_VARIANTS.sub(r"\\frac", text)
-    text = _SLANTED.sub(r"\\\1", text)
-    text = _BRACELESS_FRAC.sub(r"\\frac{\1}{\2}", text)
-    text = _BOLD.sub(r"\1", text)
-    text = _DEGREES.sub("", text)
-    text = _THOUSANDS_BRACE.sub(",", text)
-    text = _GROUPED_IN_BRACES.sub(lambda m: m.group(1).replace(",", ""), text)
+    # Each rewrite runs only when its trigger is in the text: this runs on every answer.
+    backslash = "\\" in text
+    if "\\\\" in text:
+        text = _DOUBLED_COMMAND.sub(r"\\", text)
+    if not text.isascii():
+        text = _UNICODE_ROOT.sub(r"\\sqrt{\1}", text)
+        text = _GLUED_SQUARE_UNIT.sub("", text)
+        text = _UNICODE_CHARS.sub(lambda m: _UNICODE[m.group(0)], text)
+        backslash = "\\" in text
+    elif text[-1:].isalpha():
+        text = _GLUED_SQUARE_UNIT.sub("", text)
+    if "$" in text:
+        text = _INNER_DOLLAR.sub("", text)
+    if "*" in text:
+        text = _MARKDOWN_BOLD.sub(r"\1", text)
+        text = _PYTHON_POWER.sub("^", text)
+    if "^" in text:
+        text = _MULTI_DIGIT_EXPONENT.sub(r"^{\1}", text)
+    if "pi" in text:
+        text = _BARE_PI.sub(r"\\pi ", text)
+    if "," in text or backslash:
+        text = _THOUSANDS_MARKED.sub("", text)
+    if backslash or "~" in text:
+        text = _BACKSLASH_SPACE.sub(" ", text)
+        text = _SPACING.sub("", text)
+    if "frac" in text:
+        text = _FRAC_VARIANTS.sub(r"\\frac", text)
+        text = _BRACELESS_FRAC.sub(r"\\frac{\1}{\2}", text)
+    if backslash:
+        text = _BOLD.sub(r"\1", text)
+    if "circ" in text or "°" in text or "degree" in text:
+        text = _DEGREES.sub("", text)
+    if "{" in text and "," in text:
+        text = _THOUSANDS_BRACE.sub(",", text)
+        text = _GROUPED_IN_BRACES.sub(lambda m: m.group(1).replace(",", ""), text)
+    if "=" in text or backslash:
+        text = _RELATION.sub(_relation, text)
+    if "matrix" in text or "array" in text:
+        text = _matrix(text)
+    if "\\approx" in text or "≈" in text:
+        text = _without_approximation(text)
+    if ("and" in text or "or" in text) and _has_digit(text):
+        text = _LIST_WORD.sub(", ", text).strip(" ,")
+    if "=" in text and "," in text:
+        text = _same_variable_values(text)
     return _SPACES.sub(" ", text).strip()
+
+
+def _relation(match: re.Match[str]) -> str:
+    spelled = match.group()
+    if spelled in _RELATION_SPELLING:
+        return _RELATION_SPELLING[spelled]
+    if spelled.startswith("\\not"):
+        return "\\ne "
+    return _RELATION_COMMAND[spelled[1:]]
+
+
+def _strip_trailing_punctuation(text: str) -> str:
+    """``5.`` and ``\\frac13,`` end a sentence; ``1, 2, 3, ...`` ends with an ellipsis."""
+    if text.endswith("..."):
+        return text
+    return _TRAILING_PUNCT.sub("", text).rstrip()
+
+
+def _has_digit(text: str) -> bool:
+    return any(char.isdigit() for char in text)
+
+
+def _matrix(text: str) -> str:
+    """``bmatrix``, ``matrix`` and ``\\left[\\begin{array}{cc}..\\end{array}\\right]`` are
+    all written as ``pmatrix``: a matrix is its entries, whatever its brackets."""
+    text = _MATRIX_ENV.sub(lambda m: "\\" + m.group(1) + "{pmatrix}", text)
+    array = _ARRAY_MATRIX.match(text)
+    if array is not None:
+        text = "\\begin{pmatrix}" + array.group(1) + "\\end{pmatrix}"
+    wrapped = _WRAPPED_MATRIX.fullmatch(text)
+    return wrapped.group(1) if wrapped is not None else text
+
+
+def _without_approximation(text: str) -> str:
+    """``x = \\frac13 \\approx 0.33`` is ``x = \\frac13``; ``x \\approx 11`` is ``x = 11``."""
+    head, tail = (part.strip() for part in _APPROX.split(text, maxsplit=1))
+    if not head:
+        return tail
+    if re.fullmatch(_LABEL, head):
+        return f"{head} = {tail}"
+    return head.rstrip("= ")
+
+
+def _same_variable_values(text: str) -> str:
+    """``x = 2, x = -3`` (from "x = 2 or x = -3") is the list ``2, -3``."""
+    items = [item.strip() for item in text.split(",")]
+    matches = [_SAME_VARIABLE_ITEM.match(item) for item in items]
+    if len(items) < 2 or any(m is None for m in matches):
+        return text
+    if len({m.group(1) for m in matches if m is not None}) != 1:
+        return text
+    return ", ".join(m.group(2).strip() for m in matches if m is not None)
 
 
 def _strip_percent(text: str) -> tuple[str, bool]:
@@ -288,7 +442,7 @@ def strip_unit(answer: Answer, unit: str) -> Answer:
 
 
 def _strip_currency(text: str) -> str:
-    return _CURRENCY.sub(r"\1", text)
+    return _TRAILING_CURRENCY.sub("", _CURRENCY.sub(r"\1", text))
 
 
 def _canonical_number(text: str) -> str:
@@ -301,6 +455,11 @@ def _canonical_number(text: str) -> str:
         return base.group(1)
     if _COMMA_NUMBER.match(text):
         text = text.replace(",", "")
+    elif _SPACED_THOUSANDS.match(text):
+        text = text.replace(" ", "")
+    mixed = _MIXED_NUMBER.match(text)
+    if mixed is not None:
+        text = _improper_fraction(mixed)
     parenthesised = _PARENTHESISED_NUMBER.match(text)
     if parenthesised is not None:
         text = parenthesised.group(1)
@@ -309,6 +468,17 @@ def _canonical_number(text: str) -> str:
     elif text.startswith("-."):
         text = "-0" + text[1:]
     return text
+
+
+def _improper_fraction(mixed: re.Match[str]) -> str:
+    """``2\\frac{1}{4}`` and ``2 1/4`` are mixed numbers, 9/4, when the fraction is proper;
+    an improper one (``2\\frac{5}{4}``) is left as written (a product)."""
+    groups = mixed.groups()
+    sign, whole, numerator, denominator = groups[0:4] if groups[1] is not None else groups[4:8]
+    num, den = int(numerator), int(denominator)
+    if den == 0 or num >= den or len(whole) > 12:
+        return mixed.group(0)
+    return f"{sign}\\frac{{{int(whole) * den + num}}}{{{den}}}"
 
 
 def _looks_like_text(text: str) -> bool:
@@ -321,9 +491,12 @@ def _looks_like_text(text: str) -> bool:
 
 
 def _canonical_spacing(text: str) -> str:
-    """Drop spaces except between letters (``\\pi r`` keeps its space, ``2, -3`` loses it)."""
+    """Drop spaces except between letters (``\\pi r`` keeps its space), and write every
+    comma as ``", "``: a list (``32, 349``) must never be read as one number with a
+    thousands separator (``32,349``, which is turned into ``32349`` before this)."""
     text = _SPACE_NOT_AFTER_WORD.sub("", _collapse_spaces(text))
-    return _SPACE_NOT_BEFORE_WORD.sub("", text)
+    text = _SPACE_NOT_BEFORE_WORD.sub("", text)
+    return text.replace(",", ", ") if "," in text else text
 
 
 def _collapse_spaces(text: str) -> str:

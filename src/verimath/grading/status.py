@@ -62,8 +62,51 @@ class GradeResult:
         """The answer extracted from the prediction, or None."""
         return self.extraction.answer
 
+    @property
+    def unparseable_reason(self) -> str | None:
+        """For an unparseable grade, which step failed, in a few words (None otherwise).
+
+        ``no answer found``, ``box never closed``, ``empty prediction``, ``reference not
+        readable``, or what went wrong with the answer a method found: ``boxed answer not
+        readable as math``, ``final-answer line has no number``, ...
+        """
+        if self.status is not Status.UNPARSEABLE:
+            return None
+        if self.extraction.answer is None:
+            return _NO_ANSWER_REASONS.get(self.extraction.reason, "no answer found")
+        if self.detail.startswith("reference"):
+            return "reference not readable"
+        where = _METHOD_NAMES.get(self.extraction.method, self.extraction.method)
+        for start, problem in _ANSWER_PROBLEMS:
+            if self.detail.startswith(start):
+                return f"{where} {problem}"
+        return f"{where} not readable as math"
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (status as its string value)."""
         data = asdict(self)
         data["status"] = self.status.value
         return data
+
+
+_NO_ANSWER_REASONS = {
+    "empty text": "empty prediction",
+    "unclosed box": "box never closed",
+    "no answer marker": "no answer found",
+}
+_METHOD_NAMES = {
+    "boxed": "boxed answer",
+    "gsm8k_hash": "#### answer",
+    "final_answer": "final-answer line",
+    "choice": "option answer",
+    "whole": "whole-text answer",
+    "sentence": "answer sentence",
+    "conclusion": "concluding sentence",
+    "last_number": "last number",
+}
+_ANSWER_PROBLEMS = (
+    ("empty answer", "empty after clean-up"),
+    ("no number", "has no number"),
+    ("no option letter", "names no option letter"),
+    ("answer longer", "too long to parse"),
+)

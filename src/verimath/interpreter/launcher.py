@@ -1,14 +1,17 @@
 """Starting the fork server inside bubblewrap, and knowing which isolation layers are on.
 
-The server runs in its own network, PID, IPC and UTS namespaces, sees a read-only view of the
-file system made of ``/usr``, the Python installation and the sandbox code only, gets an empty
-environment and a private in-memory ``/tmp`` holding the per-session scratch directories. Without
-bubblewrap, the server starts as a plain child process and the layers that depend on it are off
-(``verimath doctor`` lists them).
+The server runs as PID 1 of its own PID namespace (its death ends every session) and in its own
+network, IPC and UTS namespaces. It sees a read-only view of the file system made of ``/usr``,
+the Python installation and the libraries it imports, each bound at a neutral path under
+``/opt``, and the sandbox code, copied in (not bound from the caller's checkout): no path of the
+caller shows inside. It gets an empty environment and a small private ``/tmp`` holding the mount
+points of the per-session scratch file systems. Without bubblewrap, the server starts as a plain
+child process and the layers that depend on it are off (``verimath doctor`` lists them).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import select
@@ -24,10 +27,15 @@ from typing import Any, BinaryIO
 
 from verimath.errors import SandboxUnavailableError
 from verimath.interpreter.limits import Limits
+from verimath.interpreter.sandbox.files import remove_tree
 
 SANDBOX_CODE_DIR = Path(__file__).parent / "sandbox"
 SANDBOX_CODE_MOUNT = "/opt/verimath"
+SANDBOX_PYTHON_MOUNT = "/opt/python"
+SANDBOX_SITE_MOUNT = "/opt/verimath/site-{n}"
 SANDBOX_SCRATCH_ROOT = "/tmp/sessions"
+SITE_MIRROR_ROOT = "/var/tmp/verimath-site-mirrors"
+SANDBOX_TMP_BYTES = 1024 * 1024  # /tmp holds only the scratch mount points
 SERVER_START_TIMEOUT_S = 120.0
 PRELOAD_MODULES = (
     "math", "cmath", "fractions", "decimal", "itertools", "functools", "collections", "re",
@@ -60,8 +68,10 @@ SANDBOX_ENV = {
     "NUMEXPR_NUM_THREADS": "1",
     "MPLBACKEND": "Agg",
 }
-ROOT_CAPABILITIES = ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_CHOWN")
-BOOT = "import sys; sys.path[:0] = {paths!r}; from sandbox.server import main; main(sys.argv)"
+# The server keeps these to give each session its uid, namespaces and scratch file system; a
+# session loses every capability when it switches to its own uid.
+ROOT_CAPABILITIES = ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_SYS_ADMIN")
+BOOT = "from sandbox.server import main; main(sys.argv)"
 
 
 @dataclass(frozen=True)
@@ -90,15 +100,113 @@ class ServerProcess:
         return self.log.read().decode("utf-8", "replace").strip()
 
 
-def python_mounts() -> list[str]:
-    """Directories the sandbox needs to run this Python: its installation and site-packages."""
-    candidates = {sys.base_prefix, sys.prefix, *site.getsitepackages()}
-    user_site = site.getusersitepackages()
-    if user_site in sys.path and os.path.isdir(user_site):
-        candidates.add(user_site)
-    paths = sorted(os.path.realpath(p) for p in candidates if os.path.isdir(p))
-    outside_usr = [p for p in paths if not _is_within(p, "/usr")]
-    return [p for p in outside_usr if not any(_is_within(p, q) and p != q for q in outside_usr)]
+@dataclass(frozen=True)
+class PythonLayout:
+    """Where this Python and its libraries are on the host, and where the sandbox sees them."""
+
+    binds: tuple[tuple[str, str], ...]
+    """(host path, sandbox path) pairs to bind read-only."""
+    executable: str
+    """The base interpreter (never a virtual environment's), as the sandbox sees it."""
+    site_dirs: tuple[str, ...]
+    """Library directories to put on ``sys.path`` in the sandbox, as the sandbox sees them."""
+    masks: tuple[str, ...] = ()
+    """Files hidden behind an empty one in the sandbox: ``.pth`` files, editable-install
+    finders and ``direct_url.json``, which name the caller's checkout."""
+
+
+def python_layout() -> PythonLayout:
+    """This Python's installation and library directories, mapped to neutral sandbox paths.
+
+    A virtual environment's own ``site-packages`` (which may live inside the caller's checkout)
+    is bound under ``/opt/verimath``; the interpreter runs from its base installation.
+    """
+    base = os.path.realpath(sys.base_prefix)
+    executable = os.path.realpath(sys.executable)
+    binds: list[tuple[str, str]] = []
+    if not _is_within(base, "/usr"):
+        binds.append((base, SANDBOX_PYTHON_MOUNT))
+        executable = _relocate(executable, base, SANDBOX_PYTHON_MOUNT)
+    site_dirs: list[str] = []
+    masks: list[str] = []
+    for path in _site_dirs():
+        if _is_within(path, "/usr"):
+            target = path
+        elif _is_within(path, base):
+            target = _relocate(path, base, SANDBOX_PYTHON_MOUNT)
+        else:
+            target = SANDBOX_SITE_MOUNT.format(n=len(binds))
+            binds.append((mirror_of(path), target))
+        site_dirs.append(target)
+        masks += [_relocate(found, path, target) for found in _naming_files(path)]
+    return PythonLayout(tuple(binds), executable, tuple(site_dirs), tuple(masks))
+
+
+def mirror_of(site_dir: str) -> str:
+    """A hard-linked copy of ``site_dir`` under ``SITE_MIRROR_ROOT``, made once per version of
+    the directory, or ``site_dir`` itself when none can be made (another file system).
+
+    A bind mount shows its source path in ``/proc/self/mountinfo``; a virtual environment inside
+    the caller's checkout would give that path away. The mirror's path names nothing of the
+    caller; its files are the same files (hard links), so it costs directory entries only.
+    """
+    info = os.stat(site_dir)
+    key = hashlib.sha256(f"{site_dir}\0{info.st_ino}\0{info.st_mtime_ns}".encode()).hexdigest()
+    mirror = os.path.join(SITE_MIRROR_ROOT, key[:24])
+    if os.path.isdir(mirror):
+        return mirror
+    building = ""
+    try:
+        os.makedirs(SITE_MIRROR_ROOT, mode=0o755, exist_ok=True)
+        building = tempfile.mkdtemp(dir=SITE_MIRROR_ROOT, prefix=".building-")
+        _link_tree(site_dir, building)
+        os.chmod(building, 0o755)
+        os.rename(building, mirror)
+    except OSError:
+        if building:
+            remove_tree(building)  # another process won the race, or links cannot be made
+        if not os.path.isdir(mirror):
+            return site_dir
+    return mirror
+
+
+def _link_tree(source: str, target: str) -> None:
+    for directory, subdirectories, files in os.walk(source):
+        relative = os.path.relpath(directory, source)
+        here = os.path.normpath(os.path.join(target, relative))
+        for name in subdirectories:
+            path = os.path.join(directory, name)
+            if os.path.islink(path):
+                os.symlink(os.readlink(path), os.path.join(here, name))
+            else:
+                os.mkdir(os.path.join(here, name), 0o755)
+        for name in files:
+            path = os.path.join(directory, name)
+            if os.path.islink(path):
+                os.symlink(os.readlink(path), os.path.join(here, name))
+            else:
+                os.link(path, os.path.join(here, name))
+
+
+def _naming_files(site_dir: str) -> list[str]:
+    """Files of a library directory that may hold the path of the caller's checkout."""
+    patterns = ("*.pth", "__editable__*", "*.dist-info/direct_url.json", "*.egg-link")
+    return sorted({str(path) for pattern in patterns for path in Path(site_dir).glob(pattern)})
+
+
+def _site_dirs() -> list[str]:
+    """The host's library directories on ``sys.path``, virtual environment first."""
+    candidates = [*site.getsitepackages(), site.getusersitepackages()]
+    found: list[str] = []
+    for path in candidates:
+        real = os.path.realpath(path)
+        if path in sys.path and os.path.isdir(real) and real not in found:
+            found.append(real)
+    return found
+
+
+def _relocate(path: str, old_root: str, new_root: str) -> str:
+    return new_root + path[len(old_root.rstrip("/")) :] if _is_within(path, old_root) else path
 
 
 def _is_within(path: str, parent: str) -> bool:
@@ -106,9 +214,16 @@ def _is_within(path: str, parent: str) -> bool:
 
 
 def bwrap_command(bwrap: str, limits: Limits, python_argv: list[str]) -> list[str]:
-    """The bubblewrap command line that starts the server."""
+    """The bubblewrap command line that runs ``python_argv`` in the sandbox's file system.
+
+    When ``python_argv`` starts with this Python, it runs from its neutral path with the
+    host's library directories on its path (``sandbox_python``).
+    """
+    if python_argv[:1] == [sys.executable]:
+        python_argv = sandbox_python(python_argv[1:])
     argv = [bwrap, "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
-    argv += ["--unshare-cgroup-try", "--new-session", "--hostname", "sandbox"]
+    argv += ["--unshare-cgroup-try", "--new-session", "--die-with-parent", "--as-pid-1"]
+    argv += ["--hostname", "sandbox"]
     argv += ["--ro-bind", "/usr", "/usr"]
     for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64"):
         if os.path.islink(top):
@@ -117,9 +232,11 @@ def bwrap_command(bwrap: str, limits: Limits, python_argv: list[str]) -> list[st
             argv += ["--ro-bind", top, top]
     argv += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
     argv += ["--proc", "/proc", "--dev", "/dev"]
-    argv += ["--size", str(limits.scratch_mb * 1024 * 1024), "--tmpfs", "/tmp"]
-    binds = [(path, path) for path in python_mounts()]
-    argv += _readable_binds([*binds, (str(SANDBOX_CODE_DIR), f"{SANDBOX_CODE_MOUNT}/sandbox")])
+    argv += ["--size", str(SANDBOX_TMP_BYTES), "--tmpfs", "/tmp"]
+    layout = python_layout()
+    argv += _readable_binds(list(layout.binds))
+    for mask in layout.masks:
+        argv += ["--ro-bind", os.devnull, mask]
     argv += ["--clearenv", "--chdir", "/tmp"]
     for key, value in SANDBOX_ENV.items():
         argv += ["--setenv", key, value]
@@ -147,8 +264,24 @@ def _readable_binds(binds: list[tuple[str, str]]) -> list[str]:
     return argv
 
 
-def start_server(limits: Limits, *, use_bwrap: bool = True, seccomp: bool = True) -> ServerProcess:
-    """Start the fork server, inside bubblewrap when possible; wait for its hello."""
+def sandbox_python(args: list[str], extra_paths: tuple[str, ...] = ()) -> list[str]:
+    """``python args...`` as run inside the sandbox: the base interpreter at its neutral path,
+    with ``extra_paths`` and the host's library directories first on ``sys.path``."""
+    layout = python_layout()
+    paths = [*extra_paths, *layout.site_dirs]
+    if len(args) >= 3 and args[0] == "-I" and args[1] == "-c":
+        args = ["-I", "-c", f"import sys; sys.path[:0] = {paths!r}\n{args[2]}", *args[3:]]
+    return [layout.executable, *args]
+
+
+def start_server(
+    limits: Limits, *, use_bwrap: bool = True, seccomp: bool = True, allow_unsandboxed: bool = False
+) -> ServerProcess:
+    """Start the fork server inside bubblewrap and wait for its hello.
+
+    Without bubblewrap (disabled, missing or failing) the server runs unsandboxed only when
+    ``allow_unsandboxed``; otherwise SandboxUnavailableError names the layer and the fix.
+    """
     failure = None
     bwrap = shutil.which("bwrap") if use_bwrap else None
     if bwrap:
@@ -157,7 +290,29 @@ def start_server(limits: Limits, *, use_bwrap: bool = True, seccomp: bool = True
         except SandboxUnavailableError as exc:
             failure = str(exc)
     reason = failure or ("bubblewrap disabled" if not use_bwrap else "bubblewrap (bwrap) not found")
+    if use_bwrap and not allow_unsandboxed:
+        fix = "bubblewrap fails to start" if failure else "install it: apt-get install bubblewrap"
+        raise SandboxUnavailableError(
+            f"the sandbox's bubblewrap layer is off ({reason.splitlines()[0]}): "
+            f"{fix} (or run 'bash setup.sh'); see 'verimath doctor'. To run model code without "
+            "a sandbox anyway, pass --unsafe-no-sandbox (Interpreter(unsafe_no_sandbox=True))."
+            + (f"\n{failure}" if failure else "")
+        )
     return _launch(limits, None, seccomp, fallback_reason=reason)
+
+
+def _code_binds() -> tuple[list[str], list[int]]:
+    """bubblewrap arguments that copy the sandbox code in (never a bind of the checkout)."""
+    argv = ["--perms", "0755", "--dir", f"{SANDBOX_CODE_MOUNT}/sandbox"]
+    fds: list[int] = []
+    for path in sorted(SANDBOX_CODE_DIR.glob("*.py")):
+        fd = os.memfd_create(path.name, 0)
+        os.write(fd, path.read_bytes())
+        os.lseek(fd, 0, os.SEEK_SET)
+        fds.append(fd)
+        destination = f"{SANDBOX_CODE_MOUNT}/sandbox/{path.name}"
+        argv += ["--perms", "0644", "--ro-bind-data", str(fd), destination]
+    return argv, fds
 
 
 def _launch(
@@ -165,24 +320,46 @@ def _launch(
 ) -> ServerProcess:
     host_end, server_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     host_scratch = None if bwrap else tempfile.mkdtemp(prefix="verimath-scratch-")
+    scratch_root = SANDBOX_SCRATCH_ROOT
     if host_scratch:
         os.chmod(host_scratch, 0o755)
-    scratch_root = os.path.join(host_scratch, "sessions") if host_scratch else SANDBOX_SCRATCH_ROOT
+        scratch_root = os.path.join(host_scratch, "sessions")
     config = {
         "control_fd": server_end.fileno(),
         "preload": list(PRELOAD_MODULES),
         "warmup": WARMUP_CODE,
         "seccomp": seccomp,
         "scratch_root": scratch_root,
+        "scratch_mb": limits.scratch_mb,
+        "scratch_inodes": limits.scratch_inodes,
         "unshare_net": bwrap is None,
     }
-    code_parent = SANDBOX_CODE_MOUNT if bwrap else str(SANDBOX_CODE_DIR.parent)
-    python_argv = [sys.executable, "-I", "-c", BOOT.format(paths=[code_parent]), json.dumps(config)]
-    argv = bwrap_command(bwrap, limits, python_argv) if bwrap else python_argv
+    code_fds: list[int] = []
+    if bwrap:
+        code_argv, code_fds = _code_binds()
+        boot = sandbox_python(["-I", "-c", BOOT, json.dumps(config)], (SANDBOX_CODE_MOUNT,))
+        argv = bwrap_command(bwrap, limits, boot)
+        argv[argv.index("--") : argv.index("--")] = code_argv
+    else:
+        argv = [sys.executable, "-I", "-c", BOOT, json.dumps(config)]
+        argv[3] = f"import sys; sys.path[:0] = {[str(SANDBOX_CODE_DIR.parent)]!r}\n{BOOT}"
     log = tempfile.TemporaryFile(prefix="verimath-sandbox-")  # noqa: SIM115 - the server owns it
-    process = subprocess.Popen(
+    try:
+        process = _popen(argv, [server_end.fileno(), *code_fds], log)
+    finally:
+        for fd in code_fds:
+            os.close(fd)
+    server_end.close()
+    server = ServerProcess(process, host_end, (), log, host_scratch)
+    hello = _await_hello(server)
+    server.layers = _layers(hello["layers"], bwrap, fallback_reason)
+    return server
+
+
+def _popen(argv: list[str], fds: list[int], log: BinaryIO) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
         argv,
-        pass_fds=[server_end.fileno()],
+        pass_fds=fds,
         env=dict(SANDBOX_ENV),
         stdin=subprocess.DEVNULL,
         stdout=log,
@@ -190,11 +367,6 @@ def _launch(
         start_new_session=True,
         cwd="/",
     )
-    server_end.close()
-    server = ServerProcess(process, host_end, (), log, host_scratch)
-    hello = _await_hello(server)
-    server.layers = _layers(hello["layers"], bwrap, fallback_reason)
-    return server
 
 
 def _await_hello(server: ServerProcess) -> dict[str, Any]:
@@ -228,13 +400,19 @@ def _layers(
         Layer(
             "filesystem",
             bool(bwrap),
-            "read-only /usr and Python install, private scratch" if bwrap else missing,
+            "read-only /usr, Python and sandbox code at neutral paths" if bwrap else missing,
         ),
-        Layer("processes", bool(bwrap), "own PID namespace" if bwrap else missing),
+        Layer(
+            "processes",
+            bool(bwrap),
+            "own PID namespace whose PID 1 is the server: its death ends every session"
+            if bwrap
+            else missing,
+        ),
         Layer("environment", True, "empty environment (no variable of the caller)"),
         Layer("rlimits", True, "address space, CPU, file size, open files, threads"),
     ]
-    for name in ("uid", "seccomp"):
+    for name in ("uid", "seccomp", "ipc", "scratch"):
         entry = reported.get(name, {"active": False, "detail": "not reported"})
         layers.append(Layer(name, entry["active"], entry["detail"]))
     preload = reported.get("preload", {"active": True, "detail": "ok"})

@@ -28,8 +28,10 @@ class Limits:
     """Threads per session (RLIMIT_NPROC on the session's own uid; new processes are denied)."""
     max_output_chars: int = 4000
     """Output shown per cell; longer output keeps its head and tail around an omission marker."""
-    scratch_mb: int = 512
-    """Size of the in-memory file system holding every session's scratch directory."""
+    scratch_mb: int = 256
+    """Size of each session's own in-memory scratch file system (its working directory)."""
+    scratch_inodes: int = 16384
+    """Files and directories each session's scratch file system can hold."""
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -40,5 +42,8 @@ class Limits:
 
     def for_session(self) -> dict[str, Any]:
         """The part the sandbox applies inside a session child."""
-        keys = ("memory_mb", "cpu_s", "file_size_mb", "open_files", "processes", "max_output_chars")
+        keys = (
+            "memory_mb", "cpu_s", "file_size_mb", "open_files", "processes", "max_output_chars",
+            "scratch_mb", "scratch_inodes",
+        )  # fmt: skip
         return {key: getattr(self, key) for key in keys}

@@ -36,7 +36,9 @@ class CellResult:
     restarted: bool = False
     """True when the session's earlier state was lost before this cell ran."""
     detail: str | None = None
-    """For ``killed``: why the session ended (signal, exit status, time limit)."""
+    """Why the session ended, when this cell ended it: for ``killed`` the signal, exit status,
+    time limit or broken reply; for a cell that left threads running, that (its status is its
+    own, the next cell starts a fresh session)."""
     cpu_s: float = 0.0
     """CPU time the cell used in its session (0 when the session died before reporting)."""
 

@@ -6,60 +6,118 @@
 
 ``Session.run`` blocks; ``await Session.arun(...)`` waits on the event loop without a thread.
 Sessions start lazily on their first cell. A session whose process dies (hard time limit, crash,
-``os._exit``) reports that cell as ``killed``; its next cell runs in a fresh process and says so.
+``os._exit``) or whose cell leaves threads running ends: that cell says why (``detail``, and a
+note in its output); the next cell runs in a fresh process and says so.
+
+Nothing a session sends is trusted: every reply is checked (known fields and statuses, bounded
+size, guarded decoding), and a reply that is not right ends the session as ``killed`` with the
+reason. ``run`` and ``arun`` never raise because of what the code in a session does; they raise
+``SandboxUnavailableError`` only when the sandbox itself cannot run.
+
+The interpreter fails closed: it refuses to start when an isolation layer is off, naming the
+layer and the fix, unless the caller turned that layer off by name (``use_bwrap=False``,
+``seccomp=False``) or opted out of the sandbox as a whole with ``unsafe_no_sandbox=True`` (or
+``VERIMATH_UNSAFE_NO_SANDBOX=1``); every layer that is off is then announced with a
+``SandboxDegradedWarning``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import itertools
 import json
 import os
 import select
-import shutil
+import signal
 import socket
 import threading
 import time
 import warnings
-from enum import Enum
-from typing import Any, Final
+from typing import Any
 
 from verimath.errors import SandboxUnavailableError
 from verimath.interpreter.launcher import Layer, ServerProcess, start_server
 from verimath.interpreter.limits import Limits
 from verimath.interpreter.result import CellResult, CellStatus
-from verimath.interpreter.sandbox.protocol import FrameDecoder, encode_frame, write_all
+from verimath.interpreter.sandbox.capture import OutputCapture, escape_controls
+from verimath.interpreter.sandbox.files import remove_tree
+from verimath.interpreter.sandbox.protocol import (
+    FrameDecoder,
+    ProtocolError,
+    encode_frame,
+    write_all,
+)
+from verimath.interpreter.uids import UidLease, lease_uid
 
-SESSION_UID_BASE = 200_000
-SESSION_UID_SPAN = 100_000
 CONTROL_TIMEOUT_S = 30.0
-READ_CHUNK = 1 << 16
+READ_CHUNK = 1 << 20
+PUMP_CHUNKS = 16
+DRAIN_CHUNKS = 256
+F_SETPIPE_SZ = 1031
+OUTPUT_PIPE_BYTES = 1 << 20  # fewer round trips for a cell that prints a lot
+MAX_STATUS_BYTES = 64 * 1024
+CHILD_STATUSES = frozenset({"ok", "error", "timeout", "memory"})
+UNSAFE_ENV = "VERIMATH_UNSAFE_NO_SANDBOX"
+# The layer's fix, named in the refusal; layers not listed here are not isolation layers.
+FIXES = {
+    "bubblewrap": "install bubblewrap: apt-get install bubblewrap (or bash setup.sh)",
+    "filesystem": "install bubblewrap: apt-get install bubblewrap (or bash setup.sh)",
+    "processes": "install bubblewrap: apt-get install bubblewrap (or bash setup.sh)",
+    "network": "bubblewrap must be able to create a network namespace (see 'verimath doctor')",
+    "seccomp": "install libseccomp: apt-get install libseccomp2 (or bash setup.sh)",
+    "uid": "run verimath as root (as in its container) so that each session gets its own uid",
+    "ipc": "run verimath as root with bubblewrap, whose server may then create namespaces",
+    "scratch": "run verimath as root with bubblewrap, whose server may then mount file systems",
+    "environment": "report this as a bug",
+    "rlimits": "report this as a bug",
+}
+UNSAFE_HINT = (
+    "to run model code without it anyway, pass --unsafe-no-sandbox "
+    "(VERIMATH_UNSAFE_NO_SANDBOX=1, Interpreter(unsafe_no_sandbox=True))"
+)
 
 
 class SandboxDegradedWarning(RuntimeWarning):
     """Some isolation layer is off; the message names which and why."""
 
 
+def unsafe_from_environment() -> bool:
+    """Whether ``VERIMATH_UNSAFE_NO_SANDBOX`` asks to run without the sandbox."""
+    return os.environ.get(UNSAFE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 class Interpreter:
     """Sandboxed, stateful Python sessions forked from one preloaded server.
 
-    ``strict=True`` refuses to run when any isolation layer is off; otherwise the missing
-    layers are announced once as a ``SandboxDegradedWarning``.
+    Refuses to start (``SandboxUnavailableError``) when an isolation layer is off, unless the
+    layer was turned off here by name (``use_bwrap``, ``seccomp``: announced with a
+    ``SandboxDegradedWarning``) or ``unsafe_no_sandbox=True`` (default: the environment variable
+    ``VERIMATH_UNSAFE_NO_SANDBOX``). ``strict=True`` refuses even the layers turned off by name.
     """
 
     def __init__(
         self,
         limits: Limits | None = None,
         *,
+        unsafe_no_sandbox: bool | None = None,
         strict: bool = False,
         use_bwrap: bool = True,
         seccomp: bool = True,
     ) -> None:
         self.limits = limits or Limits()
         self.strict = strict
+        self.unsafe_no_sandbox = (
+            unsafe_from_environment() if unsafe_no_sandbox is None else unsafe_no_sandbox
+        )
         self._use_bwrap = use_bwrap
         self._seccomp = seccomp
+        self._turned_off = set()
+        if not use_bwrap:
+            self._turned_off |= {"bubblewrap", "filesystem", "processes"}
+        if not seccomp:
+            self._turned_off.add("seccomp")
         self._server: ServerProcess | None = None
         self._lock = threading.Lock()
         self._sids = itertools.count(1)
@@ -109,21 +167,30 @@ class Interpreter:
         if self._server is None or self._server.process.poll() is not None:
             self._drop_server()
             self._server = start_server(
-                self.limits, use_bwrap=self._use_bwrap, seccomp=self._seccomp
+                self.limits,
+                use_bwrap=self._use_bwrap,
+                seccomp=self._seccomp,
+                allow_unsandboxed=self.unsafe_no_sandbox and not self.strict,
             )
             self._announce(self._server.layers)
         return self._server
 
     def _announce(self, layers: tuple[Layer, ...]) -> None:
         off = [layer for layer in layers if not layer.active]
+        refused = [
+            layer
+            for layer in off
+            if layer.name in FIXES
+            and (self.strict or not (self.unsafe_no_sandbox or layer.name in self._turned_off))
+        ]
+        if refused:
+            self._drop_server()
+            raise SandboxUnavailableError(refusal(refused))
         if not off:
             return
         text = "; ".join(f"{layer.name} ({layer.detail})" for layer in off)
-        if self.strict:
-            self._drop_server()
-            raise SandboxUnavailableError(f"isolation layers off: {text}. Run 'verimath doctor'.")
         warnings.warn(
-            f"verimath sandbox runs with isolation layers off: {text}. "
+            f"UNSAFE: verimath runs model code with sandbox layers OFF: {text}. "
             "Run 'verimath doctor' for details.",
             SandboxDegradedWarning,
             stacklevel=4,
@@ -135,14 +202,16 @@ class Interpreter:
             _stop_server(self._server)
             self._server = None
 
-    def _control(self, request: dict[str, Any], fds: list[int] | None = None) -> dict[str, Any]:
+    def _control(
+        self, request: dict[str, Any], fds: list[int] | None = None
+    ) -> tuple[dict[str, Any], list[int]]:
         """One request/reply on the control socket; restarts a dead server once."""
         with self._lock:
             for attempt in (1, 2):
                 server = self._ensure_server()
                 try:
                     return _exchange(server, request, fds or [])
-                except (OSError, EOFError) as exc:
+                except (OSError, EOFError, ValueError) as exc:
                     if attempt == 2 or request["op"] != "spawn":
                         raise SandboxUnavailableError(
                             f"the sandbox server failed during {request['op']!r}: {exc}. "
@@ -151,34 +220,58 @@ class Interpreter:
                     self._drop_server()
         raise AssertionError("unreachable")
 
-    def _spawn(self, fds: list[int]) -> int:
+    def _spawn(self, fds: list[int]) -> tuple[int, int]:
+        """Start a session's process on the given pipes; its sid and a pidfd for it."""
         sid = next(self._sids)
+        lease: UidLease | None = lease_uid() if os.geteuid() == 0 else None
         request = {
             "op": "spawn",
             "sid": sid,
-            "uid": SESSION_UID_BASE + sid % SESSION_UID_SPAN,
+            "uid": lease.uid if lease else os.getuid(),
             "limits": self.limits.for_session(),
-            "env": {},
         }
-        reply = self._control(request, fds)
-        if "error" in reply:
-            raise SandboxUnavailableError(f"could not start a session: {reply['error']}")
-        return sid
+        try:
+            reply, pidfds = self._control(request, fds + ([lease.fd] if lease else []))
+        finally:
+            if lease:
+                lease.release()  # the server holds its own copy until the session is reaped
+        if "pid" not in reply or len(pidfds) != 1:
+            for fd in pidfds:
+                os.close(fd)
+            raise SandboxUnavailableError(f"could not start a session: {reply.get('error')}")
+        return sid, pidfds[0]
 
     def _log_tail(self) -> str:
         return self._server.log_tail() if self._server is not None else ""
 
-    def _end(self, sid: int, *, kill: bool) -> str:
-        if self._server is None:
-            return "the sandbox server had stopped"
+    def _exit_reason(self, sid: int) -> str:
+        """Why a session's process ended, as the server saw it reap the process."""
+        if not self._server_alive():
+            return "the sandbox server stopped; every session ended"
         try:
-            reply = self._control({"op": "kill" if kill else "status", "sid": sid})
+            reply, _ = self._control({"op": "status", "sid": sid})
         except SandboxUnavailableError as exc:
-            return str(exc)
-        return str(reply.get("exit") or reply.get("error", "unknown"))
+            return str(exc).splitlines()[0]
+        return escape_controls(str(reply.get("exit") or reply.get("error", "unknown")))
+
+    def _server_alive(self) -> bool:
+        return self._server is not None and self._server.process.poll() is None
 
 
-def _exchange(server: ServerProcess, request: dict[str, Any], fds: list[int]) -> dict[str, Any]:
+def refusal(layers: list[Layer]) -> str:
+    """The one line that refuses to run with ``layers`` off: what is off, the fix, the way out."""
+    first = layers[0]
+    detail = first.detail.splitlines()[0] if first.detail else "off"
+    also = f" (also off: {', '.join(layer.name for layer in layers[1:])})" if layers[1:] else ""
+    return (
+        f"the sandbox's {first.name} layer is off ({detail}){also}: {FIXES[first.name]}. "
+        f"Run 'verimath doctor' to check every layer; {UNSAFE_HINT}."
+    )
+
+
+def _exchange(
+    server: ServerProcess, request: dict[str, Any], fds: list[int]
+) -> tuple[dict[str, Any], list[int]]:
     payload = json.dumps(request).encode()
     if fds:
         socket.send_fds(server.control, [payload], fds)
@@ -187,11 +280,13 @@ def _exchange(server: ServerProcess, request: dict[str, Any], fds: list[int]) ->
     ready, _, _ = select.select([server.control], [], [], CONTROL_TIMEOUT_S)
     if not ready:
         raise TimeoutError(f"no answer within {CONTROL_TIMEOUT_S:g} s")
-    data = server.control.recv(1 << 16)
+    data, reply_fds, _, _ = socket.recv_fds(server.control, 1 << 16, 1)
     if not data:
         raise EOFError("the server closed its control socket")
-    reply: dict[str, Any] = json.loads(data)
-    return reply
+    reply = json.loads(data)
+    if not isinstance(reply, dict):
+        raise ValueError(f"the server answered {type(reply).__name__}, not an object")
+    return reply, reply_fds
 
 
 def _stop_server(server: ServerProcess) -> None:
@@ -205,18 +300,22 @@ def _stop_server(server: ServerProcess) -> None:
         server.process.wait()
     server.log.close()
     if server.host_scratch:
-        shutil.rmtree(server.host_scratch, ignore_errors=True)
+        remove_tree(server.host_scratch)
 
 
 class Session:
-    """One notebook: cells share variables until the session is closed or its process dies."""
+    """One notebook: cells share variables until the session is closed or ends.
+
+    The session's process reads its requests from one pipe and writes to two: its output
+    (descriptors 1 and 2), which is read here as untrusted bytes and capped, and a status pipe,
+    on which all it can say is how each cell ended. Between cells nothing of the process runs:
+    it is asleep reading its next request, or else stopped (SIGSTOP) until then.
+    """
 
     def __init__(self, interpreter: Interpreter) -> None:
         self._interpreter = interpreter
         self._limits = interpreter.limits
-        self._sid: int | None = None
-        self._requests_fd = -1
-        self._responses_fd = -1
+        self._process: _Process | None = None
         self._ended_because: str | None = None
         self._restart_reason: str | None = None
         self.cell_count = 0
@@ -226,32 +325,43 @@ class Session:
         cell = self._send(code, timeout)
         if isinstance(cell, CellResult):
             return cell
+        process = cell.process
         deadline = time.monotonic() + cell.hard_limit_s
         while True:
             remaining = deadline - time.monotonic()
-            ready, _, _ = select.select([self._responses_fd], [], [], max(0.0, remaining))
+            watched = [process.status_fd] + ([process.output_fd] if process.output_open else [])
+            ready, _, _ = select.select(watched, [], [], max(0.0, remaining))
             if not ready:
                 return self._finish(cell, None, timed_out=True)
-            outcome = self._read_available(cell)
-            if outcome is not _PENDING:
-                return self._finish(cell, outcome, timed_out=False)
+            if process.output_fd in ready:
+                cell.pump_output()
+            if process.status_fd in ready:
+                outcome = cell.read_status()
+                if outcome is not _PENDING:
+                    return self._finish(cell, outcome, timed_out=False)
 
     async def arun(self, code: str, timeout: float | None = None) -> CellResult:
         """Run one cell, awaiting its result on the running event loop."""
-        if self._sid is None:  # forking a session takes milliseconds: not on the event loop
+        if self._process is None:  # forking a session takes milliseconds: not on the event loop
             await asyncio.to_thread(self._ensure_started)
         cell = self._send(code, timeout)
         if isinstance(cell, CellResult):
             return cell
+        process = cell.process
         loop = asyncio.get_running_loop()
-        done: asyncio.Future[dict[str, Any] | None] = loop.create_future()
+        done: asyncio.Future[object] = loop.create_future()
 
-        def on_readable() -> None:
-            outcome = self._read_available(cell)
+        def on_status() -> None:
+            outcome = cell.read_status()
             if outcome is not _PENDING and not done.done():
                 done.set_result(outcome)
 
-        loop.add_reader(self._responses_fd, on_readable)
+        def on_output() -> None:
+            if not cell.pump_output():
+                loop.remove_reader(process.output_fd)
+
+        loop.add_reader(process.status_fd, on_status)
+        loop.add_reader(process.output_fd, on_output)
         try:
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
             # that arrives as the cell finishes, leaving a cancelled run waiting forever
@@ -260,15 +370,16 @@ class Session:
         except TimeoutError:
             return self._finish(cell, None, timed_out=True)
         finally:
-            loop.remove_reader(self._responses_fd)
+            loop.remove_reader(process.status_fd)
+            loop.remove_reader(process.output_fd)
         return self._finish(cell, outcome, timed_out=False)
 
     def close(self) -> None:
         """End the session's process (its variables are gone)."""
-        if self._sid is not None:
-            os.close(self._requests_fd)
-            os.close(self._responses_fd)
-            self._sid = None
+        if self._process is not None:
+            self._process.kill()
+            self._process.close()
+            self._process = None
 
     def __enter__(self) -> Session:
         return self
@@ -283,129 +394,299 @@ class Session:
         self.close()
 
     def _start(self) -> None:
-        requests_read, self._requests_fd = os.pipe()
-        self._responses_fd, responses_write = os.pipe()
+        requests_read, requests_write = os.pipe2(os.O_CLOEXEC)
+        status_read, status_write = os.pipe2(os.O_CLOEXEC)
+        output_read, output_write = os.pipe2(os.O_CLOEXEC)
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(output_read, F_SETPIPE_SZ, OUTPUT_PIPE_BYTES)
+        ours = (requests_write, status_read, output_read)
         try:
-            self._sid = self._interpreter._spawn([requests_read, responses_write])
+            sid, pidfd = self._interpreter._spawn([requests_read, status_write, output_write])
         except BaseException:
-            os.close(self._requests_fd)
-            os.close(self._responses_fd)
+            for fd in ours:
+                os.close(fd)
             raise
         finally:
-            os.close(requests_read)
-            os.close(responses_write)
-        os.set_blocking(self._responses_fd, False)
-        self._await_ready()
+            for fd in (requests_read, status_write, output_write):
+                os.close(fd)
+        self._process = _Process(sid, pidfd, *ours)
+        self._await_ready(self._process)
 
-    def _await_ready(self) -> None:
-        """Wait for the child's first frame, which it sends once its sandbox is in place."""
-        decoder = FrameDecoder()
+    def _await_ready(self, process: _Process) -> None:
+        """Wait for the child's word that its sandbox is in place, then stop it until needed."""
+        decoder = FrameDecoder(MAX_STATUS_BYTES)
         deadline = time.monotonic() + CONTROL_TIMEOUT_S
+        problem = "no answer"
         while (remaining := deadline - time.monotonic()) > 0:
-            select.select([self._responses_fd], [], [], remaining)
+            select.select([process.status_fd], [], [], remaining)
             try:
-                data = os.read(self._responses_fd, READ_CHUNK)
+                data = os.read(process.status_fd, MAX_STATUS_BYTES)
+                messages = decoder.feed_messages(data)
             except BlockingIOError:
                 continue
-            if data and decoder.feed(data):
-                return
-            if not data:
+            except ProtocolError as exc:
+                problem = str(exc)
                 break
-        assert self._sid is not None
-        reason = self._interpreter._end(self._sid, kill=True)
+            if messages == [{"ready": True}]:
+                process.hold()
+                return
+            problem = "it ended during start-up" if not data else "an unexpected first message"
+            if messages or not data:
+                break
+        reason = self._interpreter._exit_reason(process.sid) if problem != "no answer" else ""
         self.close()
         raise SandboxUnavailableError(
-            f"a sandbox session failed to start ({reason}). Server log:\n"
-            f"{self._interpreter._log_tail()}\nRun 'verimath doctor' to see which layer fails."
+            f"a sandbox session failed to start ({problem}{'; ' + reason if reason else ''}). "
+            f"Server log:\n{self._interpreter._log_tail()}\n"
+            "Run 'verimath doctor' to see which layer fails."
         )
 
     def _ensure_started(self) -> None:
-        """Start the session's process if it has none (first cell, or after it died)."""
-        if self._sid is None:
+        """Start the session's process if it has none (first cell, or after it ended)."""
+        if self._process is None:
             self._restart_reason, self._ended_because = self._ended_because, None
             self._start()
 
     def _send(self, code: str, timeout: float | None) -> _PendingCell | CellResult:
         self._ensure_started()
+        assert self._process is not None
         restarted_because, self._restart_reason = self._restart_reason, None
         self.cell_count += 1
         soft = timeout if timeout is not None else self._limits.timeout_s
-        cell = _PendingCell(self.cell_count, soft, soft + self._limits.grace_s, restarted_because)
+        hard = soft + self._limits.grace_s
+        cell = _PendingCell(
+            self._process,
+            self.cell_count,
+            soft,
+            hard,
+            restarted_because,
+            self._limits.max_output_chars,
+        )
         try:
-            write_all(self._requests_fd, encode_frame({"code": code, "timeout": soft}))
-        except BrokenPipeError:
+            self._process.resume()
+            write_all(self._process.requests_fd, encode_frame({"code": code, "timeout": soft}))
+        except OSError:
             return self._finish(cell, None, timed_out=False)
         return cell
 
-    def _read_available(self, cell: _PendingCell) -> dict[str, Any] | _Pending | None:
-        """Drain the response pipe: a frame, None at end of file, or _PENDING."""
-        while True:
-            try:
-                data = os.read(self._responses_fd, READ_CHUNK)
-            except BlockingIOError:
-                return _PENDING
-            if not data:
-                return None
-            frames = cell.decoder.feed(data)
-            if frames:
-                return frames[0]
-
-    def _finish(
-        self, cell: _PendingCell, frame: dict[str, Any] | None, *, timed_out: bool
-    ) -> CellResult:
+    def _finish(self, cell: _PendingCell, outcome: object, *, timed_out: bool) -> CellResult:
+        """The CellResult of a cell: from its status, or ``killed`` with the reason."""
         duration = time.monotonic() - cell.started
         prefix = _restart_note(cell.restarted_because)
-        if frame is not None:
-            return CellResult(
-                prefix + frame["output"],
-                CellStatus(frame["status"]),
-                duration,
-                cell.index,
-                cell.restarted_because is not None,
-                cpu_s=frame.get("cpu_s", 0.0),
-            )
-        assert self._sid is not None
-        sid = self._sid
-        self.close()
+        restarted = cell.restarted_because is not None
+        if isinstance(outcome, dict):
+            cell.process.hold()  # from now on nothing of the cell runs, even if its status lied
+            try:
+                status = _check_status(outcome)
+            except ProtocolError as exc:
+                outcome = str(exc)
+            else:
+                cell.drain_output()
+                output, cpu_s = cell.capture.render(), cell.cpu_used()
+                lingering = cell.process.lingering_threads(outcome.get("threads", []))
+                if not lingering:
+                    return CellResult(
+                        prefix + output, status, duration, cell.index, restarted, cpu_s=cpu_s
+                    )
+                reason = f"the cell left {lingering}, so its session was ended"
+                self._end_session(reason)
+                output += f"\n[note: {lingering}; the session was ended so that they stop]\n"
+                return CellResult(
+                    prefix + output, status, duration, cell.index, restarted, reason, cpu_s
+                )
+        reason = self._end_reason(cell, outcome, timed_out=timed_out)
+        cell.drain_output()
+        cpu_s = cell.cpu_used()
+        self._end_session(reason)
+        output = prefix + cell.capture.render() + _ended_note(reason)
+        return CellResult(output, CellStatus.KILLED, duration, cell.index, restarted, reason, cpu_s)
+
+    def _end_reason(self, cell: _PendingCell, outcome: object, *, timed_out: bool) -> str:
+        """Why a cell's session ends; the process is dead (or killed) when this returns."""
         if timed_out:
-            self._interpreter._end(sid, kill=True)
-            reason = (
+            cell.process.kill()
+            return (
                 f"the cell did not stop at its {cell.soft_limit_s:g} s time limit nor "
                 f"within {self._limits.grace_s:g} s more, so its session was killed"
             )
-        else:
-            reason = self._interpreter._end(sid, kill=False)
+        if isinstance(outcome, str):
+            cell.process.kill()
+            return f"the session broke the protocol ({outcome[:200]}), so it was killed"
+        # the status pipe closed: the server saw the process end (or kills it, if it lingers)
+        return self._interpreter._exit_reason(cell.process.sid)
+
+    def _end_session(self, reason: str) -> None:
+        self.close()
         self._ended_because = reason
-        output = f"{prefix}[session ended: {reason}; variables from earlier cells are lost]"
-        return CellResult(
-            output,
-            CellStatus.KILLED,
-            duration,
-            cell.index,
-            cell.restarted_because is not None,
-            detail=reason,
-        )
 
 
-class _Pending(Enum):
-    PENDING = "pending"
+def _check_status(message: dict[str, Any]) -> CellStatus:
+    """The status a child reported for its cell; ProtocolError for anything else."""
+    if set(message) - {"status", "threads"} or message.get("status") not in CHILD_STATUSES:
+        raise ProtocolError("an unexpected status message")
+    threads = message.get("threads", [])
+    if not isinstance(threads, list) or len(threads) > 1000:
+        raise ProtocolError("an unexpected list of threads")
+    return CellStatus(message["status"])
 
 
-_PENDING: Final = _Pending.PENDING
+class _Process:
+    """A session's process as the host holds it: a pidfd and the three pipes."""
+
+    def __init__(
+        self, sid: int, pidfd: int, requests_fd: int, status_fd: int, output_fd: int
+    ) -> None:
+        self.sid = sid
+        self.pidfd = pidfd
+        self.requests_fd = requests_fd
+        self.status_fd = status_fd
+        self.output_fd = output_fd
+        self.output_open = True
+        self.pid = _pid_of(pidfd)
+        self._clock = ((~self.pid) << 3) | 2  # MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED)
+        self._stat_fd = os.open(f"/proc/{self.pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
+        self._wchan_fd = os.open(f"/proc/{self.pid}/wchan", os.O_RDONLY | os.O_CLOEXEC)
+        self.stopped = False
+        os.set_blocking(status_fd, False)
+        os.set_blocking(output_fd, False)
+
+    def cpu_s(self) -> float:
+        """CPU time of the process (all its threads), as the kernel counts it."""
+        try:
+            return time.clock_gettime(self._clock)
+        except OSError:
+            return 0.0
+
+    def _stat(self) -> tuple[str, int]:
+        """The process's state letter and its number of threads, from /proc/PID/stat."""
+        try:
+            fields = os.pread(self._stat_fd, 4096, 0).rpartition(b")")[2].split()
+            return fields[0].decode(), int(fields[17])  # the 3rd and 20th fields
+        except (OSError, ValueError, IndexError):
+            return "?", 1
+
+    def hold(self) -> None:
+        """Make sure nothing of the process runs until the next cell. One asleep in a pipe read
+        (its requests) is idle; any other (a cell that said it ended but did not) is stopped
+        with SIGSTOP until ``resume``. Checking first spares the usual case two wake-ups."""
+        state, _ = self._stat()
+        if state == "S":
+            with contextlib.suppress(OSError):
+                if b"pipe" in os.pread(self._wchan_fd, 256, 0):
+                    return
+        self._signal(signal.SIGSTOP)
+        self.stopped = True
+
+    def lingering_threads(self, names: list[Any]) -> str:
+        """``"2 thread(s) still running (a, b)"`` when the process has threads besides its main
+        one (the names are the child's word, shown escaped; the count is the kernel's)."""
+        count = self._stat()[1] - 1
+        if count <= 0:
+            return ""
+        shown = [escape_controls(name)[:40] for name in names[:8] if isinstance(name, str)]
+        return f"{count} thread(s) still running" + (f" ({', '.join(shown)})" if shown else "")
+
+    def resume(self) -> None:
+        if self.stopped:
+            self._signal(signal.SIGCONT)
+            self.stopped = False
+
+    def kill(self) -> None:
+        self._signal(signal.SIGKILL)
+
+    def _signal(self, number: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            signal.pidfd_send_signal(self.pidfd, number)
+
+    def close(self) -> None:
+        own = (self.requests_fd, self.status_fd, self.output_fd, self.pidfd)
+        for fd in (*own, self._stat_fd, self._wchan_fd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _pid_of(pidfd: int) -> int:
+    """The pid, in the host's PID namespace, of the process a pidfd refers to."""
+    with open(f"/proc/self/fdinfo/{pidfd}") as info:
+        for line in info:
+            if line.startswith("Pid:"):
+                return int(line.split()[1])
+    raise SandboxUnavailableError("this kernel does not say which process a pidfd refers to")
+
+
+_PENDING = object()
 
 
 class _PendingCell:
-    """Book-keeping for a cell sent to the session but not yet answered."""
+    """A cell sent to its session: its output so far, its status decoder, its CPU mark."""
 
     def __init__(
-        self, index: int, soft_limit_s: float, hard_limit_s: float, restarted_because: str | None
+        self,
+        process: _Process,
+        index: int,
+        soft_limit_s: float,
+        hard_limit_s: float,
+        restarted_because: str | None,
+        max_output_chars: int,
     ) -> None:
+        self.process = process
         self.index = index
         self.soft_limit_s = soft_limit_s
         self.hard_limit_s = hard_limit_s
         self.restarted_because = restarted_because
         self.started = time.monotonic()
-        self.decoder = FrameDecoder()
+        self.cpu_mark = process.cpu_s()
+        self.capture = OutputCapture(max_output_chars)
+        self.statuses = FrameDecoder(MAX_STATUS_BYTES)
+
+    def cpu_used(self) -> float:
+        return max(0.0, self.process.cpu_s() - self.cpu_mark)
+
+    def pump_output(self, chunks: int = PUMP_CHUNKS) -> bool:
+        """Read what the cell wrote so far, at most ``chunks`` reads (a fast writer must not
+        keep the caller from its deadline); False once the output pipe has closed."""
+        for _ in range(chunks):
+            if not self.process.output_open:
+                return False
+            try:
+                data = os.read(self.process.output_fd, READ_CHUNK)
+            except BlockingIOError:
+                return True
+            except OSError:
+                data = b""
+            if not data:
+                self.process.output_open = False
+                return False
+            self.capture.feed(data)
+        return self.process.output_open
+
+    def drain_output(self) -> None:
+        """Read what the cell wrote before its status or its end (it is all in the pipe; the
+        process is stopped or dead by now, so this ends)."""
+        self.pump_output(DRAIN_CHUNKS)
+
+    def read_status(self) -> object:
+        """The cell's status message, None at end of file, a str naming a protocol violation,
+        or _PENDING."""
+        while True:
+            try:
+                data = os.read(self.process.status_fd, MAX_STATUS_BYTES)
+            except BlockingIOError:
+                return _PENDING
+            except OSError as exc:
+                return f"its status could not be read ({exc})"
+            if not data:
+                return None
+            try:
+                messages = self.statuses.feed_messages(data)
+            except ProtocolError as exc:
+                return str(exc)
+            if messages:
+                return messages[0] if len(messages) == 1 else "more than one status for one cell"
+
+
+def _ended_note(reason: str) -> str:
+    return f"\n[session ended: {reason}; variables from earlier cells are lost]"
 
 
 def _restart_note(reason: str | None) -> str:

@@ -1,102 +1,109 @@
-"""Bounded capture of a cell's output: the first and last characters are kept, the middle counted.
+"""Bounded capture of everything a cell writes, and the text rules that make it safe to show.
 
-Output longer than the limit is cut head + tail around a marker line
-``[... N characters omitted ...]``. So that printed text can never pass for that marker, any
-line of real output that looks like it is prefixed with ``(printed) `` (see ``neutralize``).
+The server reads a session's output pipe (its descriptors 1 and 2, which ``print`` also ends in)
+into one ``OutputCapture``: one cap over all of it, the first and last characters kept around a
+marker line ``[... N characters omitted ...]``. Two rules hold for every text shown:
+
+* C0 and C1 control characters other than newline and tab (ESC, CSI, BEL, DEL, NUL...) are shown
+  escaped as ``\\x1b``: they never reach a terminal (``escape_controls``).
+* verimath's own notes are lines starting with one of ``NOTE_PREFIXES``; a line of the cell's
+  output that starts the same way is prefixed with ``(printed) `` so that it cannot pass for
+  one (``neutralize``).
 """
 
 from __future__ import annotations
 
-import io
 import re
-from collections import deque
 
 MARKER_TEMPLATE = "[... {n} characters omitted ...]"
-MARKER_PATTERN = re.compile(r"^\[\.\.\. \d+ characters omitted \.\.\.\]$", re.MULTILINE)
+NOTE_PREFIXES = ("[... ", "[session ended", "[new session", "[note:", "[verimath")
+PRINTED_PREFIX = "(printed) "
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+NOTE_LINE = re.compile(
+    "^(?=" + "|".join(re.escape(prefix) for prefix in NOTE_PREFIXES) + ")", re.MULTILINE
+)
+UTF8_CONTINUATION = bytes(range(0x80, 0xC0))
+BYTES_PER_CHARACTER = 4  # a kept byte yields at least one character, at most four when escaped
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with control characters (newline and tab excepted) shown as ``\\xNN``, and lone
+    surrogates as ``\\udNNN``: safe for a terminal and for any UTF-8 encoder."""
+    text = CONTROL_CHARACTERS.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def neutralize(text: str) -> str:
-    """Prefix every line of real output that could be mistaken for the omission marker."""
-    return MARKER_PATTERN.sub(lambda match: "(printed) " + match.group(0), text)
+    """Prefix every line of ``text`` that could be mistaken for a note of verimath's."""
+    return NOTE_LINE.sub(PRINTED_PREFIX, text)
+
+
+def count_characters(data: bytes | bytearray) -> int:
+    """Characters in UTF-8 ``data``: every byte except continuation bytes."""
+    return len(data) - len(data.translate(None, UTF8_CONTINUATION))
+
+
+def safe_text(data: bytes) -> str:
+    """Bytes of untrusted output as text that is safe to show (see the module docstring)."""
+    return escape_controls(data.decode("utf-8", "replace"))
 
 
 def cut_middle(text: str, limit: int) -> str:
-    """Keep the head and tail of ``text`` within ``limit`` characters, marking the cut."""
-    text = neutralize(text)
+    """Safe text of at most about ``limit`` characters: head and tail around the marker."""
+    text = escape_controls(text)
     if len(text) <= limit:
-        return text
+        return neutralize(text)
     head, tail = limit - limit // 2, limit // 2
-    omitted = len(text) - head - tail
-    return f"{text[:head]}\n{MARKER_TEMPLATE.format(n=omitted)}\n{text[len(text) - tail :]}"
+    return _join(text[:head], len(text) - head - tail, text[len(text) - tail :] if tail else "")
 
 
-class BoundedBuffer:
-    """Keeps the first ``head`` and last ``tail`` characters written, and the total count."""
+def _join(head: str, omitted: int, tail: str) -> str:
+    # Each part is neutralized on its own: the tail starts mid-line, and whatever it starts with
+    # must not pass for a note right under the marker.
+    marker = MARKER_TEMPLATE.format(n=omitted)
+    return f"{neutralize(head)}\n{marker}\n{neutralize(tail)}"
+
+
+class OutputCapture:
+    """Keeps the first and last bytes a cell writes and counts the characters dropped between.
+
+    Memory stays bounded whatever the cell writes; ``render`` turns the kept bytes into safe
+    text of at most ``limit`` characters (plus the marker line and a ``(printed)`` prefix).
+    """
 
     def __init__(self, limit: int) -> None:
+        self.limit = limit
         self.head_limit = limit - limit // 2
         self.tail_limit = limit // 2
-        self.total = 0
-        self._head: list[str] = []
-        self._head_size = 0
-        self._tail: deque[str] = deque()
-        self._tail_size = 0
+        self._head = bytearray()
+        self._tail = bytearray()
+        self._dropped_characters = 0
+        self.total_bytes = 0
 
-    def write(self, text: str) -> None:
-        self.total += len(text)
-        room = self.head_limit - self._head_size
+    def feed(self, data: bytes) -> None:
+        self.total_bytes += len(data)
+        room = self.head_limit * BYTES_PER_CHARACTER - len(self._head)
         if room > 0:
-            self._head.append(text[:room])
-            self._head_size += min(room, len(text))
-            text = text[room:]
-        if text:
-            self._push_tail(text)
-
-    def _push_tail(self, text: str) -> None:
-        if len(text) >= self.tail_limit:
-            self._tail.clear()
-            self._tail_size = 0
-            text = text[len(text) - self.tail_limit :] if self.tail_limit else ""
-        self._tail.append(text)
-        self._tail_size += len(text)
-        while self._tail and self._tail_size - len(self._tail[0]) >= self.tail_limit:
-            self._tail_size -= len(self._tail.popleft())
+            self._head += data[:room]
+            data = data[room:]
+        if not data:
+            return
+        self._tail += data
+        excess = len(self._tail) - self.tail_limit * BYTES_PER_CHARACTER
+        if excess > 0:
+            self._dropped_characters += count_characters(self._tail[:excess])
+            del self._tail[:excess]
 
     def render(self) -> str:
-        """The captured text with the omission marker where the middle was dropped."""
-        head = "".join(self._head)
-        tail = "".join(self._tail)
-        tail = tail[max(0, len(tail) - self.tail_limit) :] if self.tail_limit else ""
-        omitted = self.total - self._head_size - len(tail)
-        if omitted <= 0:
-            return neutralize(head + tail)
-        return f"{neutralize(head)}\n{MARKER_TEMPLATE.format(n=omitted)}\n{neutralize(tail)}"
-
-
-class CaptureStream(io.TextIOBase):
-    """A text stream (``sys.stdout``/``sys.stderr`` in a cell) writing into a BoundedBuffer."""
-
-    encoding = "utf-8"
-
-    def __init__(self, buffer: BoundedBuffer, name: str) -> None:
-        super().__init__()
-        self._buffer = buffer
-        self._name = name
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    def writable(self) -> bool:
-        return True
-
-    def isatty(self) -> bool:
-        return False
-
-    def write(self, text: str) -> int:
-        if self.closed:
-            raise ValueError("I/O operation on closed file.")
-        if not isinstance(text, str):
-            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
-        self._buffer.write(text)
-        return len(text)
+        if not self.total_bytes:
+            return ""
+        if not self._dropped_characters:
+            return cut_middle((self._head + self._tail).decode("utf-8", "replace"), self.limit)
+        head = safe_text(bytes(self._head))
+        tail = safe_text(bytes(self._tail).lstrip(UTF8_CONTINUATION))
+        omitted = self._dropped_characters + max(0, len(head) - self.head_limit)
+        omitted += max(0, len(tail) - self.tail_limit)
+        tail = tail[len(tail) - self.tail_limit :] if self.tail_limit else ""
+        return _join(head[: self.head_limit], omitted, tail)

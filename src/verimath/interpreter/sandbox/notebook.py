@@ -1,15 +1,19 @@
 """The notebook that runs inside a session child: cells share one namespace, as in Jupyter.
 
-The value of a final bare expression is displayed (its ``repr``). Output is ``sys.stdout`` and
-``sys.stderr`` interleaved, plus anything written straight to file descriptors 1 and 2, cut
-head + tail. Tracebacks keep the frames of the cells only: the notebook's own frames are noise
-to the model that reads them.
+The value of a final bare expression is displayed (its ``repr``). ``sys.stdout`` and
+``sys.stderr`` write, in order, to descriptor 1, where writes of C code and ``os.write`` land
+too; the server reads that pipe and caps it. The child never sees the pipes to the host: all it
+can tell the server is one small status frame per cell, which the server checks. Tracebacks keep
+the frames of the cells only: the notebook's own frames are noise to the model that reads them.
 """
 
 from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
+import ctypes
+import io
 import linecache
 import os
 import signal
@@ -19,9 +23,14 @@ import time
 import traceback
 from typing import Any
 
-from .capture import BoundedBuffer, CaptureStream, cut_middle
+from .protocol import ChannelClosed, encode_frame, read_frame, write_all
 
 CELL_FILENAME = "<cell-{n}>"
+OUTPUT_FD = 1
+FLUSH_BYTES = 1 << 16
+THREAD_GRACE_S = 0.1
+"""How long threads a cell started get to finish after it returns (see ``Notebook.settle``)."""
+MAX_REQUEST_BYTES = 64 * 1024 * 1024
 
 
 class CellTimeout(BaseException):
@@ -33,37 +42,100 @@ def _raise_timeout(signum: int, frame: Any) -> None:
     raise CellTimeout
 
 
+class OutputSink:
+    """One ordered buffer for ``sys.stdout`` and ``sys.stderr``, written to descriptor 1."""
+
+    def __init__(self, fd: int = OUTPUT_FD) -> None:
+        self.fd = fd
+        self._buffer = bytearray()
+
+    def write(self, data: bytes) -> None:
+        self._buffer += data
+        if len(self._buffer) >= FLUSH_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._buffer:
+            return
+        data, self._buffer = bytes(self._buffer), bytearray()
+        # the cell may have closed or broken its own output: what it writes is lost, nothing else
+        with contextlib.suppress(OSError):
+            write_all(self.fd, data)
+
+
+class OutputStream(io.TextIOBase):
+    """``sys.stdout``/``sys.stderr`` of a cell."""
+
+    def __init__(self, sink: OutputSink, name: str) -> None:
+        super().__init__()
+        self._sink = sink
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self._sink.fd
+
+    def write(self, text: str) -> int:
+        if self.closed:
+            raise ValueError("I/O operation on closed file.")
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        self._sink.write(text.encode("utf-8", "backslashreplace"))
+        return len(text)
+
+    def flush(self) -> None:
+        self._sink.flush()
+
+
 class Notebook:
     """A namespace plus the machinery to run cells in it."""
 
-    def __init__(self, max_output_chars: int, fd_output: int | None = None) -> None:
+    def __init__(self, saved_output_fd: int | None = None) -> None:
         self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
-        self.max_output_chars = max_output_chars
         self.cell_count = 0
-        self._fd_output = fd_output
+        self._saved_output_fd = saved_output_fd
+        self._sink = OutputSink()
+        self._libc = ctypes.CDLL(None)
 
     def run(self, code: str, timeout: float | None) -> dict[str, Any]:
-        """Run one cell; return ``{"status", "output", "duration_s", "cpu_s"}``."""
+        """Run one cell, its output written to descriptor 1; return ``{"status", "threads"}``."""
         self.cell_count += 1
         filename = CELL_FILENAME.format(n=self.cell_count)
         linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
-        buffer = BoundedBuffer(self.max_output_chars)
+        self._restore_output()
         threads_before = set(threading.enumerate())
-        self._reset_fd_output()
-        started, cpu_started = time.perf_counter(), time.process_time()
-        status = self._execute(code, filename, buffer, timeout)
-        duration = time.perf_counter() - started
-        cpu = time.process_time() - cpu_started
-        output = buffer.render() + self._read_fd_output()
-        output += _note_lingering_threads(threads_before)
-        return {"status": status, "output": output, "duration_s": duration, "cpu_s": cpu}
+        status = self._execute(code, filename, timeout)
+        self._sink.flush()
+        self._libc.fflush(None)  # what C code printed with stdio
+        return {"status": status, "threads": settle(threads_before)}
 
-    def _execute(
-        self, code: str, filename: str, buffer: BoundedBuffer, timeout: float | None
-    ) -> str:
+    def _restore_output(self) -> None:
+        """Point descriptors 1 and 2 at the output pipe again, should a cell have moved them."""
+        if self._saved_output_fd is None:
+            return
+        try:
+            os.dup2(self._saved_output_fd, 1)
+            os.dup2(self._saved_output_fd, 2)
+        except OSError:
+            self._saved_output_fd = None
+
+    def _execute(self, code: str, filename: str, timeout: float | None) -> str:
         saved = sys.stdout, sys.stderr
-        sys.stdout = CaptureStream(buffer, "<stdout>")
-        sys.stderr = CaptureStream(buffer, "<stderr>")
+        sys.stdout = OutputStream(self._sink, "<stdout>")
+        sys.stderr = OutputStream(self._sink, "<stderr>")
         signal.signal(signal.SIGALRM, _raise_timeout)
         try:
             if timeout:
@@ -74,19 +146,22 @@ class Notebook:
                 signal.setitimer(signal.ITIMER_REAL, 0)
             return "ok"
         except CellTimeout:
-            buffer.write(
+            self._write(
                 f"TimeoutError: the cell exceeded its {timeout:g} s time limit and was "
                 "interrupted; variables assigned before that are kept\n"
             )
             return "timeout"
         except MemoryError as exc:
-            buffer.write(_format_exception(exc))
+            self._write(_format_exception(exc))
             return "memory"
         except BaseException as exc:  # the model's code may raise anything, SystemExit included
-            buffer.write(_format_exception(exc))
+            self._write(_format_exception(exc))
             return "error"
         finally:
             sys.stdout, sys.stderr = saved
+
+    def _write(self, text: str) -> None:
+        self._sink.write(text.encode("utf-8", "backslashreplace"))
 
     def _run_cell(self, code: str, filename: str) -> None:
         tree = ast.parse(code, filename, "exec")
@@ -100,36 +175,27 @@ class Notebook:
             if value is not None:
                 print(repr(value))
 
-    def _reset_fd_output(self) -> None:
-        if self._fd_output is None:
-            return
-        try:
-            os.ftruncate(self._fd_output, 0)
-            os.lseek(self._fd_output, 0, os.SEEK_SET)
-        except OSError:
-            self._fd_output = None
 
-    def _read_fd_output(self) -> str:
-        """What the cell wrote straight to descriptors 1 and 2 (C code, ``os.write``)."""
-        if self._fd_output is None:
-            return ""
-        try:
-            size = os.fstat(self._fd_output).st_size
-            if not size:
-                return ""
-            limit = self.max_output_chars * 4
-            head = os.pread(self._fd_output, min(size, limit), 0)
-            tail = (
-                os.pread(self._fd_output, limit, max(limit, size - limit)) if size > limit else b""
-            )
-        except OSError:
-            return ""
-        text = head.decode("utf-8", "replace")
-        omitted = size - len(head) - len(tail)
-        if omitted > 0:
-            text += f"\n[... {omitted} bytes omitted ...]\n"
-        text += tail.decode("utf-8", "replace")
-        return cut_middle(text, self.max_output_chars)
+def settle(before: set[threading.Thread]) -> list[str]:
+    """Give threads started by the cell ``THREAD_GRACE_S`` to end; the names of those that did
+    not. The server ends a session whose process still has threads after a cell: a thread could
+    otherwise run on, unaccounted, between cells."""
+    started = [t for t in threading.enumerate() if t not in before]
+    if not started:
+        return []
+    deadline = time.monotonic() + THREAD_GRACE_S
+    for thread in started:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    while _os_threads() > 1 and time.monotonic() < deadline:
+        time.sleep(0.002)  # a joined thread's OS thread may take a moment to exit
+    return [t.name for t in started if t.is_alive()]
+
+
+def _os_threads() -> int:
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 1
 
 
 def _format_exception(exc: BaseException) -> str:
@@ -149,12 +215,13 @@ def _format_exception(exc: BaseException) -> str:
     return "".join(lines)
 
 
-def _note_lingering_threads(before: set[threading.Thread]) -> str:
-    alive = [t for t in threading.enumerate() if t not in before and t.is_alive()]
-    if not alive:
-        return ""
-    names = ", ".join(t.name for t in alive)
-    return (
-        f"\n[note: {len(alive)} thread(s) started by this cell are still running ({names}); "
-        "their output will appear with later cells]\n"
-    )
+def serve(notebook: Notebook, requests_fd: int, replies_fd: int) -> None:
+    """Answer each request frame ``{code, timeout}`` with a status frame, until end of input."""
+    write_all(replies_fd, encode_frame({"ready": True}))
+    while True:
+        try:
+            request = read_frame(requests_fd, MAX_REQUEST_BYTES)
+        except ChannelClosed:
+            return
+        reply = notebook.run(request["code"], request.get("timeout"))
+        write_all(replies_fd, encode_frame(reply))

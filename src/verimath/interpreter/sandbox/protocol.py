@@ -1,7 +1,8 @@
-"""Length-prefixed JSON frames over pipes and sockets, shared by the host and the sandbox.
+"""Length-prefixed JSON frames over pipes, shared by the host and the sandbox.
 
 A frame is a 4-byte big-endian length followed by that many bytes of UTF-8 JSON. JSON is
 written with ``ensure_ascii=True`` so that any Python string, lone surrogates included, survives.
+Every reader states the largest frame it accepts; anything malformed is a ``ProtocolError``.
 """
 
 from __future__ import annotations
@@ -19,10 +20,25 @@ class ChannelClosed(EOFError):
     """The other end of a pipe went away before a whole frame arrived."""
 
 
+class ProtocolError(ValueError):
+    """A frame that breaks the protocol: too large, not JSON, or not a JSON object."""
+
+
 def encode_frame(message: dict[str, Any]) -> bytes:
     """Serialize one message into a frame."""
     body = json.dumps(message, ensure_ascii=True, separators=(",", ":")).encode("ascii")
     return HEADER.pack(len(body)) + body
+
+
+def decode_body(body: bytes) -> dict[str, Any]:
+    """The JSON object in a frame body; ProtocolError for anything else."""
+    try:
+        message = json.loads(body)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise ProtocolError(f"a frame is not valid JSON ({type(exc).__name__})") from None
+    if not isinstance(message, dict):
+        raise ProtocolError(f"a frame holds a JSON {type(message).__name__}, not an object")
+    return message
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -46,32 +62,42 @@ def read_exact(fd: int, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def read_frame(fd: int) -> dict[str, Any]:
+def read_frame(fd: int, max_bytes: int = MAX_FRAME_BYTES) -> dict[str, Any]:
     """Read one frame from a blocking descriptor."""
     (size,) = HEADER.unpack(read_exact(fd, HEADER.size))
-    if size > MAX_FRAME_BYTES:
-        raise ValueError(f"frame of {size} bytes exceeds the {MAX_FRAME_BYTES}-byte limit")
-    frame: dict[str, Any] = json.loads(read_exact(fd, size))
-    return frame
+    if size > max_bytes:
+        raise ProtocolError(f"a frame of {size} bytes exceeds the {max_bytes}-byte limit")
+    return decode_body(read_exact(fd, size))
 
 
-class FrameDecoder:
-    """Incremental decoder for frames arriving in arbitrary chunks (non-blocking readers)."""
+class FrameSplitter:
+    """Cuts a byte stream into whole frames (header included), without decoding them."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_bytes: int = MAX_FRAME_BYTES) -> None:
+        self.max_bytes = max_bytes
         self._buffer = bytearray()
 
-    def feed(self, data: bytes) -> list[dict[str, Any]]:
+    def feed(self, data: bytes) -> list[bytes]:
         """Add received bytes; return every frame now complete."""
         self._buffer += data
-        frames: list[dict[str, Any]] = []
+        frames: list[bytes] = []
         while len(self._buffer) >= HEADER.size:
             (size,) = HEADER.unpack_from(self._buffer)
-            if size > MAX_FRAME_BYTES:
-                raise ValueError(f"frame of {size} bytes exceeds the {MAX_FRAME_BYTES}-byte limit")
+            if size > self.max_bytes:
+                raise ProtocolError(
+                    f"a frame of {size} bytes exceeds the {self.max_bytes}-byte limit"
+                )
             end = HEADER.size + size
             if len(self._buffer) < end:
                 break
-            frames.append(json.loads(bytes(self._buffer[HEADER.size : end])))
+            frames.append(bytes(self._buffer[:end]))
             del self._buffer[:end]
         return frames
+
+
+class FrameDecoder(FrameSplitter):
+    """Incremental decoder for frames arriving in arbitrary chunks (non-blocking readers)."""
+
+    def feed_messages(self, data: bytes) -> list[dict[str, Any]]:
+        """Add received bytes; return every message now complete."""
+        return [decode_body(frame[HEADER.size :]) for frame in self.feed(data)]

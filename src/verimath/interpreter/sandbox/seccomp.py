@@ -31,6 +31,12 @@ DENIED_SYSCALLS = (
     # namespaces, mounts and privileges
     "mount", "umount2", "pivot_root", "chroot", "unshare", "setns", "open_by_handle_at",
     "name_to_handle_at", "mount_setattr", "move_mount", "open_tree", "fsopen", "fsmount",
+    # memory the session's address-space limit does not see, and IPC objects that outlive it
+    "memfd_create", "memfd_secret", "shmget", "shmat", "shmctl", "msgget", "msgsnd", "msgrcv",
+    "msgctl", "semget", "semop", "semtimedop", "semctl", "mq_open", "mq_unlink", "mq_timedsend",
+    "mq_timedreceive", "mq_notify", "mq_getsetattr",
+    # leaving the session's process group, comparing kernel objects of other processes
+    "setsid", "setpgid", "kcmp",
     # kernel attack surface that notebook code never needs
     "keyctl", "add_key", "request_key", "bpf", "perf_event_open", "userfaultfd",
     "io_uring_setup", "io_uring_enter", "io_uring_register", "kexec_load", "kexec_file_load",

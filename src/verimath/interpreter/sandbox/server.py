@@ -1,26 +1,36 @@
-"""The fork server: imports the heavy libraries once, then forks one child per session.
+"""The fork server: imports the heavy libraries once, forks one child per session.
 
-Runs inside the sandbox (bubblewrap) as the only process the host talks to directly, over a
-SOCK_SEQPACKET control socket. Each session child gets its own pipes (passed by the host with
-SCM_RIGHTS), its own scratch directory, its own unprivileged uid, rlimits and the seccomp filter,
-and then runs a ``Notebook`` until its request pipe closes.
+Runs inside the sandbox (bubblewrap) as PID 1 of its PID namespace, so its death ends every
+session. The host talks to it over a SOCK_SEQPACKET control socket. Each session child gets the
+three pipes the host made for it (SCM_RIGHTS): requests to read, a status pipe on which it may
+only say how each cell ended, and an output pipe as its descriptors 1 and 2. The host reads,
+checks and caps everything that comes out of them, and measures the child's CPU time and threads
+itself, through the pidfd the server sends back. No descriptor of the server, of the host's
+protocol or of another session reaches a child. Session content cannot make the server raise:
+every event is handled inside ``try``.
+
+Each child gets its own mount and IPC namespaces with a private tmpfs as its scratch directory
+(sized, with an inode limit, gone with the child), its own unprivileged uid (leased by the host
+so that it is unique on the machine; the server holds the lease until it has reaped the child),
+rlimits, the seccomp filter, and SIGKILL when the server dies.
 
 Control requests (one JSON datagram each, answered by one datagram):
-``spawn`` {sid, uid, limits, env} + fds [requests, responses] -> {pid}
-``kill`` {sid} -> {exit}; ``status`` {sid} -> {exit}; ``shutdown``.
+``spawn`` {sid, uid, limits} + fds [requests, status, output, uid lease?] -> {pid} + [pidfd]
+``kill`` {sid} -> {exit}; ``status`` {sid} -> {exit} (why it ended; kills a silent child);
+``shutdown``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import gc
 import importlib
 import json
 import os
 import resource
-import select
-import shutil
+import selectors
 import signal
 import socket
 import sys
@@ -28,15 +38,20 @@ import time
 import traceback
 from typing import Any
 
-from .notebook import Notebook
-from .protocol import ChannelClosed, encode_frame, read_frame, write_all
+from .files import remove_tree
+from .notebook import Notebook, serve
 
+CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
 CLONE_NEWNET = 0x40000000
+MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x4000, 0x40000
 PR_SET_PDEATHSIG = 1
-REAP_INTERVAL_S = 0.2
-STATUS_WAIT_S = 2.0
+CAP_SYS_ADMIN = 21
+POLL_INTERVAL_S = 0.2  # how soon an ended child is reaped and its uid lease released
 MAX_DATAGRAM = 1 << 16
-SIGNAL_MEANING: dict[int, str] = {
+STATUS_WAIT_S = 0.05
+CHILD_REQUESTS_FD, CHILD_STATUS_FD, CHILD_SAVED_OUTPUT_FD, CHILD_LOG_FD = 3, 4, 5, 6
+SIGNAL_MEANING = {
     signal.SIGXCPU: "the session's CPU time limit was reached",
     signal.SIGSEGV: "the process crashed (segmentation fault)",
     signal.SIGKILL: "the process was killed",
@@ -50,22 +65,45 @@ def describe_exit(status: int) -> str:
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
         name = signal.Signals(number).name if number in signal.valid_signals() else str(number)
-        meaning = SIGNAL_MEANING.get(number, "the process was terminated")
+        meaning = SIGNAL_MEANING.get(signal.Signals(number), "the process was terminated")
         return f"{meaning} ({name})"
     return f"the process exited with status {os.WEXITSTATUS(status)}"
 
 
+def log(message: str) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        print(f"verimath sandbox server: {message}", file=sys.stderr, flush=True)
+
+
+class Slot:
+    """What the server keeps of one session: its process, scratch and uid lease."""
+
+    def __init__(self, sid: int, limits: dict[str, Any], lease: int) -> None:
+        self.sid = sid
+        self.limits = limits
+        self.lease = lease
+        self.pid = 0
+        self.scratch = ""
+        self.exit: str | None = None
+
+
 class ForkServer:
-    """State of the server: the control socket, the prepared filter, the live children."""
+    """State of the server: the control socket, the prepared filter, the live sessions."""
 
     def __init__(self, config: dict[str, Any], control: socket.socket) -> None:
         self.config = config
         self.control = control
         self.libc = ctypes.CDLL(None, use_errno=True)
+        self.libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
         self.layers: dict[str, dict[str, Any]] = {}
         self.seccomp_filter: Any = None
-        self.children: dict[int, tuple[int, str]] = {}  # sid -> (pid, scratch dir)
-        self.exits: dict[int, str] = {}  # sid -> description, for children already reaped
+        self.own_namespaces = False
+        self.slots: dict[int, Slot] = {}  # sid -> slot, until the child is reaped
+        self.by_pid: dict[int, Slot] = {}
+        self.selector = selectors.DefaultSelector()
+        self.running = True
+
+    # -- start-up ------------------------------------------------------------------------------
 
     def prepare(self) -> None:
         if self.config.get("unshare_net"):
@@ -76,12 +114,22 @@ class ForkServer:
         root = os.geteuid() == 0
         self.layers["uid"] = {
             "active": root,
-            "detail": "each session runs as its own unprivileged uid"
+            "detail": "each session runs as its own unprivileged uid, unique on this machine"
             if root
             else f"sessions keep the server's uid {os.geteuid()} (not root: cannot switch uid)",
         }
+        self._check_namespaces(root)
         os.makedirs(self.config["scratch_root"], mode=0o755, exist_ok=True)
         gc.freeze()  # children share the preloaded heap copy-on-write; keep the GC off it
+
+    def _check_namespaces(self, root: bool) -> None:
+        self.own_namespaces = root and _has_capability(CAP_SYS_ADMIN)
+        why = "" if self.own_namespaces else "off: needs root with CAP_SYS_ADMIN in the sandbox"
+        scratch = f"own tmpfs per session ({self.config['scratch_mb']} MiB, "
+        scratch += f"{self.config['scratch_inodes']} inodes), gone when the session ends"
+        self.layers["scratch"] = {"active": self.own_namespaces, "detail": why or scratch}
+        ipc = "own IPC namespace per session; SysV/POSIX IPC and memfd denied by seccomp"
+        self.layers["ipc"] = {"active": self.own_namespaces, "detail": why or ipc}
 
     def _unshare_network(self) -> None:
         if self.libc.unshare(CLONE_NEWNET) == 0:
@@ -117,133 +165,263 @@ class ForkServer:
         except OSError as exc:
             self.layers["seccomp"] = {"active": False, "detail": str(exc)}
             return
-        self.layers["seccomp"] = {"active": True, "detail": "sockets, fork/exec, ptrace denied"}
+        detail = "sockets, fork/exec, ptrace, IPC, memfd denied"
+        self.layers["seccomp"] = {"active": True, "detail": detail}
+
+    # -- the event loop ------------------------------------------------------------------------
 
     def serve(self) -> None:
-        self._send({"op": "hello", "pid": os.getpid(), "layers": self.layers})
-        while True:
-            ready, _, _ = select.select([self.control], [], [], REAP_INTERVAL_S)
-            self._reap()
-            if not ready:
-                continue
-            data, fds, _, _ = socket.recv_fds(self.control, MAX_DATAGRAM, 2)
-            if not data:
-                break  # the host went away: end every session
-            request = json.loads(data)
-            if request["op"] == "shutdown":
-                break
-            self._send(self._handle(request, fds))
+        self.selector.register(self.control, selectors.EVENT_READ, (None, "control"))
+        self._send_control({"op": "hello", "pid": os.getpid(), "layers": self.layers})
+        while self.running:
+            for key, mask in self.selector.select(POLL_INTERVAL_S):
+                self._dispatch(key.data, mask)
+            self._guarded(None, self._reap)
         self._kill_all()
 
-    def _send(self, message: dict[str, Any]) -> None:
-        self.control.send(json.dumps(message).encode())
+    def _dispatch(self, data: tuple[Slot | None, str], mask: int) -> None:
+        self._guarded(None, getattr(self, f"_on_{data[1]}"))
 
-    def _handle(self, request: dict[str, Any], fds: list[int]) -> dict[str, Any]:
-        sid = request["sid"]
+    def _guarded(self, slot: Slot | None, handler: Any, *args: Any) -> None:
+        """Run one event handler; a failure kills that session, never the server."""
         try:
-            if request["op"] == "spawn":
-                return {"pid": self._spawn(sid, request, fds)}
-            if request["op"] == "kill":
-                return {"exit": self._kill(sid)}
-            if request["op"] == "status":
-                return {"exit": self._status(sid)}
-            return {"error": f"unknown op {request['op']!r}"}
+            handler(*args)
         except Exception as exc:
-            return {"error": f"{type(exc).__name__}: {exc}"}
-        finally:
+            log(f"{handler.__name__} failed: {traceback.format_exc()}")
+            if slot is not None and slot.pid:
+                with contextlib.suppress(Exception):
+                    self._kill(slot.sid, f"the sandbox server failed on this session ({exc!r})")
+
+    def _on_control(self) -> None:
+        data, fds, _, _ = socket.recv_fds(self.control, MAX_DATAGRAM, 4)
+        if not data:
+            self.running = False  # the host went away: end every session
+            return
+        reply_fds: list[int] = []
+        try:
+            request = json.loads(data)
+            if request.get("op") == "shutdown":
+                self.running = False
+                return
+            reply = self._handle(request, fds, reply_fds)
+        except Exception as exc:
             for fd in fds:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            reply = {"error": f"{type(exc).__name__}: {exc}"}
+        try:
+            self._send_control(reply, reply_fds)
+        finally:
+            for fd in reply_fds:
                 os.close(fd)
 
+    def _send_control(self, message: dict[str, Any], fds: list[int] | None = None) -> None:
+        payload = json.dumps(message).encode()
+        if fds:
+            socket.send_fds(self.control, [payload], fds)
+        else:
+            self.control.send(payload)
+
+    def _handle(
+        self, request: dict[str, Any], fds: list[int], reply_fds: list[int]
+    ) -> dict[str, Any]:
+        sid = request["sid"]
+        if not isinstance(sid, int):
+            raise TypeError("sid must be an integer")
+        if request["op"] == "spawn":
+            pid = self._spawn(sid, request, fds)
+            reply_fds.append(os.pidfd_open(pid))
+            return {"pid": pid}
+        for fd in fds:
+            os.close(fd)
+        if request["op"] == "kill":
+            return {"exit": self._kill(sid, "the session was killed")}
+        if request["op"] == "status":
+            return {"exit": self._status(sid)}
+        raise ValueError(f"unknown op {request['op']!r}")
+
+    # -- sessions ------------------------------------------------------------------------------
+
     def _spawn(self, sid: int, request: dict[str, Any], fds: list[int]) -> int:
-        scratch = os.path.join(self.config["scratch_root"], f"session-{sid}")
-        os.mkdir(scratch, 0o700)
-        if os.geteuid() == 0:
-            os.chown(scratch, request["uid"], request["uid"])
+        if sid in self.slots or len(fds) not in (3, 4):
+            raise ValueError(f"session {sid} exists or {len(fds)} descriptors passed")
+        slot = Slot(sid, request["limits"], fds[3] if len(fds) == 4 else -1)
+        self.slots[sid] = slot
+        try:
+            self._fork(slot, int(request["uid"]), (fds[0], fds[1], fds[2]))
+        except BaseException:
+            self._forget(slot)
+            raise
+        finally:
+            for fd in fds[:3]:
+                os.close(fd)
+        self.by_pid[slot.pid] = slot
+        return slot.pid
+
+    def _fork(self, slot: Slot, uid: int, child_fds: tuple[int, int, int]) -> None:
+        slot.scratch = os.path.join(self.config["scratch_root"], f"session-{slot.sid}")
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(slot.scratch, 0o700)
+        if not self.own_namespaces and os.geteuid() == 0:
+            os.chown(slot.scratch, uid, uid)
+        server_pid = os.getpid()
         pid = os.fork()
         if pid == 0:
             code = 70
             try:
-                self._become_session(request, scratch, fds)
+                self._become_session(slot, uid, child_fds, server_pid)
                 code = 0
             except BaseException:
-                traceback.print_exc()
+                with contextlib.suppress(BaseException):
+                    os.write(CHILD_LOG_FD, traceback.format_exc().encode())
             finally:
                 os._exit(code)
-        self.children[sid] = (pid, scratch)
-        return pid
+        slot.pid = pid
 
-    def _become_session(self, request: dict[str, Any], scratch: str, fds: list[int]) -> None:
-        requests_fd, responses_fd = fds
-        os.setsid()
-        self.control.close()
-        self.libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        devnull = os.open(os.devnull, os.O_RDWR)
-        os.dup2(devnull, 0)
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails with EFBIG instead
-        limits = request["limits"]
+    def _become_session(
+        self, slot: Slot, uid: int, child_fds: tuple[int, int, int], server_pid: int
+    ) -> None:
+        """In the child: isolate, drop privileges, then serve cells until the requests end."""
+        _arrange_fds(child_fds)  # first: until then, descriptor 6 may be another session's
+        os.setsid()  # its own session, hence its own scheduling autogroup, as any other program
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails with EFBIG
+        limits = slot.limits
+        if self.own_namespaces:
+            self._private_scratch(slot.scratch, uid, limits)
         _apply_rlimits(limits, switch_uid=os.geteuid() == 0)
         if os.geteuid() == 0:
-            uid = request["uid"]
             os.setgroups([])
             os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)
-        os.chdir(scratch)
-        fd_output = os.open(scratch, os.O_TMPFILE | os.O_RDWR, 0o600)
-        os.dup2(fd_output, 1)
-        os.dup2(fd_output, 2)
+        # after the uid change, which clears it: the session dies with its server
+        self.libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != server_pid:
+            os._exit(71)
+        os.chdir(slot.scratch)
         os.environ.clear()
-        os.environ.update(request.get("env", {}), HOME=scratch, TMPDIR=scratch)
+        os.environ.update(HOME=slot.scratch, TMPDIR=slot.scratch)
         if self.seccomp_filter is not None:
             self.seccomp_filter.load()
-        notebook = Notebook(limits["max_output_chars"], fd_output)
-        write_all(responses_fd, encode_frame({"ready": True}))
-        _serve_notebook(notebook, requests_fd, responses_fd)
+        os.close(CHILD_LOG_FD)
+        serve(Notebook(CHILD_SAVED_OUTPUT_FD), CHILD_REQUESTS_FD, CHILD_STATUS_FD)
+
+    def _private_scratch(self, scratch: str, uid: int, limits: dict[str, Any]) -> None:
+        if self.libc.unshare(CLONE_NEWNS | CLONE_NEWIPC) != 0:
+            raise OSError(ctypes.get_errno(), "unshare(mount, IPC) failed")
+        self._mount(None, b"/", None, MS_REC | MS_PRIVATE, None)  # nothing leaks back out
+        size = limits["scratch_mb"] * 1024 * 1024
+        options = f"size={size},nr_inodes={limits['scratch_inodes']},mode=0700,uid={uid},gid={uid}"
+        self._mount(b"tmpfs", scratch.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options.encode())
+
+    def _mount(
+        self,
+        source: bytes | None,
+        target: bytes,
+        kind: bytes | None,
+        flags: int,
+        data: bytes | None,
+    ) -> None:
+        if self.libc.mount(source, target, kind, flags, data) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, f"mount {target!r} failed: {os.strerror(error)}")
+
+    def _kill(self, sid: int, reason: str) -> str:
+        slot = self.slots.get(sid)
+        if slot is None:
+            return "the session had already ended"
+        if slot.exit is None:
+            slot.exit = reason
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(slot.pid, signal.SIGKILL)
+        return slot.exit
+
+    def _status(self, sid: int) -> str:
+        """Why a session's process ended; one that is still there after a moment is killed."""
+        slot = self.slots.get(sid)
+        if slot is None:
+            return "the session had already ended"
+        deadline = time.monotonic() + STATUS_WAIT_S
+        while slot.sid in self.slots and time.monotonic() < deadline:
+            self._reap_one(slot.pid, os.WNOHANG)
+            time.sleep(0.001)
+        if slot.sid in self.slots:
+            self._kill(sid, "the session stopped answering, so it was killed")
+            self._reap_one(slot.pid, 0)
+        return slot.exit or "the session ended"
 
     def _reap(self) -> None:
-        while self.children:
+        while self.by_pid:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
-            self._forget(pid, status)
+            self._reaped(pid, status)
 
-    def _forget(self, pid: int, status: int) -> None:
-        for sid, (child_pid, scratch) in list(self.children.items()):
-            if child_pid == pid:
-                del self.children[sid]
-                self.exits[sid] = describe_exit(status)
-                shutil.rmtree(scratch, ignore_errors=True)
+    def _reap_one(self, pid: int, flags: int) -> None:
+        try:
+            reaped, status = os.waitpid(pid, flags)
+        except ChildProcessError:
+            return
+        if reaped:
+            self._reaped(reaped, status)
 
-    def _kill(self, sid: int) -> str:
-        if sid in self.children:
-            pid = self.children[sid][0]
-            os.kill(pid, signal.SIGKILL)
-            _, status = os.waitpid(pid, 0)
-            self._forget(pid, status)
-        return self.exits.pop(sid, "the session had already ended")
+    def _reaped(self, pid: int, status: int) -> None:
+        slot = self.by_pid.pop(pid, None)
+        if slot is not None:
+            if slot.exit is None:
+                slot.exit = describe_exit(status)
+            slot.pid = 0
+            self._guarded(None, self._forget, slot)
 
-    def _status(self, sid: int) -> str:
-        deadline = time.monotonic() + STATUS_WAIT_S
-        while sid in self.children and time.monotonic() < deadline:
-            pid = self.children[sid][0]
-            reaped, status = os.waitpid(pid, os.WNOHANG)
-            if reaped:
-                self._forget(pid, status)
-            else:
-                time.sleep(0.01)
-        if sid in self.children:
-            return "the session process is still running"
-        return self.exits.pop(sid, "the session had already ended")
+    def _forget(self, slot: Slot) -> None:
+        """Drop a reaped (or never started) session; its uid lease goes with the descriptor."""
+        self.slots.pop(slot.sid, None)
+        if slot.lease >= 0:
+            os.close(slot.lease)
+            slot.lease = -1
+        if slot.scratch and self.own_namespaces:
+            with contextlib.suppress(OSError):
+                os.rmdir(slot.scratch)  # only the empty mount point: the tmpfs died with the child
+        elif slot.scratch:
+            remove_tree(slot.scratch)
 
     def _kill_all(self) -> None:
-        for pid, _ in list(self.children.values()):
+        for pid in list(self.by_pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        for sid, (_, scratch) in list(self.children.items()):
-            shutil.rmtree(scratch, ignore_errors=True)
-            del self.children[sid]
+        for pid in list(self.by_pid):
+            with contextlib.suppress(Exception):
+                self._reap_one(pid, 0)
+
+
+def _has_capability(number: int) -> bool:
+    try:
+        with open("/proc/self/status") as status:
+            line = next(line for line in status if line.startswith("CapEff:"))
+    except (OSError, StopIteration):
+        return False
+    return bool(int(line.split()[1], 16) >> number & 1)
+
+
+def _arrange_fds(child_fds: tuple[int, int, int]) -> None:
+    """Descriptors of a session child: 0 /dev/null, 1 and 2 output, 3 requests, 4 status,
+    5 a spare copy of the output pipe, 6 the server's log until the notebook starts."""
+    requests_fd, status_fd, output_fd = (fcntl.fcntl(fd, fcntl.F_DUPFD, 64) for fd in child_fds)
+    log_fd = fcntl.fcntl(2, fcntl.F_DUPFD, 64)
+    devnull = fcntl.fcntl(os.open(os.devnull, os.O_RDWR), fcntl.F_DUPFD, 64)
+    for source, target in (
+        (devnull, 0),
+        (output_fd, 1),
+        (output_fd, 2),
+        (requests_fd, CHILD_REQUESTS_FD),
+        (status_fd, CHILD_STATUS_FD),
+        (output_fd, CHILD_SAVED_OUTPUT_FD),
+        (log_fd, CHILD_LOG_FD),
+    ):
+        os.dup2(source, target)  # dup2 clears close-on-exec, which no exec will ever need
+    os.closerange(CHILD_LOG_FD + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
 
 
 def _apply_rlimits(limits: dict[str, Any], *, switch_uid: bool) -> None:
@@ -260,16 +438,6 @@ def _apply_rlimits(limits: dict[str, Any], *, switch_uid: bool) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if switch_uid:  # RLIMIT_NPROC counts per uid and does not bind root
         resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"], limits["processes"]))
-
-
-def _serve_notebook(notebook: Notebook, requests_fd: int, responses_fd: int) -> None:
-    while True:
-        try:
-            request = read_frame(requests_fd)
-        except ChannelClosed:
-            return
-        result = notebook.run(request["code"], request.get("timeout"))
-        write_all(responses_fd, encode_frame(result))
 
 
 def main(argv: list[str]) -> None:
