@@ -12,7 +12,7 @@ extra="local"
 system_packages=(bubblewrap libseccomp2)
 if [[ "${1:-}" == "--dev" ]]; then
     extra="dev"
-    system_packages+=(chromium)  # the HTML viewer's tests run it headless
+    system_packages+=(chromium tmux)  # headless viewer tests; the progress line in a terminal
 fi
 
 missing=()

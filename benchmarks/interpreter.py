@@ -9,9 +9,12 @@ Everything is measured side by side in one run on this machine and printed as ra
    as text in a fresh process for each new cell (the lossy, quadratic alternative);
 4. concurrency: 200 CPU-bound cells (~20 ms) over 32 asyncio sessions vs one by one
    (2 cores: the ideal ratio is about 2);
-5. memory: proportional set size (PSS) of 32 idle sessions, sharing the preloaded heap.
+5. memory: proportional set size (PSS) of 32 idle sessions, sharing the preloaded heap;
+6. notebook fidelity: the 2,493 recorded MathCoder cells re-executed and compared with the
+   outputs recorded in Jupyter (``notebook_fidelity.py``): the share that agrees, with NumPy's
+   legacy print mode (verimath's default) and without it, and the top causes of mismatches.
 
-Usage: python benchmarks/interpreter.py [--repeat N]
+Usage: python benchmarks/interpreter.py [--repeat N] [--only speed|fidelity]
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import sys
 import time
 from collections.abc import Callable
 
+from notebook_fidelity import report_fidelity
+from shared import TRANSCRIPTS
 from verimath.interpreter import Interpreter
 from verimath.interpreter.launcher import PRELOAD_MODULES, bwrap_command
 
@@ -108,26 +113,34 @@ def session_pss_mb(interp: Interpreter, count: int) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--only", choices=("speed", "fidelity"), default=None)
     args = parser.parse_args()
+    if args.only != "fidelity":
+        speed(args.repeat)
+    if args.only != "speed":
+        report_fidelity(TRANSCRIPTS)
+
+
+def speed(repeat: int) -> None:
     rows = []
     with Interpreter() as interp:
-        ours = median_time(lambda: session_start(interp), args.repeat * 4)
-        plain = median_time(fresh_process, args.repeat)
-        boxed = median_time(lambda: fresh_bwrap_process(interp), args.repeat)
+        ours = median_time(lambda: session_start(interp), repeat * 4)
+        plain = median_time(fresh_process, repeat)
+        boxed = median_time(lambda: fresh_bwrap_process(interp), repeat)
         rows.append(("session start (preloaded fork)", ours, None))
         rows.append(("  fresh python + imports", plain, plain / ours))
         rows.append(("  fresh bwrap python + imports", boxed, boxed / ours))
 
         with interp.session() as session:
             session.run("x = 0")
-            cell = median_time(lambda: session.run("x = 1"), args.repeat * 200)
+            cell = median_time(lambda: session.run("x = 1"), repeat * 200)
         namespace: dict[str, object] = {}
-        local = median_time(lambda: exec("x = 1", namespace), args.repeat * 200)
+        local = median_time(lambda: exec("x = 1", namespace), repeat * 200)
         rows.append(("trivial cell in sandbox", cell, None))
         rows.append(("  exec in host process (unsafe)", local, local / cell))
 
-        live = median_time(lambda: live_notebook(interp), args.repeat)
-        replay = median_time(replay_notebook, max(1, args.repeat // 2))
+        live = median_time(lambda: live_notebook(interp), repeat)
+        replay = median_time(replay_notebook, max(1, repeat // 2))
         rows.append(("10-cell notebook, live session", live, None))
         rows.append(("  re-run earlier cells per cell", replay, replay / live))
 

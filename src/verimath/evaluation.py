@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -32,6 +31,7 @@ from verimath.models.endpoints import EndpointStats
 from verimath.models.replay import ReplayModel
 from verimath.models.transcripts import normalize_question
 from verimath.provenance import versions
+from verimath.run_names import default_run_name
 from verimath.solver import solver_parts
 from verimath.store import RunStore
 from verimath.summary import RunSummary, summarize
@@ -260,17 +260,11 @@ def restrict_to_recording(
 
 
 def default_run_path(config: RunConfig) -> Path:
-    """``runs/<dataset>-<model>-<strategy>-k<k>.sqlite``."""
-
-    def slug(text: str) -> str:
-        return re.sub(r"[^A-Za-z0-9.]+", "_", Path(text).name if "/" in text else text)[:60]
-
+    """``runs/<dataset>-<model>-<strategy>-k<k>.sqlite`` (:mod:`verimath.run_names`)."""
     method = config.method
-    name = (
-        f"{slug(config.dataset)}-{slug(config.model or 'local')}-{method.strategy}"
-        f"-k{method.samples}"
+    return RUNS_DIR / default_run_name(
+        config.dataset, config.model, method.strategy, method.samples
     )
-    return RUNS_DIR / f"{name}.sqlite"
 
 
 def move_aside(path: Path) -> None:

@@ -30,6 +30,10 @@ GSM_PROBLEMS = 30
 XSS_TEXT = (
     "<script>document.body.dataset.pwned='text'</script>"
     "<img src=x onerror=\"document.body.dataset.pwned='img'\"> Let me compute."
+    " [a link](javascript:document.body.dataset.pwned='link')"
+    " ![an image](data:image/svg+xml,<svg onload=alert(1)>)"
+    " $\\href{javascript:document.body.dataset.pwned='href'}{x}$"
+    " $\\htmlClass{x}{y}$ <iframe srcdoc='<script>parent.document.body.dataset.pwned=1</script>'>"
 )
 XSS_CODE = "print('</script><script>document.body.dataset.pwned=1</script>')"
 

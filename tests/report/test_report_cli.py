@@ -4,6 +4,7 @@ here with plain SQL) and against the outcomes the replayed samples were built to
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections import Counter
 from pathlib import Path
@@ -145,8 +146,12 @@ def test_html_is_self_contained(math_run: Path, tmp_path: Path) -> None:
     report(str(math_run), "--format", "html", "--out", str(tmp_path), "--resamples", "100")
     page = (tmp_path / "report.html").read_text()
     assert page.count("data:image/png;base64,") >= 5
-    assert "http://" not in page and "https://" not in page
-    assert "<script" not in page
+    scripts = re.findall(r"<script>(.*?)</script>", page, re.S)
+    rest = re.sub(r"<script>.*?</script>", "", page, flags=re.S)
+    assert "http://" not in rest and "https://" not in rest and "<script" not in rest
+    policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page)
+    assert policy and "default-src 'none'" in policy.group(1)  # no network, whatever a script says
+    assert policy.group(1).count("'sha256-") == len(scripts) == 5  # the renderers and a toggle
 
 
 def test_stdout_and_no_plots(math_run: Path, tmp_path: Path) -> None:

@@ -90,22 +90,27 @@ def test_page_embeds_every_problem_and_sample(page: Path, math_run: Path) -> Non
 
 def test_model_text_cannot_escape_its_script_element(page: Path) -> None:
     html = page.read_text()
-    assert "<script>document" not in html and "<img" not in html
+    data = re.sub(r"<script>.*?</script>", "", html, flags=re.S)  # the page's own scripts out
+    assert "<script>document" not in data and "<img" not in data and "<iframe" not in data
     ours = len(re.findall(r"<script[ >]", html))
-    assert ours == MATH_PROBLEMS + 2  # one per problem, the index, the viewer's own script
+    assert ours == MATH_PROBLEMS + 6  # one per problem, the index, five scripts
     detail = embedded(html, f"vm-p{xss_position(html)}")
     parts = [p for s in detail["samples"] for t in s["turns"] for p in t["parts"]]
     assert any(p.get("text", "").startswith(XSS_TEXT) for p in parts)
     assert any(p.get("code") == XSS_CODE and "</script>" in p["output"] for p in parts)
 
 
-def test_content_security_policy_allows_only_the_viewer_script(page: Path) -> None:
+def test_content_security_policy_allows_only_the_pages_own_scripts(page: Path) -> None:
     html = page.read_text()
-    script = html[html.rindex("<script>") + len("<script>") : html.rindex("</script>")]
-    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    scripts = re.findall(r"<script>(.*?)</script>", html, re.S)
+    assert len(scripts) == 5  # KaTeX, markdown-it, texmath, their glue, the viewer
+    digests = [base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() for s in scripts]
     policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html)
-    assert policy and f"script-src 'sha256-{digest}'" in policy.group(1)
-    assert "default-src 'none'" in policy.group(1)
+    assert policy
+    allowed = re.search(r"script-src ([^;]+);", policy.group(1))
+    assert allowed and allowed.group(1).split() == [f"'sha256-{d}'" for d in digests]
+    assert "default-src 'none'" in policy.group(1) and "font-src data:" in policy.group(1)
+    assert "url(fonts/" not in html and "font/woff2;base64," in html  # fonts inlined
 
 
 def test_revision_requests_show_as_notes(page: Path) -> None:

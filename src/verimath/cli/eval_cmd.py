@@ -13,12 +13,13 @@ import click
 from rich.console import Console
 
 from verimath.cli.options import limits_from, method_options, sandbox_options, solve_options_from
-from verimath.cli.progress import EvalProgressDisplay
+from verimath.cli.progress import DEFAULT_LOG_INTERVAL, EvalProgressDisplay
 from verimath.cli.summary_view import print_summary
 from verimath.config import DEFAULT_CONCURRENCY, RunConfig
 from verimath.engine import ProgressCallback
 from verimath.evaluation import evaluate_config
 from verimath.models.endpoints import EndpointStats
+from verimath.run_names import model_label
 
 
 @click.command("eval")
@@ -63,6 +64,15 @@ from verimath.models.endpoints import EndpointStats
     help="Run the samples on Ray (extra 'ray'): alone, a local Ray runtime; with an address "
     "(auto, HOST:PORT, ray://HOST:10001), that cluster. Results are the same either way.",
 )
+@click.option(
+    "--progress-every",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_LOG_INTERVAL,
+    show_default=True,
+    metavar="SECONDS",
+    help="When standard error is not a terminal (a log, nohup, CI): print one progress line "
+    "this often, and one at the end (0: only at the end).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one final JSON object only.")
 @click.option(
     "--export",
@@ -87,6 +97,7 @@ def command(
     data_dir: Path | None,
     concurrency: int,
     ray_address: str | None,
+    progress_every: float,
     as_json: bool,
     export: Path | None,
     timeout: float,
@@ -118,7 +129,14 @@ def command(
         export=export,
     )
     result = asyncio.run(
-        evaluate_config(config, ConsoleMonitor(Console(stderr=True, quiet=as_json)))
+        evaluate_config(
+            config,
+            ConsoleMonitor(
+                Console(stderr=True, quiet=as_json),
+                label=model_label(model),
+                interval=progress_every,
+            ),
+        )
     )
     if as_json:
         click.echo(json.dumps(result.to_dict()))
@@ -128,10 +146,22 @@ def command(
 
 
 class ConsoleMonitor:
-    """The run's news on the terminal (stderr), with a live progress bar."""
+    """The run's news on standard error, with the live progress line (plain lines in a log).
 
-    def __init__(self, console: Console) -> None:
+    ``label``: the model's short name for a narrow terminal; ``interval``: seconds between
+    progress lines when standard error is not a terminal.
+    """
+
+    def __init__(
+        self,
+        console: Console,
+        *,
+        label: str | None = None,
+        interval: float = DEFAULT_LOG_INTERVAL,
+    ) -> None:
         self.console = console
+        self.label = label
+        self.interval = interval
 
     def note(self, text: str) -> None:
         self.console.print(text, markup=False)
@@ -141,7 +171,10 @@ class ConsoleMonitor:
 
     @contextlib.contextmanager
     def watch(self, model_name: str) -> Iterator[ProgressCallback]:
-        with EvalProgressDisplay(self.console, model_name) as display:
+        display = EvalProgressDisplay(
+            self.console, model_name, label=self.label, interval=self.interval
+        )
+        with display:
             yield display.update
 
 

@@ -23,6 +23,14 @@ CELL_STYLE = {
     "refused": "magenta",
 }
 PROSE_LIMIT = 1500
+PANEL_PADDING = 4  # the sample panel's border and padding, in columns
+
+
+def code_block(code: str, width: int) -> Syntax:
+    """Highlighted code; lines longer than ``width`` wrap, and then line numbers show where a
+    line continues (a long line is never cut at the panel's edge)."""
+    long_lines = any(len(line) > width for line in code.expandtabs().splitlines())
+    return Syntax(code, "python", theme="ansi_dark", word_wrap=True, line_numbers=long_lines)
 
 
 def render_sample(console: Console, index: int, trajectory: Trajectory) -> None:
@@ -35,7 +43,7 @@ def render_sample(console: Console, index: int, trajectory: Trajectory) -> None:
                 text = f"{text[: PROSE_LIMIT // 2]}\n[...]\n{text[-PROSE_LIMIT // 2 :]}"
             parts.append(Text(text))
         elif isinstance(step, CodeStep):
-            parts.append(Syntax(step.code, "python", theme="ansi_dark", line_numbers=False))
+            parts.append(code_block(step.code, console.width - PANEL_PADDING))
             style = CELL_STYLE.get(step.status, "white")
             parts.append(
                 Panel(

@@ -42,6 +42,17 @@ PRELOAD_MODULES = (
     "statistics", "random", "string", "json", "heapq", "bisect", "operator", "numpy", "mpmath",
     "sympy", "scipy", "scipy.special", "scipy.optimize", "scipy.integrate", "scipy.linalg",
 )  # fmt: skip
+# Notebook display as in the NumPy 1 era most models were trained on: NumPy 2 shows a scalar as
+# np.float64(0.5) where their notebooks showed 0.5 (NEP 51); the legacy print mode "1.25" shows
+# it as NumPy 1 did. Set in the server before any fork, so every session starts with it.
+NUMPY_DISPLAY_CODE = """
+try:
+    import numpy
+    if int(numpy.__version__.split(".")[0]) >= 2:
+        numpy.set_printoptions(legacy="1.25")
+except ImportError:
+    pass
+"""
 # Run once in the server before any fork: sympy loads much of itself lazily and fills caches
 # on first use, which would otherwise cost every new session 30-120 ms on its first cell.
 WARMUP_CODE = """
@@ -327,7 +338,7 @@ def _launch(
     config = {
         "control_fd": server_end.fileno(),
         "preload": list(PRELOAD_MODULES),
-        "warmup": WARMUP_CODE,
+        "warmup": NUMPY_DISPLAY_CODE + WARMUP_CODE,
         "seccomp": seccomp,
         "scratch_root": scratch_root,
         "scratch_mb": limits.scratch_mb,

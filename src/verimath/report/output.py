@@ -40,7 +40,9 @@ def write_report(report: Report, fmt: str, out_dir: Path, *, plots: bool = True)
         path = out_dir / PLOT_DIR / f"{name}.png"
         path.write_bytes(png)
         written.append(path)
-    target.write_text(to_markdown(report, PLOT_DIR if images else None), encoding="utf-8")
+    target.write_text(
+        to_markdown(report, PLOT_DIR if plots else None, drawn=images.keys()), encoding="utf-8"
+    )
     return written
 
 

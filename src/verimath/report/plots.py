@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["INSTALL_HINT", "render_plots"]
+__all__ = ["INSTALL_HINT", "plottable", "render_plots"]
 
 INSTALL_HINT = "pip install matplotlib (or 'verimath[report]')"
 DPI = 110
@@ -40,7 +40,41 @@ def render_plots(report: Report) -> dict[str, bytes]:
         "latency": _latency,
         "samples_spent": _samples_spent,
     }
-    return {plot.name: _png(drawers[plot.kind](section.data)) for section, plot in report.plots()}
+    return {
+        plot.name: _png(drawers[plot.kind](section.data))
+        for section, plot in report.plots()
+        if plottable(plot.kind, section.data)
+    }
+
+
+def plottable(kind: str, data: dict[str, Any]) -> bool:
+    """Whether a plot of ``kind`` would show anything: no axes drawn around nothing (a run
+    without samples, without code, with one sample per problem)."""
+    if kind == "accuracy":
+        return any(r["overall"]["value"] is not None for r in data["rows"])
+    if kind == "code_usage":
+        return any(
+            count["samples"]
+            for entry in data["distribution"].values()
+            for bucket, count in entry["buckets"].items()
+            if bucket != "0"
+        )
+    if kind.startswith("code_usage_by_"):
+        by_group = data[kind.removeprefix("code_usage_")]
+        return any(group["mean_code"] for entry in by_group.values() for group in entry.values())
+    if kind == "verification":
+        return any(sum(map(sum_values, e["counts"].values())) for e in data.values())
+    if kind == "voting":
+        return any(len(entry["points"]) > 1 for entry in data.values())
+    if kind == "latency":
+        return any(entry.get("samples") and entry.get("latency_mean") for entry in data.values())
+    if kind == "samples_spent":
+        return any(entry.get("problems") for entry in data.values())
+    return True
+
+
+def sum_values(counts: dict[str, int]) -> int:
+    return sum(counts.values())
 
 
 def _require_matplotlib() -> None:
@@ -172,7 +206,7 @@ def _group_order(group: str) -> tuple[int, str]:
 
 
 def _verification(data: dict[str, Any]) -> Figure:
-    runs = list(data)
+    runs = [label for label in data if sum(map(sum_values, data[label]["counts"].values()))]
     figure, panels = _figure(len(runs), min(3, len(runs)))
     states = ("True", "Uncertain", "False")
     for axes, label in zip(panels, runs, strict=True):
@@ -188,7 +222,7 @@ def _verification(data: dict[str, Any]) -> Figure:
 
 
 def _voting(data: dict[str, Any]) -> Figure:
-    runs = list(data)
+    runs = [label for label in data if len(data[label]["points"]) > 1]
     figure, panels = _figure(len(runs), min(3, len(runs)))
     for axes, label in zip(panels, runs, strict=True):
         points = data[label]["points"]
@@ -222,7 +256,7 @@ def _voting(data: dict[str, Any]) -> Figure:
 
 
 def _latency(data: dict[str, Any]) -> Figure:
-    runs = [label for label in data if data[label].get("samples")]
+    runs = [label for label in data if data[label].get("samples") and data[label]["latency_mean"]]
     figure, (axes,) = _figure(1)
     figure.set_figheight(max(2.0, 0.5 * len(runs) + 1.2))
     positions = list(range(len(runs)))[::-1]

@@ -1,8 +1,9 @@
-"""The viewer's inline stylesheet and script (no external resources, no libraries).
+"""The viewer's inline stylesheet and script (no external resources).
 
-The script never assigns HTML: every piece of run data reaches the page through
-``textContent`` / text nodes, so model text shows as text whatever it holds. The page's
-Content-Security-Policy also allows only this exact script (by its hash) to run.
+The script never assigns HTML itself: run data reaches the page through ``textContent`` / text
+nodes, except prose and answers, which go through :mod:`.richtext` (markdown-it with HTML
+disabled, KaTeX without trust), so model text shows as text or math whatever it holds. The
+page's Content-Security-Policy allows only these exact scripts (by their hashes) to run.
 """
 
 from __future__ import annotations
@@ -33,10 +34,14 @@ header p { margin:0; color:var(--muted); font-size:12.5px; }
 #list tr { cursor:pointer; } #list tr:hover td { background:var(--soft); }
 #list tr.selected td { background:var(--sel); }
 #list .q { color:var(--muted); display:block; max-height:2.8em; overflow:hidden; }
+#list .q section, #list .q eqn, #list .q .katex-display { display:inline; margin:0; }
+#list .q .katex-display > .katex { display:inline; }
 #more { margin:.5rem; }
 #detail { flex:1; overflow:auto; padding:.8rem 1.2rem 3rem; }
 #detail h2 { font-size:1.05rem; margin:.2rem 0 .5rem; }
 .question, .prose, .note { white-space:pre-wrap; overflow-wrap:anywhere; }
+.question .rendered, .prose .rendered { white-space:normal; }
+#raw-toggle { float:right; }
 .question { background:var(--soft); padding:.6rem .8rem; border-radius:6px; }
 dl.facts { display:grid; grid-template-columns:max-content 1fr; gap:.2rem .8rem; }
 dl.facts dt { color:var(--muted); } dl.facts dd { margin:0; overflow-wrap:anywhere; }
@@ -90,6 +95,14 @@ SCRIPT = r"""
     }
     return node;
   }
+  const RICH = window.verimathText;  // the Markdown/LaTeX renderer (richtext.py), if it loaded
+  function prose(cls, text) {
+    return el("div", cls, RICH ? RICH.block(text) : text);
+  }
+  function tex(answer) {
+    return RICH ? RICH.inline(answer) : el("code", null, answer);
+  }
+
   function badge(text, kind) {
     return el("span", "badge b-" + (KNOWN.has(kind) ? kind : "other"), text);
   }
@@ -184,10 +197,11 @@ SCRIPT = r"""
       input.addEventListener(name === "q" ? "input" : "change",
         () => { shown = PAGE; setParams({ [name]: input.value }, false); });
     }
-    $("more").addEventListener("click", () => { shown += PAGE; renderList(params()); });
+    $("more").addEventListener("click", () => { shown += PAGE; render(); });
     document.addEventListener("keydown", (event) => {
       if (event.target.matches("input, select")) return;
       if (event.key === "j" || event.key === "k") step(event.key === "j" ? 1 : -1);
+      if (event.key === "r" && RICH) RICH.toggle($("raw-toggle"));
     });
     window.addEventListener("hashchange", render);
   }
@@ -197,6 +211,13 @@ SCRIPT = r"""
     const at = matches.findIndex((e) => String(e.pos) === current);
     const next = matches[Math.max(0, Math.min(matches.length - 1, at + delta))];
     if (next) setParams({ p: next.pos }, true);
+  }
+
+  const SNIPPETS = new Map();  // rendered once per problem: the list is redrawn on each step
+  function snippet(entry) {
+    if (!RICH) return entry.q;
+    if (!SNIPPETS.has(entry.pos)) SNIPPETS.set(entry.pos, RICH.line(entry.q));
+    return SNIPPETS.get(entry.pos);
   }
 
   function renderList(p) {
@@ -214,7 +235,7 @@ SCRIPT = r"""
           el("strong", null, entry.id), " ",
           entry.subject ? el("span", "muted", entry.subject + " ") : null,
           entry.level !== null ? el("span", "muted", "L" + entry.level) : null,
-          el("span", "q", entry.q)),
+          el("span", "q", snippet(entry))),
         el("td", null,
           entry.grade ? badge(entry.grade, entry.grade) : el("span", "muted", "no vote"),
           el("div", "muted", entry.correct + "/" + entry.samples + " correct"),
@@ -241,7 +262,7 @@ SCRIPT = r"""
     table.append(head);
     for (const c of vote.classes) {
       table.append(el("tr", null,
-        el("td", null, c.answer === null ? el("span", "muted", "(no answer)") : c.answer),
+        el("td", null, c.answer === null ? el("span", "muted", "(no answer)") : tex(c.answer)),
         el("td", null, Number(c.score).toFixed(2)),
         el("td", null, c.true), el("td", null, c.uncertain), el("td", null, c.false),
         el("td", null, c.samples.map((i) => "#" + (i + 1)).join(" ")),
@@ -251,7 +272,7 @@ SCRIPT = r"""
   }
 
   function renderPart(part) {
-    if (part.text !== undefined) return el("div", "prose", part.text);
+    if (part.text !== undefined) return prose("prose", part.text);
     const box = el("div", "cell", highlight(part.code));
     if (part.unrun) {
       box.append(el("div", "out-head", badge("not run", "unrun")));
@@ -267,7 +288,7 @@ SCRIPT = r"""
       el("strong", null, "Sample #" + (sample.i + 1) + " "),
       badge(sample.grade, sample.grade), badge(sample.state, sample.state),
       " answer: ",
-      sample.answer === null ? el("span", "muted", "(none)") : el("code", null, sample.answer),
+      sample.answer === null ? el("span", "muted", "(none)") : tex(sample.answer),
       el("span", "muted", " · code " + sample.code + " · " + sample.stop + " · " +
         sample.turns.length + " turns · " + sample.time + " s" +
         (sample.tokens ? " · " + sample.tokens + " tokens" : "")));
@@ -290,7 +311,7 @@ SCRIPT = r"""
   }
 
   function outcome(answer, grade) {
-    return el("span", null, el("code", null, answer === null ? "(none)" : answer), " ",
+    return el("span", null, answer === null ? el("span", "muted", "(none)") : tex(answer), " ",
       badge(grade, grade));
   }
 
@@ -306,17 +327,17 @@ SCRIPT = r"""
     pane.append(el("h2", null, "#" + (d.pos + 1) + " " + d.id + " ",
       d.subject ? badge(d.subject, "other") : null,
       d.level !== null ? badge("Level " + d.level, "other") : null));
-    pane.append(el("div", "question", d.question));
+    pane.append(prose("question", d.question));
     const v = d.vote;
     pane.append(facts([
-      ["gold answer", el("code", null, d.gold)],
+      ["gold answer", d.gold === null ? el("span", "muted", "(none)") : tex(d.gold)],
       ["weighted vote", v ? outcome(v.answer, v.grade) : "no vote yet"],
       ["plain vote", v ? outcome(v.plain_answer, v.plain_grade) : "–"],
     ]));
     if (v) pane.append(voteTable(v));
     if (d.prompt) {
       pane.append(el("details", null, el("summary", "muted", "prompt"),
-        el("div", "prose", d.prompt)));
+        prose("prose", d.prompt)));
     }
     const tools = el("p", null);
     const expand = el("button", null, "expand all");
@@ -327,16 +348,38 @@ SCRIPT = r"""
     expand.addEventListener("click", () => openAll(true));
     collapse.addEventListener("click", () => openAll(false));
     tools.append(expand, " ", collapse);
+    if (RICH) {
+      const raw = el("button", null, document.body.classList.contains("show-raw") ?
+        "rendered text" : "raw text");
+      raw.id = "raw-toggle";
+      raw.title = "show the text as stored, LaTeX and Markdown unrendered (key r)";
+      raw.addEventListener("click", () => RICH.toggle(raw));
+      tools.append(raw);
+    }
     pane.append(tools);
     d.samples.forEach((s, i) => pane.append(renderSample(s, i === 0 || d.samples.length <= 2)));
     pane.scrollTop = 0;
   }
 
+  function select(pos) {
+    for (const row of $("list-body").querySelectorAll("tr.selected")) row.className = "";
+    const row = $("list-body").querySelector('tr[data-pos="' + pos + '"]');
+    if (row) row.className = "selected";
+  }
+
   let rendered = null;
+  let listed = null;
   function render() {
     const p = params();
-    renderList(p);
+    // the list is rebuilt only when what it shows changes: its layout (math included) is costly
+    const key = FILTERS.map((name) => p.get(name) || "").join("\u0000") + "\u0000" + shown;
+    if (key !== listed) { listed = key; renderList(p); }
+    if (!p.get("p") && matches.length) {  // open on the first problem, not an empty pane
+      p.set("p", matches[0].pos);
+      history.replaceState(null, "", "#" + p.toString());
+    }
     const pos = p.get("p");
+    select(pos);
     if (pos !== rendered) { rendered = pos; renderDetail(pos); }
   }
 

@@ -4,18 +4,19 @@ Layout of the file: a header (run facts, escaped here), the list pane and the de
 (filled by the script), then the data as ``<script type="application/json">`` elements, which
 browsers never execute: ``vm-index`` (one light entry per problem, parsed at load) and one
 ``vm-p<position>`` per problem (parsed only when that problem is opened, so thousands of
-problems load quickly), then the script. A Content-Security-Policy allows that one script, by
-its hash, and nothing else: no network, no other script, even if some text escaped escaping.
+problems load quickly), then the scripts: the vendored renderers of Markdown and LaTeX
+(:mod:`.richtext`) and the viewer's own. A Content-Security-Policy allows those scripts, by
+their hashes, and nothing else: no network, no other script, even if some text escaped escaping.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from html import escape
 from pathlib import Path
 from typing import IO
 
+from verimath.report.richtext import content_security_policy as policy_for
+from verimath.report.richtext import rich_scripts, rich_style
 from verimath.report.runs import Run, load_run
 from verimath.report.viewer_assets import SCRIPT, STYLE
 from verimath.report.viewer_data import iter_problem_views, to_script_json
@@ -24,12 +25,9 @@ from verimath.store import RunStore
 __all__ = ["content_security_policy", "write_viewer"]
 
 
-def content_security_policy(script: str = SCRIPT) -> str:
-    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
-    return (
-        f"default-src 'none'; script-src 'sha256-{digest}'; style-src 'unsafe-inline'; "
-        "img-src data:; base-uri 'none'; form-action 'none'"
-    )
+def content_security_policy() -> str:
+    """The viewer's policy: its scripts by hash, nothing from the network."""
+    return policy_for(*rich_scripts(), SCRIPT)
 
 
 def write_viewer(run_path: str | Path, out: str | Path, *, title: str | None = None) -> Path:
@@ -63,7 +61,9 @@ def _write(sink: IO[str], store: RunStore, run: Run, title: str) -> None:
     sink.write(
         f'<script type="application/json" id="vm-index">{to_script_json(entries)}</script>\n'
     )
-    sink.write(f"<script>{SCRIPT}</script>\n</body></html>\n")
+    for script in (*rich_scripts(), SCRIPT):
+        sink.write(f"<script>{script}</script>\n")
+    sink.write("</body></html>\n")
 
 
 def _head(title: str) -> str:
@@ -72,7 +72,7 @@ def _head(title: str) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{content_security_policy()}">\n'
         '<meta name="referrer" content="no-referrer">\n'
-        f"<title>{escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
+        f"<title>{escape(title)}</title>\n<style>{rich_style()}{STYLE}</style>\n</head>\n<body>\n"
     )
 
 
