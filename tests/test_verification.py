@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from verimath.verification import (
     TextStep,
     Trace,
     VerificationState,
+    _announces,
+    _verdict_of_words,
     read_verification,
     trace_from_fenced_text,
     trace_from_mathcoder,
@@ -86,6 +89,35 @@ def test_trace_rejects_foreign_steps_and_freezes_lists() -> None:
         Trace(("not a step",), None)  # type: ignore[arg-type]
     trace = Trace([TextStep("x")], None)  # type: ignore[arg-type]
     assert isinstance(trace.steps, tuple)
+
+
+# --- docs/verification.md and the code say the same thing ---------------------------------------
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "verification.md"
+
+
+def _documented_phrases() -> list[tuple[str, str]]:
+    text = DOC.read_text(encoding="utf-8")
+    table = text.split("<!-- phrases: start -->")[1].split("<!-- phrases: end -->")[0]
+    rows = []
+    for line in table.strip().splitlines()[2:]:  # after the header and the |---| line
+        words, reading = (cell.strip() for cell in re.split(r"(?<!\\)\|", line)[1:3])
+        rows.append((re.sub(r"\\([*|])", r"\1", words), reading))
+    return rows
+
+
+def test_documented_phrases() -> None:
+    """Every row of the phrase table in docs/verification.md is read as the table says."""
+    rows = _documented_phrases()
+    assert len(rows) >= 25
+    readings = {"announces", "announces nothing", "True", "False", "no verdict"}
+    for words, reading in rows:
+        assert reading in readings, f"{words!r}: unknown reading {reading!r}"
+        if reading.startswith("announces"):
+            assert _announces(words) == (reading == "announces"), words
+        else:
+            verdict = _verdict_of_words(words)
+            assert (verdict[0].value if verdict else "no verdict") == reading, (words, verdict)
 
 
 # --- adapters ----------------------------------------------------------------------------------
@@ -186,6 +218,51 @@ def test_tora_adapter_outputs_and_corpus_examples() -> None:
 # --- recorded transcripts ----------------------------------------------------------------------
 
 
+def _recorded(source: str, line: int) -> dict[str, Any]:
+    """Record ``line`` (0-based) of a file under the shared transcripts folder."""
+    with (TRANSCRIPTS / source).open(encoding="utf-8") as lines:
+        for number, text in enumerate(lines):
+            if number == line:
+                return dict(json.loads(text))
+    raise AssertionError(f"{source} has no line {line}")
+
+
+def _recorded_trace(source: str, line: int) -> Trace:
+    record = _recorded(source, line)
+    return (
+        trace_from_mathcoder(record) if source.startswith("mathcoder/") else trace_from_tora(record)
+    )
+
+
+CL34_GSM8K = "mathcoder/MathCoder-CL-34b/GSM8K/GSM8K_test_result-20230913-1304"
+
+
+@pytest.mark.parametrize(
+    ("source", "line", "expected", "deciding"),
+    [
+        # rule 7: 75,000 boxed, three checks print False, a tautology (1,750,000 == 1,750,000)
+        # prints True, then 2,250,000 is boxed: no passing check confirmed it
+        (f"{CL34_GSM8K}-wrong.jsonl", 220, "Uncertain", "is not the one the True check"),
+        # rules 2 and 5: "the term we want to verify is \boxed{3}" announces nothing, so the
+        # words after the check go on to "This confirms that our answer is correct."
+        (
+            "mathcoder/MathCoder-L-7b/MATH/MATH_test_result-20230917-2026-correct.jsonl",
+            920,
+            "True",
+            "words 'confirms'",
+        ),
+        # rule 5: the check prints -1; "there was an error in the verification process. Let's
+        # re-evaluate" blames the check; re-checked in words, "This matches the given base cost"
+        (f"{CL34_GSM8K}-correct.jsonl", 885, "True", "words 'matches'"),
+    ],
+    ids=["revision_then_tautology", "verify_in_a_verdict_sentence", "blaming_the_check"],
+)
+def test_recorded_misreadings(source: str, line: int, expected: str, deciding: str) -> None:
+    result = read_verification(_recorded_trace(source, line))
+    assert result.state == expected, result.evidence
+    assert any(deciding in note for note in result.evidence), result.evidence
+
+
 def _mathcoder_states(path: Path) -> Counter[str]:
     counts: Counter[str] = Counter()
     with path.open() as lines:
@@ -231,3 +308,60 @@ def test_tora_single_round_outputs_are_uncertain() -> None:
         for line in lines:
             counts[read_verification(trace_from_tora(json.loads(line))).state.value] += 1
     assert counts["Uncertain"] == sum(counts.values()) == 1319, "ToRA never verifies"
+
+
+# --- the hand-judged table ---------------------------------------------------------------------
+
+JUDGED_FILES = sorted(CASES_DIR.glob("judged_*.jsonl"))
+AGREEMENT_BAR = 0.95
+STATES = [state.value for state in VerificationState]
+
+
+def _judged_rows() -> list[dict[str, Any]]:
+    rows = []
+    for path in JUDGED_FILES:
+        with path.open(encoding="utf-8") as lines:
+            rows.extend(json.loads(line) for line in lines if line.strip())
+    return rows
+
+
+def test_judged_rows_are_well_formed() -> None:
+    rows = _judged_rows()
+    assert len(rows) >= 150
+    assert len({(row["source"], row["line"]) for row in rows}) == len(rows), "judged twice"
+    for row in rows:
+        where = f"{row['source']}:{row['line']}"
+        assert row["state"] in STATES and row["reason"].strip(), where
+        assert row["label"] == ("correct" if "-correct." in row["source"] else "wrong"), where
+        if "judged_state" in row:  # corrected after review: the original judgment is kept
+            assert row["judged_state"] in STATES and row["corrected_because"].strip(), where
+            assert row["judged_state"] != row["state"], where
+
+
+def test_agreement_with_the_hand_judged_table() -> None:
+    """Trajectories with a check, each judged by a person reading it before the reader ran.
+
+    Run with ``-s`` to see the confusion matrix (also in docs/verification.md).
+    """
+    rows = _judged_rows()
+    matrix: Counter[tuple[str, str]] = Counter()
+    disagreements = []
+    for row in rows:
+        result = read_verification(_recorded_trace(row["source"], row["line"]))
+        matrix[(row["state"], result.state.value)] += 1
+        if result.state != row["state"]:
+            disagreements.append(
+                f"  {row['source']}:{row['line']} judged {row['state']}, read "
+                f"{result.state.value}: {result.evidence}"
+            )
+    agreed = sum(matrix[(state, state)] for state in STATES)
+    corrected = sum("judged_state" in row for row in rows)
+    print(
+        f"\nhand-judged {len(rows)}, {corrected} corrected after review (rows judged, columns read)"
+    )
+    print(f"{'':>10}" + "".join(f"{state:>10}" for state in STATES))
+    for judged in STATES:
+        print(f"{judged:>10}" + "".join(f"{matrix[(judged, read)]:>10}" for read in STATES))
+    print(f"agreement {agreed}/{len(rows)} = {agreed / len(rows):.1%}")
+    print("\n".join(disagreements))
+    assert agreed / len(rows) >= AGREEMENT_BAR, "\n".join(disagreements)

@@ -6,7 +6,7 @@ documented, with measurements, in ``docs/verification.md``. In brief: a *check* 
 announced as a verification or looks like one; its verdict is read from the cell's status and
 output, else from the model's words right after it. The latest verdict wins, except that a
 True verdict cannot lift a False one unless the model revised in between; a True verdict stops
-counting once the boxed answer changes.
+counting once an answer other than the one it confirmed is boxed.
 
 Everything here is a pure function of its input: no I/O, and model code is only *parsed*
 (``ast.parse``), never run.
@@ -104,16 +104,26 @@ class Verification:
 # --- cues --------------------------------------------------------------------------------------
 
 _ANNOUNCE = re.compile(
-    r"\b(?:verify|verifying|double[- ]?check(?:ing)?|cross[- ]?check|sanity[- ]check"
-    r"|validate|let'?s (?:now |also )?(?:check|confirm)|let us (?:check|confirm)"
-    r"|to (?:check|confirm)|check (?:whether|if|that)|verification\s*\**\s*:"
-    r"|substitut\w*\b[^.]{0,80}\bback|plug\w*\b[^.]{0,80}\bback)\b",
+    r"\b(?:(?:let'?s|let us|let me)\b[^.!?\n]{0,100}?\b(?:re-?)?(?:verify|validate)\b"
+    r"|(?:to|we(?:'ll| will| can| shall)|I(?:'ll| will)) (?:\w+ly |now |also |then |re-?)?"
+    r"(?:verify|validate)\b(?!\s+(?:is|was|are|were)\b)"
+    r"|double[- ]?check|cross[- ]?check|sanity[- ]check"
+    r"|let'?s (?:now |also )?(?:check|confirm)\b|let us (?:check|confirm)\b"
+    r"|to (?:check|confirm)\b|check (?:whether|if|that)\b"
+    r"|substitut\w*\b[^.]{0,80}\bback\b|plug\w*\b[^.]{0,80}\bback\b)",
     re.I,
 )
-# Phrases that blame the check itself, or deny a problem, are not verdicts on the answer.
-_NOT_A_VERDICT = re.compile(
-    r"\b(?:no|without(?: any)?)\s+(?:errors?|mistakes?|discrepanc\w*|contradictions?)"
-    r"|\b(?:errors?|mistakes?|oversights?|flaws?) in (?:the|my|our) verification\w*"
+# A "Verification:" heading announces a check too, but right after a check it introduces the
+# result, so it does not end the verdict window (rule 5).
+_HEADING = re.compile(r"^[\s#*]*verification\b[\s*]*:", re.I | re.M)
+# Phrases that deny a problem, or blame the check itself, are not verdicts on the answer.
+_DENIAL = re.compile(
+    r"\b(?:no|without(?: any)?)\s+(?:errors?|mistakes?|discrepanc\w*|contradictions?)", re.I
+)
+# After the model blames its check, the negative words that follow are about the check too.
+_BLAMES_CHECK = re.compile(
+    r"\b(?:errors?|mistakes?|oversights?|flaws?) in (?:the|my|our)"
+    r"(?: (?:initial|first|previous|earlier|last))? verification\w*"
     r"|\bverification(?: step| process| code| approach)? (?:was|is) (?:incorrect|wrong|flawed)",
     re.I,
 )
@@ -145,6 +155,10 @@ _REVISION = re.compile(
 _ANSWER_STATEMENT = re.compile(
     r"\\boxed\{|\b(?:final )?answer (?:is|:)|\b(?:result|solution) is:?[\s$\\(]*-?\d", re.I
 )
+# "... = 6", "... is 6": a value stated as a result, which may be the candidate answer (rule 1)
+_STATED_RESULT = re.compile(
+    r"(?:=|\b(?:is|are|be|equals)\b)\s*(?:\\[(\[]|\$)?\s*(-?\d+(?:,\d{3})*(?:\.\d+)?)(?![\d.,]\d)"
+)
 _CODE_CHECK_WORDS = re.compile(r"verif|check|validat|confirm|sanity", re.I)
 _CODE_CHECK_CALLS = re.compile(r"\b(?:isclose|allclose|equals)\(|\.subs\(")
 _BOOL = re.compile(r"\b(True|False)\b")
@@ -159,13 +173,25 @@ def _sentences(text: str) -> list[str]:
 
 
 def _verdict_of_words(text: str) -> tuple[VerificationState, str] | None:
-    """Verdict carried by words; a negative cue anywhere beats positive ones (self-correction)."""
-    cleaned = _NOT_A_VERDICT.sub(" ", text)
-    if match := _NEGATIVE.search(cleaned):
+    """Verdict carried by words; a negative cue anywhere beats positive ones (self-correction).
+
+    Negative cues are read only up to the sentence that blames the check itself ("I apologize
+    for the error in the verification"): from there on they are about the check, not the answer.
+    """
+    cut = len(text)
+    if blame := _BLAMES_CHECK.search(text):
+        cut = max((m.end() for m in _SENTENCE_END.finditer(text, 0, blame.start())), default=0)
+    head, tail = text[:cut], text[cut:]
+    if match := _NEGATIVE.search(_DENIAL.sub(" ", head)):
         return VerificationState.FALSE, match.group(0)
-    if match := _POSITIVE.search(text):
+    # "does not match" after the blame is neither a negative nor a positive cue
+    if match := _POSITIVE.search(head + _NEGATIVE.sub(" ", tail)):
         return VerificationState.TRUE, match.group(0)
     return None
+
+
+def _announces(sentence: str) -> bool:
+    return bool(_ANNOUNCE.search(sentence) or _HEADING.search(sentence))
 
 
 def _leading_window(text: str) -> str:
@@ -192,15 +218,23 @@ def _normal_answer(answer: str) -> str | float:
     return text
 
 
-def _numbers_in(text: str) -> set[float]:
-    return {float(n.replace(",", "")) for n in _NUMBER.findall(text)}
+def _numbers_in(text: str) -> frozenset[float]:
+    return frozenset(float(n.replace(",", "")) for n in _NUMBER.findall(text))
 
 
-def _stated_numbers(trace: Trace) -> frozenset[float]:
-    """Numeric answers the model states anywhere: the final answer and every boxed one."""
+def _squeezed(text: str) -> str:
+    return re.sub(r"[\s$]|\\[,;!]", "", text)
+
+
+def _stated_answers(trace: Trace) -> tuple[frozenset[float], frozenset[str]]:
+    """Answers the model states anywhere (the final answer and every boxed one): the numeric
+    ones as numbers, the others (``\\frac{\\sqrt{2}}{2}``) as text without spaces."""
     stated = [trace.answer or ""]
     stated += [b for s in trace.steps if isinstance(s, TextStep) for b in boxed_contents(s.text)]
-    return frozenset(a for a in map(_normal_answer, stated) if isinstance(a, float))
+    normal = {answer: _normal_answer(answer) for answer in stated if answer.strip()}
+    numbers = frozenset(n for n in normal.values() if isinstance(n, float))
+    texts = {_squeezed(a) for a, n in normal.items() if not isinstance(n, float)}
+    return numbers, frozenset(t for t in texts if len(t) > 1)
 
 
 # --- code checks -------------------------------------------------------------------------------
@@ -276,11 +310,17 @@ class _Reader:
     false_step: int | None = None
     revised: bool = False
     boxed: str | float | None = None
-    boxed_at_true: str | float | None = None
+    # What the model put forward last since the latest False verdict: a boxed answer, or the
+    # numbers printed by the new computations after it. A True verdict that follows a revision
+    # confirms these, not the refuted answer (rule 7).
+    put_forward: frozenset[str | float] = frozenset()
+    put_forward_boxed: bool = False
+    confirmed: frozenset[str | float] = frozenset()
     candidates: frozenset[float] = frozenset()
+    candidate_texts: frozenset[str] = frozenset()
 
     def run(self) -> Verification:
-        self.candidates = _stated_numbers(self.trace)
+        self.candidates, self.candidate_texts = _stated_answers(self.trace)
         for i, step in enumerate(self.trace.steps):
             if isinstance(step, TextStep):
                 self.text(i, step.text)
@@ -293,7 +333,10 @@ class _Reader:
         self.evidence.append(f"state {self.state.value}")
         return Verification(self.state, tuple(self.evidence))
 
-    def decide(self, i: int, verdict: VerificationState, why: str) -> None:
+    def decide(
+        self, i: int, verdict: VerificationState, why: str, shown: frozenset[float] = frozenset()
+    ) -> None:
+        """Apply a verdict; ``shown`` holds the numbers the deciding check cells printed."""
         if (
             verdict is VerificationState.TRUE
             and self.state is VerificationState.FALSE
@@ -305,16 +348,39 @@ class _Reader:
             )
             return
         self.evidence.append(f"step {i}: {why} -> {verdict.value}")
+        lifts_false = self.state is VerificationState.FALSE
         self.state = verdict
         if verdict is VerificationState.FALSE:
             self.false_step, self.revised = i, False
+            self.put_forward, self.put_forward_boxed = frozenset(), False
         else:
-            self.boxed_at_true = self.boxed
+            confirmed = self.confirmed_answers(lifts_false)
+            self.confirmed = confirmed | shown if confirmed else confirmed
+
+    def confirmed_answers(self, lifts_false: bool) -> frozenset[str | float]:
+        """Answers a True verdict covers (rule 7); empty means no answer to compare with.
+
+        Before any failed check that is the boxed answer. After a revision it is what the model
+        put forward last since the failure: a boxed answer, or the numbers printed by the new
+        computations after it; with a revision in words only, the boxed answer from before.
+        ``decide`` adds the numbers the passing check printed itself.
+        """
+        if lifts_false and self.put_forward:
+            return self.put_forward
+        return frozenset() if self.boxed is None else frozenset({self.boxed})
 
     def revise(self, i: int, why: str) -> None:
         if self.state is VerificationState.FALSE and not self.revised:
-            self.revised, self.boxed = True, None
+            self.revised = True
             self.evidence.append(f"step {i}: revision ({why})")
+
+    def put_forward_new(self, answers: frozenset[str | float], boxed: bool) -> None:
+        """Note an answer put forward after a False verdict; computations add up until boxed."""
+        if boxed or self.put_forward_boxed:
+            self.put_forward = frozenset(answers)
+        else:
+            self.put_forward |= answers
+        self.put_forward_boxed = boxed
 
     def code(self, i: int, step: CodeStep) -> None:
         marker = None
@@ -323,15 +389,26 @@ class _Reader:
         if marker is None:
             if step.status == "ok":
                 self.revise(i, "new computation")
+                if self.state is VerificationState.FALSE:
+                    self.put_forward_new(_numbers_in(step.output), boxed=False)
                 self.note_candidate_in_output(step.output)
             return
         verdict, why = _code_verdict(step)
         if verdict is not None:
-            self.decide(i, verdict, f"code check ({marker}), {why}")
+            self.decide(i, verdict, f"code check ({marker}), {why}", _numbers_in(step.output))
         elif why:
             self.evidence.append(f"step {i}: code check ({marker}) did not run cleanly ({why})")
         else:
             self.pending.append((i, f"code check ({marker})"))
+
+    def states_candidate(self, text: str) -> bool:
+        """Whether ``text`` gives, as a result ("= 6", "is 6"), an answer the model states
+        somewhere (rule 1)."""
+        stated = {float(n.replace(",", "")) for n in _STATED_RESULT.findall(text)}
+        squeezed = _squeezed(text)
+        return bool(self.candidates & stated) or any(
+            f"={answer}" in squeezed or f"is{answer}" in squeezed for answer in self.candidate_texts
+        )
 
     def note_candidate_in_output(self, output: str) -> None:
         if self.candidates & _numbers_in(output):
@@ -343,12 +420,16 @@ class _Reader:
             self.revise(i, f"'{match.group(0)}'")
         self.track_boxed(i, text)
         sentences = _sentences(text)
-        first = next((j for j, s in enumerate(sentences) if _ANNOUNCE.search(s)), None)
+        first = next((j for j, s in enumerate(sentences) if _announces(s)), None)
         before = " ".join(sentences if first is None else sentences[: first + 1])
         self.announced = first is not None and (
-            self.candidate_seen or bool(_ANSWER_STATEMENT.search(before))
+            self.candidate_seen
+            or bool(_ANSWER_STATEMENT.search(before))
+            or self.states_candidate(before)
         )
-        self.candidate_seen = self.candidate_seen or bool(_ANSWER_STATEMENT.search(text))
+        self.candidate_seen = (
+            self.candidate_seen or self.announced or bool(_ANSWER_STATEMENT.search(text))
+        )
         if self.announced and first is not None:
             self.text_check(i, " ".join(sentences[first + 1 :])[:VERDICT_WINDOW_CHARS])
 
@@ -356,10 +437,12 @@ class _Reader:
         if not self.pending:
             return
         steps = ", ".join(str(j) for j, _ in self.pending)
+        outputs = [self.trace.steps[j] for j, _ in self.pending]
+        shown = _numbers_in(" ".join(s.output for s in outputs if isinstance(s, CodeStep)))
         kinds = self.pending[0][1] if len(self.pending) == 1 else "checks"
         self.pending = []
         if verdict := _verdict_of_words(_leading_window(text)):
-            self.decide(i, verdict[0], f"{kinds} at step {steps}, words '{verdict[1]}'")
+            self.decide(i, verdict[0], f"{kinds} at step {steps}, words '{verdict[1]}'", shown)
         else:
             self.evidence.append(f"step {i}: no verdict in the words after step {steps}")
 
@@ -380,20 +463,24 @@ class _Reader:
 
     def track_boxed(self, i: int, text: str) -> None:
         for content in boxed_contents(text):
+            if not content.strip():
+                continue  # "let's put our answer in \\boxed{}"
             answer = _normal_answer(content)
             if self.boxed is not None and answer != self.boxed:
                 self.revise(i, "new boxed answer")
             if (
                 self.state is VerificationState.TRUE
-                and self.boxed_at_true is not None
-                and answer != self.boxed_at_true
+                and self.confirmed
+                and answer not in self.confirmed
             ):
                 self.state = VerificationState.UNCERTAIN
                 self.evidence.append(
-                    f"step {i}: boxed answer changed to {content!r} after "
-                    "the True check -> Uncertain"
+                    f"step {i}: boxed answer {content!r} is not the one the True check "
+                    "confirmed -> Uncertain"
                 )
             self.boxed = answer
+            if self.state is VerificationState.FALSE:
+                self.put_forward_new(frozenset({answer}), boxed=True)
 
 
 def read_verification(trace: Trace, medium: Medium = "code") -> Verification:

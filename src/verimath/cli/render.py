@@ -9,6 +9,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
+from verimath.interpreter.sandbox.capture import escape_controls
 from verimath.solver import Solution
 from verimath.trajectory import Trajectory
 from verimath.verification import CodeStep, TextStep
@@ -38,16 +39,16 @@ def render_sample(console: Console, index: int, trajectory: Trajectory) -> None:
     parts: list[RenderableType] = []
     for step in trajectory.steps:
         if isinstance(step, TextStep):
-            text = step.text.strip()
+            text = escape_controls(step.text.strip())
             if len(text) > PROSE_LIMIT:
                 text = f"{text[: PROSE_LIMIT // 2]}\n[...]\n{text[-PROSE_LIMIT // 2 :]}"
             parts.append(Text(text))
         elif isinstance(step, CodeStep):
-            parts.append(code_block(step.code, console.width - PANEL_PADDING))
+            parts.append(code_block(escape_controls(step.code), console.width - PANEL_PADDING))
             style = CELL_STYLE.get(step.status, "white")
             parts.append(
                 Panel(
-                    Text(step.output.rstrip() or "(no output)"),
+                    Text(escape_controls(step.output.rstrip()) or "(no output)"),
                     title=f"output · {step.status}",
                     title_align="left",
                     border_style=style,
@@ -56,7 +57,7 @@ def render_sample(console: Console, index: int, trajectory: Trajectory) -> None:
     state = str(trajectory.verification.state)
     footer = Text.assemble(
         ("answer: ", "bold"),
-        (str(trajectory.answer), "bold cyan"),
+        (escape_controls(str(trajectory.answer)), "bold cyan"),
         "   verification: ",
         (state, STATE_STYLE.get(state, "")),
         f"   code runs: {trajectory.code_executions}   stop: {trajectory.stop_reason}",
@@ -80,4 +81,5 @@ def render_votes(console: Console, solution: Solution) -> None:
             ", ".join(str(i + 1) for i in answer_class.members),
         )
     console.print(table)
-    console.print(Text.assemble(("final answer: ", "bold"), (str(solution.answer), "bold green")))
+    answer = escape_controls(str(solution.answer))
+    console.print(Text.assemble(("final answer: ", "bold"), (answer, "bold green")))
