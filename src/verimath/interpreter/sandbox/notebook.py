@@ -30,6 +30,8 @@ OUTPUT_FD = 1
 FLUSH_BYTES = 1 << 16
 THREAD_GRACE_S = 0.1
 """How long threads a cell started get to finish after it returns (see ``Notebook.settle``)."""
+EXITING_THREAD_WAIT_S = 2.0
+"""How long the OS threads of threads that have returned get to exit after a cell."""
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 
 
@@ -186,6 +188,10 @@ def settle(before: set[threading.Thread]) -> list[str]:
     deadline = time.monotonic() + THREAD_GRACE_S
     for thread in started:
         thread.join(max(0.0, deadline - time.monotonic()))
+    if not any(t.is_alive() for t in started):
+        # every thread has returned: its OS thread is only exiting, which a busy machine may
+        # delay past the grace; waiting for that cannot let any code of the cell run on
+        deadline = max(deadline, time.monotonic() + EXITING_THREAD_WAIT_S)
     while _os_threads() > 1 and time.monotonic() < deadline:
         time.sleep(0.002)  # a joined thread's OS thread may take a moment to exit
     return [t.name for t in started if t.is_alive()]
