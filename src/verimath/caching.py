@@ -11,11 +11,65 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 from verimath.models import ChatModel, Completion, GenerateConfig, Message, ToolCall, Usage
-from verimath.models.messages import to_wire
+from verimath.models.messages import WireMessage, to_wire
 from verimath.store import RunStore, request_key
+
+__all__ = [
+    "CacheRequest",
+    "CachedCompletion",
+    "StoreCachedModel",
+    "cache_request",
+    "completion_from_entry",
+    "completion_to_entry",
+]
+
+
+class CacheRequest(TypedDict):
+    """What a response is cached under: the sha256 of its canonical JSON is the key."""
+
+    model: str
+    messages: list[WireMessage]
+    config: dict[str, Any]
+    """Every field of the GenerateConfig (``dataclasses.asdict``), so that a new field
+    changes the key rather than being left out of it."""
+    tools: bool
+
+
+class CachedToolCall(TypedDict):
+    id: str
+    name: str
+    arguments: str
+
+
+class CachedUsage(TypedDict):
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+
+
+class CachedCompletion(TypedDict):
+    """One completion as the run's response cache holds it (JSON)."""
+
+    content: str
+    tool_calls: list[CachedToolCall]
+    finish_reason: str
+    usage: CachedUsage
+    latency_s: float
+
+
+def cache_request(
+    model_name: str, messages: Sequence[Message], config: GenerateConfig, tools: bool
+) -> CacheRequest:
+    """The request a response is cached under."""
+    return {
+        "model": model_name,
+        "messages": [to_wire(m) for m in messages],
+        "config": dataclasses.asdict(config),
+        "tools": tools,
+    }
 
 
 class StoreCachedModel(ChatModel):
@@ -33,12 +87,7 @@ class StoreCachedModel(ChatModel):
     async def generate(
         self, messages: Sequence[Message], config: GenerateConfig, *, tools: bool = False
     ) -> list[Completion]:
-        request = {
-            "model": self.name,
-            "messages": [to_wire(m) for m in messages],
-            "config": dataclasses.asdict(config),
-            "tools": tools,
-        }
+        request = cache_request(self.name, messages, config, tools)
         key = request_key(request)
         if self._store is not None and (cached := self._store.cached_response(key)) is not None:
             self.hits += 1
@@ -54,18 +103,24 @@ class StoreCachedModel(ChatModel):
         await self.inner.aclose()
 
 
-def completion_to_entry(completion: Completion) -> dict[str, Any]:
-    message = completion.message
+def completion_to_entry(completion: Completion) -> CachedCompletion:
+    message, usage = completion.message, completion.usage
     return {
         "content": message.content,
-        "tool_calls": [dataclasses.asdict(c) for c in message.tool_calls],
+        "tool_calls": [
+            {"id": c.id, "name": c.name, "arguments": c.arguments} for c in message.tool_calls
+        ],
         "finish_reason": completion.finish_reason,
-        "usage": dataclasses.asdict(completion.usage),
+        "usage": {
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "cost_usd": usage.cost_usd,
+        },
         "latency_s": completion.latency_s,
     }
 
 
-def completion_from_entry(entry: dict[str, Any]) -> Completion:
+def completion_from_entry(entry: CachedCompletion) -> Completion:
     calls = tuple(ToolCall(**c) for c in entry["tool_calls"])
     return Completion(
         Message("assistant", entry["content"], tool_calls=calls),

@@ -21,7 +21,7 @@ import json
 import sqlite3
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -106,7 +106,7 @@ CELL_COLUMNS = (
 _Record = TypeVar("_Record")
 
 
-def request_key(request: dict[str, Any]) -> str:
+def request_key(request: Mapping[str, object]) -> str:
     """The cache key of a model request: sha256 of its canonical JSON."""
     canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -477,7 +477,7 @@ class RunStore:
         ).fetchone()
         return _unpack(row[0]) if row else None
 
-    def cache_response(self, key: str, request: dict[str, Any], response: Any) -> None:
+    def cache_response(self, key: str, request: Mapping[str, object], response: Any) -> None:
         self._db.execute(
             "INSERT OR IGNORE INTO responses VALUES (?,?,?,?)",
             (key, _pack(request), _pack(response), time.time()),

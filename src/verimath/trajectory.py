@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from verimath.models import Message, ToolCall
 from verimath.verification import CodeStep, TextStep, Trace, Verification, VerificationState
@@ -36,8 +37,9 @@ class ModelTurn:
     completion_tokens: int
     cost_usd: float | None
     latency_s: float
-    request: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    request: Mapping[str, object] | None = field(default=None, repr=False, compare=False)
     response: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    """The server's raw JSON answer (open-ended, as :class:`Completion` has it)."""
 
 
 STOP_REASONS = (
@@ -48,6 +50,25 @@ STOP_REASONS = (
     "length",
     "refused_code",
 )
+
+
+class SampleSummary(TypedDict):
+    """The JSON headline of a sample, as :meth:`Trajectory.summary` gives it."""
+
+    answer: str | None
+    answer_method: str
+    verification: str
+    verification_evidence: list[str]
+    code_executions: int
+    code_refusals: int
+    rule_violations: int
+    revisions: int
+    stop_reason: str
+    turns: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+    duration_s: float
 
 
 @dataclass(frozen=True)
@@ -95,7 +116,7 @@ class Trajectory:
     def trace(self) -> Trace:
         return Trace(self.steps, self.answer)
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> SampleSummary:
         """The JSON-able headline of the sample (no messages)."""
         return {
             "answer": self.answer,

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
-__all__ = ["FrozenMapping", "Problem"]
+__all__ = ["FrozenMapping", "Problem", "ProblemDict"]
 
 
 class FrozenMapping(Mapping[str, Any]):
     """A read-only mapping that, unlike ``types.MappingProxyType``, can be pickled.
+
+    It holds a problem's extra source fields, whatever JSON the source has: open-ended.
 
     Problems travel to worker processes, so their ``meta`` must survive ``pickle``.
     """
@@ -57,6 +59,21 @@ def _thaw(value: Any) -> Any:
     return value
 
 
+class ProblemDict(TypedDict):
+    """A :class:`Problem` as plain JSON-serialisable values."""
+
+    id: str
+    question: str
+    answer: str
+    dataset: str
+    subject: str | None
+    level: int | None
+    solution: str | None
+    choices: list[str] | None
+    meta: dict[str, Any]
+    """The source's other fields, as they are."""
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One benchmark problem with its gold final answer.
@@ -95,7 +112,7 @@ class Problem:
         if self.choices is not None and not isinstance(self.choices, tuple):
             object.__setattr__(self, "choices", tuple(self.choices))
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ProblemDict:
         """The problem as plain JSON-serialisable values (``meta`` as a dict)."""
         return {
             "id": self.id,

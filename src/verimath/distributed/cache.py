@@ -17,16 +17,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 from collections.abc import Sequence
 from typing import Any
 
-from verimath.caching import completion_from_entry, completion_to_entry
-from verimath.models import ChatModel, Completion, GenerateConfig, Message, to_wire
+from verimath.caching import (
+    CachedCompletion,
+    CacheRequest,
+    cache_request,
+    completion_from_entry,
+    completion_to_entry,
+)
+from verimath.models import ChatModel, Completion, GenerateConfig, Message
 from verimath.store import RunStore, request_key
 
 __all__ = ["CachePump", "CacheRelay", "RelayCachedModel", "cache_request"]
+
+Entries = list[CachedCompletion]
+"""The completions of one cached request."""
 
 LOOKUP_TIMEOUT_S = 30.0
 """A lookup the driver has not answered by then counts as a miss."""
@@ -35,26 +43,14 @@ TAKE_WAIT_S = 0.5
 _log = logging.getLogger(__name__)
 
 
-def cache_request(
-    model_name: str, messages: Sequence[Message], config: GenerateConfig, tools: bool
-) -> dict[str, Any]:
-    """The request a response is cached under: what ``StoreCachedModel`` keys on, exactly."""
-    return {
-        "model": model_name,
-        "messages": [to_wire(m) for m in messages],
-        "config": dataclasses.asdict(config),
-        "tools": tools,
-    }
-
-
 class CacheRelay:
     """The relay actor (async; create it with ``ray.remote``, on the driver's node)."""
 
     def __init__(self) -> None:
-        self._waiting: dict[str, list[asyncio.Future[Any]]] = {}
+        self._waiting: dict[str, list[asyncio.Future[Entries | None]]] = {}
         self._asked: list[str] = []
-        self._new: list[tuple[str, dict[str, Any], Any]] = []
-        self._held: dict[str, Any] = {}
+        self._new: list[tuple[str, CacheRequest, Entries]] = []
+        self._held: dict[str, Entries] = {}
         self._traffic: asyncio.Event | None = None
 
     def _event(self) -> asyncio.Event:
@@ -62,11 +58,11 @@ class CacheRelay:
             self._traffic = asyncio.Event()
         return self._traffic
 
-    async def lookup(self, key: str) -> Any:
+    async def lookup(self, key: str) -> Entries | None:
         """The cached response of ``key``, or None."""
         if key in self._held:
             return self._held[key]
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Entries | None] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(key, []).append(future)
         self._asked.append(key)
         self._event().set()
@@ -76,7 +72,7 @@ class CacheRelay:
         except TimeoutError:
             return None
 
-    async def put(self, key: str, request: dict[str, Any], response: Any) -> None:
+    async def put(self, key: str, request: CacheRequest, response: Entries) -> None:
         """A new response, for the driver to store."""
         self._held[key] = response
         self._new.append((key, request, response))
@@ -84,7 +80,7 @@ class CacheRelay:
 
     async def take(
         self, wait_s: float = TAKE_WAIT_S
-    ) -> tuple[list[str], list[tuple[str, dict[str, Any], Any]]]:
+    ) -> tuple[list[str], list[tuple[str, CacheRequest, Entries]]]:
         """(keys asked, new entries) since the last take; waits up to ``wait_s`` for some."""
         event = self._event()
         if not (self._asked or self._new):
@@ -96,7 +92,7 @@ class CacheRelay:
         new, self._new = self._new, []
         return asked, new
 
-    async def answer(self, answers: dict[str, Any]) -> None:
+    async def answer(self, answers: dict[str, Entries | None]) -> None:
         """The driver's answers to keys asked; entries it has stored are no longer held."""
         for key, response in answers.items():
             for future in self._waiting.pop(key, []):
@@ -130,12 +126,13 @@ class RelayCachedModel(ChatModel):
         self._relay.put.remote(key, request, [completion_to_entry(c) for c in completions])
         return completions
 
-    async def _lookup(self, key: str) -> Any:
+    async def _lookup(self, key: str) -> Entries | None:
         try:
-            return await self._relay.lookup.remote(key)
+            entries: Entries | None = await self._relay.lookup.remote(key)
         except Exception as exc:  # a lost relay costs cache hits, never the sample
             _log.warning("response cache unavailable (%s); calling the model", exc)
             return None
+        return entries
 
     async def aclose(self) -> None:
         await self.inner.aclose()

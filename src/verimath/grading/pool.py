@@ -20,10 +20,10 @@ import threading
 import time
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
 
 from verimath.errors import GradingError
 from verimath.grading.status import Status, Verdict
+from verimath.grading.worker import CompareReply, CompareRequest, ReadyMessage
 
 __all__ = ["WorkerPool"]
 
@@ -201,7 +201,7 @@ class _Worker:
 
     def wait_ready(self, timeout: float) -> None:
         line = self._read_line(time.monotonic() + timeout)
-        message = json.loads(line) if line else {"ready": False, "error": "no answer"}
+        message: ReadyMessage = json.loads(line) if line else {"ready": False, "error": "no answer"}
         if not message.get("ready"):
             self.kill()
             raise GradingError(
@@ -212,9 +212,10 @@ class _Worker:
 
     def request(
         self, gold: str, pred: str, soft_timeout: float, deadline: float
-    ) -> dict[str, Any] | None:
+    ) -> CompareReply | None:
         """Send one comparison; the reply, or None if the deadline passed or the worker died."""
-        message = json.dumps({"gold": gold, "pred": pred, "soft_timeout": soft_timeout})
+        request: CompareRequest = {"gold": gold, "pred": pred, "soft_timeout": soft_timeout}
+        message = json.dumps(request)
         try:
             assert self.process.stdin is not None
             self.process.stdin.write(message.encode() + b"\n")
@@ -224,7 +225,7 @@ class _Worker:
         line = self._read_line(deadline)
         if line is None:
             return _died(self.process) if self._eof else None
-        reply: dict[str, Any] = json.loads(line)
+        reply: CompareReply = json.loads(line)
         return reply
 
     def kill(self) -> None:
@@ -268,7 +269,7 @@ class _Worker:
         return line
 
 
-def _died(process: subprocess.Popen[bytes]) -> dict[str, Any]:
+def _died(process: subprocess.Popen[bytes]) -> CompareReply:
     code = process.wait()
     return {
         "status": Status.TIMEOUT.value,

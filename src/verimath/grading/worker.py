@@ -21,14 +21,43 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, NotRequired, TypedDict
 
 if TYPE_CHECKING:
     from verimath.grading.status import Verdict
 
     Compare = Callable[[str, str], Verdict]
 
-__all__ = ["main"]
+__all__ = ["CompareReply", "CompareRequest", "ReadyMessage", "main"]
+
+
+class ReadyMessage(TypedDict):
+    """The worker's first line."""
+
+    ready: bool
+    error: NotRequired[str]
+    """Why it could not start (a traceback)."""
+
+
+class CompareRequest(TypedDict):
+    """One comparison asked of the worker."""
+
+    gold: str
+    pred: str
+    soft_timeout: float
+
+
+class CompareReply(TypedDict):
+    """The worker's answer to one comparison."""
+
+    status: str
+    """A :class:`~verimath.grading.status.Status` value."""
+    detail: str
+    cpu: NotRequired[float]
+    """CPU seconds the comparison took (absent when the pool answers for a dead worker)."""
+    retire: NotRequired[bool]
+    """True when the worker must not be reused."""
+
 
 _PR_SET_PDEATHSIG = 1
 _WARM_UP = ("\\frac{1}{2}", "0.5")
@@ -92,21 +121,21 @@ def main() -> None:
     _send(protocol, {"ready": True})
     signal.signal(signal.SIGALRM, _on_alarm)
     for line in sys.stdin:
-        request = json.loads(line)
+        request: CompareRequest = json.loads(line)
         reply = _handle(compare, request)
         _send(protocol, reply)
         if reply.get("retire"):
             return
 
 
-def _handle(compare: Compare, request: dict[str, Any]) -> dict[str, Any]:
+def _handle(compare: Compare, request: CompareRequest) -> CompareReply:
     started = time.process_time()
     reply = _compare_once(compare, request)
     reply["cpu"] = time.process_time() - started
     return reply
 
 
-def _compare_once(compare: Compare, request: dict[str, Any]) -> dict[str, Any]:
+def _compare_once(compare: Compare, request: CompareRequest) -> CompareReply:
     signal.setitimer(signal.ITIMER_REAL, float(request["soft_timeout"]))
     try:
         verdict = compare(request["gold"], request["pred"])
@@ -129,7 +158,7 @@ def _on_alarm(signum: int, frame: object) -> None:
     raise _SoftTimeout
 
 
-def _send(stream: IO[str], message: dict[str, Any]) -> None:
+def _send(stream: IO[str], message: ReadyMessage | CompareReply) -> None:
     stream.write(json.dumps(message) + "\n")
     stream.flush()
 

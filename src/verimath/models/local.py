@@ -16,13 +16,20 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from verimath.errors import ConfigError, ModelError, ModelNotFoundError, ModelResponseError
 from verimath.models.base import ChatModel
 from verimath.models.grammar import literal_grammar
 from verimath.models.hub import HubFile, download
-from verimath.models.messages import Completion, GenerateConfig, Message, Usage, to_wire
+from verimath.models.messages import (
+    Completion,
+    GenerateConfig,
+    Message,
+    Usage,
+    WireMessage,
+    to_wire,
+)
 from verimath.models.tools import FENCED, trim_fenced_completion
 
 __all__ = ["DEFAULT_CONTEXT_TOKENS", "DEFAULT_LOCAL_MODEL", "LocalModel", "hub_file_from_spec"]
@@ -49,6 +56,19 @@ DEFAULT_MODEL_ALTERNATIVES = (
 )
 _HUB_SPEC = re.compile(r"(?P<repo>[\w.-]+/[\w.-]+)/(?P<file>[^@\s]+\.gguf)(?:@(?P<rev>[\w./-]+))?")
 _INSTALL_HINT = "pip install 'verimath[local]'"
+
+
+class _Request(TypedDict):
+    """The arguments of one llama.cpp chat completion (``grammar`` as GBNF text)."""
+
+    model: str
+    messages: list[WireMessage]
+    temperature: float
+    top_p: float
+    max_tokens: int
+    stop: list[str]
+    seed: int | None
+    grammar: NotRequired[str]
 
 
 def hub_file_from_spec(rest: str) -> HubFile | None:
@@ -170,8 +190,8 @@ class LocalModel(ChatModel):
         seed: int | None,
         index: int,
         grammar: str | None,
-    ) -> dict[str, Any]:
-        request: dict[str, Any] = {
+    ) -> _Request:
+        request: _Request = {
             "model": self.name,
             "messages": [to_wire(m) for m in messages],
             "temperature": config.temperature,
@@ -184,8 +204,8 @@ class LocalModel(ChatModel):
             request["grammar"] = grammar
         return request
 
-    def _run(self, request: dict[str, Any]) -> dict[str, Any]:
-        """One blocking llama.cpp chat completion (on the worker thread)."""
+    def _run(self, request: _Request) -> dict[str, Any]:
+        """One blocking llama.cpp chat completion (on the worker thread): its JSON answer."""
         grammar = request.get("grammar")
         with self._lock:
             self._check_fits(request["messages"])
@@ -201,7 +221,7 @@ class LocalModel(ChatModel):
                 raise ModelResponseError(f"{self.name}: {exc} (raise n_ctx?)") from exc
         return response
 
-    def _check_fits(self, messages: list[dict[str, Any]]) -> None:
+    def _check_fits(self, messages: list[WireMessage]) -> None:
         """ModelResponseError if the messages alone fill the context (llama.cpp's own error
         for this is unreadable)."""
         text = "".join(message["content"] for message in messages)
@@ -226,7 +246,7 @@ class LocalModel(ChatModel):
 
 
 def _completion(
-    request: dict[str, Any],
+    request: _Request,
     response: dict[str, Any],
     config: GenerateConfig,
     usage: Usage,

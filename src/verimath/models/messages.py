@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired, TypedDict
 
 from verimath.errors import ConfigError
 
-__all__ = ["Completion", "GenerateConfig", "Message", "Role", "ToolCall", "Usage", "to_wire"]
+__all__ = [
+    "Completion",
+    "GenerateConfig",
+    "Message",
+    "Role",
+    "ToolCall",
+    "Usage",
+    "WireFunction",
+    "WireMessage",
+    "WireToolCall",
+    "to_wire",
+]
 
 Role = Literal["system", "user", "assistant", "tool"]
 ROLES: frozenset[str] = frozenset({"system", "user", "assistant", "tool"})
@@ -99,15 +111,39 @@ class Completion:
     usage: Usage
     latency_s: float
     """Wall-clock time of the call that produced this choice, retries included."""
-    request: dict[str, Any] | None = None
+    request: Mapping[str, object] | None = None
     """The exact JSON-able request (body) sent; with the model's name, a cache key."""
-    response: dict[str, Any] | None = None
+    response: dict[str, Any] | None = None  # open-ended: whatever JSON the server answered
     """The raw JSON-able response this choice came from."""
 
 
-def to_wire(message: Message) -> dict[str, Any]:
+class WireFunction(TypedDict):
+    """The function part of a tool call, as the chat completions API writes it."""
+
+    name: str
+    arguments: str
+
+
+class WireToolCall(TypedDict):
+    """A tool call as the chat completions API writes it."""
+
+    id: str
+    type: Literal["function"]
+    function: WireFunction
+
+
+class WireMessage(TypedDict):
+    """A chat message as the OpenAI chat completions API (and llama.cpp) take it."""
+
+    role: Role
+    content: str
+    tool_calls: NotRequired[list[WireToolCall]]
+    tool_call_id: NotRequired[str]
+
+
+def to_wire(message: Message) -> WireMessage:
     """The message as the OpenAI chat completions API (and llama.cpp) take it."""
-    wire: dict[str, Any] = {"role": message.role, "content": message.content}
+    wire: WireMessage = {"role": message.role, "content": message.content}
     if message.tool_calls:
         wire["tool_calls"] = [
             {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}

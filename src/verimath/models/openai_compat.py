@@ -187,6 +187,7 @@ class OpenAIModel(ChatModel):
         seed: int | None,
     ) -> dict[str, Any]:
         """The exact JSON body sent for one request."""
+        # a plain dict: ``extra_body`` may add any field the server takes
         body: dict[str, Any] = {"model": self.model, "messages": [to_wire(m) for m in messages]}
         if _REASONING_MODEL.match(self.model):
             body["max_completion_tokens"] = config.max_tokens
