@@ -10,6 +10,7 @@ from verimath.report.bootstrap import Bootstrap, Estimate
 from verimath.report.groups import levels_of, subject_header, subjects_of
 from verimath.report.model import Plot, Section, Table
 from verimath.report.runs import ProblemRow, Run
+from verimath.report.section_data import AccuracyData
 
 __all__ = ["accuracy_section", "voted_label"]
 
@@ -57,7 +58,7 @@ def accuracy_section(runs: Sequence[Run], boot: Bootstrap) -> Section:
         tables.append(_table("Accuracy by level (%)", rows, by_level + groups, estimates, runs))
     if len(runs) > 1:
         tables.append(_paired_table(runs, boot))
-    data = {
+    data: AccuracyData = {
         "rows": [
             {
                 "label": row.label,

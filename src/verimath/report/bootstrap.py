@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from verimath.errors import ConfigError
+from verimath.report.section_data import EstimateDict
 
 __all__ = ["DEFAULT_RESAMPLES", "Bootstrap", "Estimate"]
 
@@ -39,7 +40,7 @@ class Estimate:
     count: float = 0.0
     """The denominator's sum (samples, votes, True samples, ...)."""
 
-    def to_dict(self) -> dict[str, float | int | None]:
+    def to_dict(self) -> EstimateDict:
         def clean(x: float) -> float | None:
             return None if math.isnan(x) else round(x, 6)
 

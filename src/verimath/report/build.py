@@ -16,7 +16,7 @@ from verimath.report.costs import costs_section
 from verimath.report.curves import DEFAULT_TRIALS, Equivalent, voting_section
 from verimath.report.failures import failures_section
 from verimath.report.labels import label_runs
-from verimath.report.model import Report, RunInfo
+from verimath.report.model import Report, ReportSettings, RunInfo
 from verimath.report.runs import Run, load_run
 from verimath.report.spend import spend_section
 
@@ -64,7 +64,7 @@ def build_report(
         spend_section(runs),
     )
     title = options.title or "verimath report: " + ", ".join(run.label for run in runs)
-    settings = {
+    settings: ReportSettings = {
         "bootstrap_resamples": options.resamples,
         "confidence": options.confidence,
         "seed": options.seed,

@@ -4,11 +4,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from verimath.report.groups import levels_of, subject_header, subjects_of
 from verimath.report.model import Plot, Section, Table
 from verimath.report.runs import ProblemRow, Run
+from verimath.report.section_data import (
+    BucketCount,
+    CodeUsageData,
+    Distribution,
+    GroupFigures,
+)
 
 __all__ = ["BUCKET_CAP", "bucket_of", "code_usage_section"]
 
@@ -36,7 +41,7 @@ def _buckets(runs: Sequence[Run]) -> list[str]:
 def code_usage_section(runs: Sequence[Run]) -> Section:
     buckets = _buckets(runs)
     distribution = {r.label: _distribution(r, buckets) for r in runs}
-    data: dict[str, Any] = {
+    data: CodeUsageData = {
         "buckets": buckets,
         "distribution": distribution,
         "by_level": {r.label: _by_group(r, lambda p: p.level) for r in runs},
@@ -49,20 +54,20 @@ def code_usage_section(runs: Sequence[Run]) -> Section:
     plots = [
         Plot("code_usage", "code_usage", "Code Usage Frequency: share of samples and accuracy"),
     ]
-    for key, label, groups in (
-        ("by_level", "level", [str(v) for v in levels_of(runs)]),
-        ("by_subject", "subject", subjects_of(runs)),
+    for key, label, by_group, groups in (
+        ("by_level", "level", data["by_level"], [str(v) for v in levels_of(runs)]),
+        ("by_subject", "subject", data["by_subject"], subjects_of(runs)),
     ):
         if groups:
-            tables.append(_group_table(runs, data[key], label, groups))
+            tables.append(_group_table(runs, by_group, label, groups))
             caption = f"Accuracy and Code Usage Frequency by {label}"
             plots.append(Plot(f"code_usage_{key}", f"code_usage_{key}", caption))
     return Section("code_usage", "Code usage", TEXT, tuple(tables), tuple(plots), data)
 
 
-def _distribution(run: Run, buckets: Sequence[str]) -> dict[str, Any]:
+def _distribution(run: Run, buckets: Sequence[str]) -> Distribution:
     samples = run.all_samples()
-    rows = {}
+    rows: dict[str, BucketCount] = {}
     for bucket in buckets:
         members = [s for s in samples if bucket_of(s.code_executions) == bucket]
         correct = sum(s.correct for s in members)
@@ -71,7 +76,7 @@ def _distribution(run: Run, buckets: Sequence[str]) -> dict[str, Any]:
     return {"samples": len(samples), "mean": mean, "buckets": rows}
 
 
-def _by_group(run: Run, key: Callable[[ProblemRow], object]) -> dict[str, dict[str, float]]:
+def _by_group(run: Run, key: Callable[[ProblemRow], object]) -> dict[str, GroupFigures]:
     """Per group of problems: samples, single-sample accuracy, mean code executions."""
     totals: dict[str, list[int]] = {}
     for problem in run.problems:
@@ -94,7 +99,7 @@ def _share(part: int, whole: int) -> str:
 
 
 def _distribution_table(
-    runs: Sequence[Run], buckets: list[str], distribution: dict[str, Any]
+    runs: Sequence[Run], buckets: list[str], distribution: dict[str, Distribution]
 ) -> Table:
     rows = []
     for run in runs:
@@ -110,7 +115,9 @@ def _distribution_table(
     )
 
 
-def _accuracy_table(runs: Sequence[Run], buckets: list[str], distribution: dict[str, Any]) -> Table:
+def _accuracy_table(
+    runs: Sequence[Run], buckets: list[str], distribution: dict[str, Distribution]
+) -> Table:
     rows = []
     for bucket in buckets:
         cells = []
@@ -127,7 +134,7 @@ def _accuracy_table(runs: Sequence[Run], buckets: list[str], distribution: dict[
 
 
 def _group_table(
-    runs: Sequence[Run], data: dict[str, dict[str, dict[str, float]]], label: str, groups: list[str]
+    runs: Sequence[Run], data: dict[str, dict[str, GroupFigures]], label: str, groups: list[str]
 ) -> Table:
     """Runs as rows, groups as columns: accuracy and mean code use in each cell."""
     rows = []

@@ -4,11 +4,11 @@ precision and recall of the state True as a predictor of a correct answer."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from verimath.report.bootstrap import Bootstrap, Estimate
 from verimath.report.model import Plot, Section, Table
 from verimath.report.runs import Run, SampleRow
+from verimath.report.section_data import VerificationFigures
 from verimath.verification import VerificationState
 
 __all__ = ["GRADES", "STATES", "verification_section"]
@@ -26,7 +26,7 @@ TEXT = (
 
 
 def verification_section(runs: Sequence[Run], boot: Bootstrap) -> Section:
-    data: dict[str, Any] = {}
+    data: dict[str, VerificationFigures] = {}
     matrix_rows, score_rows = [], []
     for run in runs:
         samples = run.all_samples()
@@ -34,7 +34,11 @@ def verification_section(runs: Sequence[Run], boot: Bootstrap) -> Section:
         scores = _scores(run, boot)
         data[run.label] = {
             "counts": counts,
-            **{name: est.to_dict() for name, est in scores.items()},
+            "precision": scores["precision"].to_dict(),
+            "recall": scores["recall"].to_dict(),
+            "false_detects_wrong": scores["false_detects_wrong"].to_dict(),
+            "share_true": scores["share_true"].to_dict(),
+            "share_false": scores["share_false"].to_dict(),
         }
         for state in STATES:
             row = counts[state]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from typing import Any
 
 from verimath.report.model import Plot, Section, Table
 from verimath.report.runs import Run
+from verimath.report.section_data import CostFigures
 
 __all__ = ["costs_section"]
 
@@ -48,7 +48,7 @@ def costs_section(runs: Sequence[Run]) -> Section:
     return Section("costs", "Tokens, cost and latency", TEXT, (table,), (plot,), data)
 
 
-def _figures(run: Run) -> dict[str, Any]:
+def _figures(run: Run) -> CostFigures:
     groups = [run.samples[p.problem_id] for p in run.problems if p.problem_id in run.samples]
     samples = [s for group in groups for s in group]
     if not samples:
@@ -85,5 +85,5 @@ def _quantile(ordered: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def _format(value: float | None, form: str) -> str:
+def _format(value: object, form: str) -> str:
     return "–" if value is None else form.format(value)

@@ -4,11 +4,11 @@ k of a run's samples, for k = 1..K, averaged over sample subsets, and unbiased p
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from verimath.grading import known_rules
 from verimath.report.model import Plot, Section, Table
 from verimath.report.runs import ProblemRow, Run
+from verimath.report.section_data import VotingCurves
 from verimath.verification import VerificationState
 from verimath.voting import PLAIN_WEIGHTS, Candidate, Weights, group_answers, voting_curve
 
@@ -41,7 +41,7 @@ def voting_section(
     seed: int = 0,
     max_exact: int = DEFAULT_MAX_EXACT,
 ) -> Section:
-    data: dict[str, Any] = {}
+    data: dict[str, VotingCurves] = {}
     tables = []
     for run in runs:
         if run.k < 2:
@@ -61,7 +61,7 @@ def voting_section(
 
 def _curves(
     run: Run, equivalent: Equivalent, trials: int, seed: int, max_exact: int
-) -> dict[str, Any] | None:
+) -> VotingCurves | None:
     complete = [p for p in run.problems if len(run.samples.get(p.problem_id, ())) == run.k]
     if not complete:
         return None
@@ -162,7 +162,7 @@ class _ProblemEquivalence:
         return self._cache[key]
 
 
-def _table(run: Run, curves: dict[str, Any]) -> Table:
+def _table(run: Run, curves: VotingCurves) -> Table:
     rows = tuple(
         (
             str(point["k"]),

@@ -7,10 +7,11 @@ the plots are drawn from ``Section.data`` (so a JSON report needs no matplotlib)
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict
 
-__all__ = ["Plot", "Report", "RunInfo", "Section", "Table"]
+__all__ = ["Plot", "Report", "ReportSettings", "RunInfo", "Section", "Table"]
 
 _NUMBER = re.compile(r"^[-+–]?[\d.,]+|^–$|^$")
 
@@ -29,7 +30,7 @@ class Table:
         cells = [row[column] for row in self.rows if column < len(row)]
         return column > 0 and bool(cells) and all(_NUMBER.match(cell) for cell in cells)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> TableDict:
         return {
             "title": self.title,
             "columns": list(self.columns),
@@ -47,6 +48,9 @@ class Plot:
     kind: str
     caption: str
 
+    def to_dict(self) -> PlotDict:
+        return {"name": self.name, "kind": self.kind, "caption": self.caption}
+
 
 @dataclass(frozen=True)
 class Section:
@@ -58,16 +62,17 @@ class Section:
     """How to read it and how it was computed (Markdown-light: plain sentences)."""
     tables: tuple[Table, ...] = ()
     plots: tuple[Plot, ...] = ()
-    data: dict[str, Any] = field(default_factory=dict)
-    """JSON-able numbers behind the tables and plots."""
+    data: Mapping[str, object] = field(default_factory=dict)
+    """JSON-able numbers behind the tables and plots: each section's own shape (see
+    :mod:`verimath.report.section_data`), which its plots, by ``kind``, know."""
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> SectionDict:
         return {
             "key": self.key,
             "title": self.title,
             "text": self.text,
             "tables": [t.to_dict() for t in self.tables],
-            "plots": [p.__dict__ for p in self.plots],
+            "plots": [p.to_dict() for p in self.plots],
             "data": self.data,
         }
 
@@ -87,6 +92,30 @@ class RunInfo:
     stored_samples: int
     git_revision: str | None
 
+    def to_dict(self) -> RunInfoDict:
+        return {
+            "label": self.label,
+            "path": self.path,
+            "strategy": self.strategy,
+            "model": self.model,
+            "dataset": self.dataset,
+            "samples": self.samples,
+            "weights": self.weights,
+            "problems": self.problems,
+            "stored_samples": self.stored_samples,
+            "git_revision": self.git_revision,
+        }
+
+
+class ReportSettings(TypedDict):
+    """How a report's statistics were computed, and by which verimath."""
+
+    bootstrap_resamples: int
+    confidence: float
+    seed: int
+    curve_trials: int
+    verimath: str
+
 
 @dataclass(frozen=True)
 class Report:
@@ -95,14 +124,13 @@ class Report:
     title: str
     runs: tuple[RunInfo, ...]
     sections: tuple[Section, ...]
-    settings: dict[str, Any]
-    """Bootstrap and curve settings, verimath version."""
+    settings: ReportSettings
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ReportDict:
         return {
             "title": self.title,
             "settings": self.settings,
-            "runs": [r.__dict__ for r in self.runs],
+            "runs": [r.to_dict() for r in self.runs],
             "sections": {s.key: s.to_dict() for s in self.sections},
         }
 
@@ -147,3 +175,47 @@ class Report:
             f"{s['curve_trials']} random subsets per problem and k where there are too many "
             f"to enumerate. verimath {s['verimath']}."
         )
+
+
+class TableDict(TypedDict):
+    title: str
+    columns: list[str]
+    rows: list[list[str]]
+    note: str
+
+
+class PlotDict(TypedDict):
+    name: str
+    kind: str
+    caption: str
+
+
+class SectionDict(TypedDict):
+    key: str
+    title: str
+    text: str
+    tables: list[TableDict]
+    plots: list[PlotDict]
+    data: Mapping[str, object]
+
+
+class RunInfoDict(TypedDict):
+    label: str
+    path: str
+    strategy: str
+    model: str
+    dataset: str
+    samples: int
+    weights: str
+    problems: int
+    stored_samples: int
+    git_revision: str | None
+
+
+class ReportDict(TypedDict):
+    """A report as ``report.json`` holds it."""
+
+    title: str
+    settings: ReportSettings
+    runs: list[RunInfoDict]
+    sections: dict[str, SectionDict]

@@ -7,12 +7,21 @@ global state, no display needed.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, cast
 
 from verimath.errors import ConfigError
 from verimath.report.groups import subject_header
 from verimath.report.model import Report
+from verimath.report.section_data import (
+    AccuracyData,
+    CodeUsageData,
+    CostFigures,
+    GroupFigures,
+    SpendFigures,
+    VerificationFigures,
+    VotingCurves,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -30,47 +39,66 @@ MAX_LABEL = 42  # characters of a run label shown in a legend
 def render_plots(report: Report) -> dict[str, bytes]:
     """PNG bytes by plot name, for every plot the report's sections ask for."""
     _require_matplotlib()
-    drawers: dict[str, Callable[[dict[str, Any]], Figure]] = {
-        "accuracy": _accuracy,
-        "code_usage": _code_usage,
-        "code_usage_by_level": lambda d: _by_group(d, "by_level", "level"),
-        "code_usage_by_subject": lambda d: _by_group(d, "by_subject", "subject"),
-        "verification": _verification,
-        "voting": _voting,
-        "latency": _latency,
-        "samples_spent": _samples_spent,
-    }
-    return {
-        plot.name: _png(drawers[plot.kind](section.data))
-        for section, plot in report.plots()
-        if plottable(plot.kind, section.data)
-    }
+    figures: dict[str, bytes] = {}
+    for section, plot in report.plots():
+        shown, draw = _drawing(plot.kind, section.data)
+        if shown:
+            figures[plot.name] = _png(draw())
+    return figures
 
 
-def plottable(kind: str, data: dict[str, Any]) -> bool:
+def plottable(kind: str, data: Mapping[str, object]) -> bool:
     """Whether a plot of ``kind`` would show anything: no axes drawn around nothing (a run
     without samples, without code, with one sample per problem)."""
+    return _drawing(kind, data)[0]
+
+
+def _drawing(kind: str, data: Mapping[str, object]) -> tuple[bool, Callable[[], Figure]]:
+    """Whether a plot of ``kind`` shows anything, and how to draw it. ``data`` is that of the
+    section which asks for the plot, so ``kind`` tells its shape."""
     if kind == "accuracy":
-        return any(r["overall"]["value"] is not None for r in data["rows"])
+        accuracy = cast(AccuracyData, data)
+        shown = any(r["overall"]["value"] is not None for r in accuracy["rows"])
+        return shown, lambda: _accuracy(accuracy)
     if kind == "code_usage":
-        return any(
+        usage = cast(CodeUsageData, data)
+        shown = any(
             count["samples"]
-            for entry in data["distribution"].values()
+            for entry in usage["distribution"].values()
             for bucket, count in entry["buckets"].items()
             if bucket != "0"
         )
-    if kind.startswith("code_usage_by_"):
-        by_group = data[kind.removeprefix("code_usage_")]
-        return any(group["mean_code"] for entry in by_group.values() for group in entry.values())
+        return shown, lambda: _code_usage(usage)
+    if kind == "code_usage_by_level":
+        by_level = cast(CodeUsageData, data)["by_level"]
+        return _any_code(by_level), lambda: _by_group(by_level, "level")
+    if kind == "code_usage_by_subject":
+        by_subject = cast(CodeUsageData, data)["by_subject"]
+        return _any_code(by_subject), lambda: _by_group(by_subject, "subject")
     if kind == "verification":
-        return any(sum(map(sum_values, e["counts"].values())) for e in data.values())
+        verification = cast(dict[str, VerificationFigures], data)
+        shown = any(sum(map(sum_values, e["counts"].values())) for e in verification.values())
+        return shown, lambda: _verification(verification)
     if kind == "voting":
-        return any(len(entry["points"]) > 1 for entry in data.values())
+        voting = cast(dict[str, VotingCurves], data)
+        shown = any(len(entry["points"]) > 1 for entry in voting.values())
+        return shown, lambda: _voting(voting)
     if kind == "latency":
-        return any(entry.get("samples") and entry.get("latency_mean") for entry in data.values())
+        costs = cast(dict[str, CostFigures], data)
+        shown = any(entry.get("samples") and entry.get("latency_mean") for entry in costs.values())
+        return shown, lambda: _latency(costs)
     if kind == "samples_spent":
-        return any(entry.get("problems") for entry in data.values())
-    return True
+        spend = cast(dict[str, SpendFigures], data)
+        return any(entry.get("problems") for entry in spend.values()), lambda: _samples_spent(spend)
+    return True, lambda: _unknown(kind)
+
+
+def _any_code(groups_by_run: dict[str, dict[str, GroupFigures]]) -> bool:
+    return any(group["mean_code"] for entry in groups_by_run.values() for group in entry.values())
+
+
+def _unknown(kind: str) -> Figure:
+    raise KeyError(kind)
 
 
 def sum_values(counts: dict[str, int]) -> int:
@@ -116,7 +144,7 @@ def _percent(value: float | None) -> float:
     return float("nan") if value is None else 100 * value
 
 
-def _accuracy(data: dict[str, Any]) -> Figure:
+def _accuracy(data: AccuracyData) -> Figure:
     rows = data["rows"]
     figure, (axes,) = _figure(1)
     figure.set_figheight(max(2.0, 0.45 * len(rows) + 1.0))
@@ -139,7 +167,7 @@ def _accuracy(data: dict[str, Any]) -> Figure:
     return figure
 
 
-def _code_usage(data: dict[str, Any]) -> Figure:
+def _code_usage(data: CodeUsageData) -> Figure:
     buckets: list[str] = data["buckets"]
     runs = list(data["distribution"])
     figure, (share, accuracy) = _figure(2)
@@ -169,8 +197,7 @@ def _code_usage(data: dict[str, Any]) -> Figure:
     return figure
 
 
-def _by_group(data: dict[str, Any], key: str, name: str) -> Figure:
-    groups_by_run: dict[str, dict[str, Any]] = data[key]
+def _by_group(groups_by_run: dict[str, dict[str, GroupFigures]], name: str) -> Figure:
     groups = sorted({g for entry in groups_by_run.values() for g in entry}, key=_group_order)
     figure, (accuracy, usage) = _figure(2)
     runs = list(groups_by_run)
@@ -205,7 +232,7 @@ def _group_order(group: str) -> tuple[int, str]:
     return (order.index(group) if group in order else len(order), group)
 
 
-def _verification(data: dict[str, Any]) -> Figure:
+def _verification(data: dict[str, VerificationFigures]) -> Figure:
     runs = [label for label in data if sum(map(sum_values, data[label]["counts"].values()))]
     figure, panels = _figure(len(runs), min(3, len(runs)))
     states = ("True", "Uncertain", "False")
@@ -221,7 +248,7 @@ def _verification(data: dict[str, Any]) -> Figure:
     return figure
 
 
-def _voting(data: dict[str, Any]) -> Figure:
+def _voting(data: dict[str, VotingCurves]) -> Figure:
     runs = [label for label in data if len(data[label]["points"]) > 1]
     figure, panels = _figure(len(runs), min(3, len(runs)))
     for axes, label in zip(panels, runs, strict=True):
@@ -255,7 +282,7 @@ def _voting(data: dict[str, Any]) -> Figure:
     return figure
 
 
-def _latency(data: dict[str, Any]) -> Figure:
+def _latency(data: dict[str, CostFigures]) -> Figure:
     runs = [label for label in data if data[label].get("samples") and data[label]["latency_mean"]]
     figure, (axes,) = _figure(1)
     figure.set_figheight(max(2.0, 0.5 * len(runs) + 1.2))
@@ -275,7 +302,7 @@ def _latency(data: dict[str, Any]) -> Figure:
     return figure
 
 
-def _samples_spent(data: dict[str, Any]) -> Figure:
+def _samples_spent(data: dict[str, SpendFigures]) -> Figure:
     runs = [label for label in data if data[label].get("problems")]
     figure, (axes,) = _figure(1)
     for label in runs:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
 
 from verimath.report.model import Plot, Section, Table
 from verimath.report.runs import Run
+from verimath.report.section_data import SpendFigures
 
 __all__ = ["spend_section"]
 
@@ -53,7 +53,7 @@ def spend_section(runs: Sequence[Run]) -> Section:
     return Section("spend", "Samples spent", TEXT, (summary, by_spent), (plot,), data)
 
 
-def _figures(run: Run) -> dict[str, Any]:
+def _figures(run: Run) -> SpendFigures:
     votes = list(run.votes.values())
     adaptive = run.config.get("adaptive") or "off"
     if not votes:
