@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypedDict, TypeVar
 
 from verimath.models import Message
 from verimath.models.tools import fenced_cells
@@ -24,12 +24,115 @@ SNIPPET = 160  # characters of the question shown in the list
 SHORT = 60  # characters of answers shown in the list
 
 
+class ListEntry(TypedDict):
+    """A problem in the viewer's list (texts cut short), with what its filters look at."""
+
+    pos: int
+    id: str
+    subject: str | None
+    level: int | None
+    q: str
+    gold: str
+    answer: str | None
+    grade: str | None
+    plain: str | None
+    differ: bool
+    classes: int
+    samples: int
+    correct: int
+    states: dict[str, int]
+
+
+class CellPart(TypedDict):
+    """A code cell that ran, as a part of its turn."""
+
+    code: str
+    output: str
+    status: str
+    time: float
+
+
+class TextPart(TypedDict):
+    text: str
+
+
+class UnrunPart(TypedDict):
+    """A code block of the turn that did not run."""
+
+    code: str
+    unrun: bool
+
+
+Part = TextPart | CellPart | UnrunPart
+
+
+class TurnView(TypedDict):
+    parts: list[Part]
+    finish: str | None
+    tokens: int
+    latency: float
+    notes: list[str]
+    """Revision requests that followed the turn."""
+
+
+class SampleView(TypedDict):
+    i: int
+    answer: str | None
+    method: str | None
+    state: str
+    evidence: list[str]
+    grade: str
+    code: int
+    refusals: int
+    violations: int
+    revisions: int
+    stop: str
+    tokens: int
+    cost: float | None
+    time: float
+    turns: list[TurnView]
+
+
+class ClassView(TypedDict):
+    """An answer class of the vote, with the grade of its answer."""
+
+    answer: str | None
+    score: float
+    true: int
+    uncertain: int
+    false: int
+    samples: list[int]
+    grade: str | None
+
+
+class VoteView(TypedDict):
+    answer: str | None
+    grade: str
+    plain_answer: str | None
+    plain_grade: str
+    classes: list[ClassView]
+
+
+class ProblemDetail(TypedDict):
+    """A problem as the viewer shows it when opened."""
+
+    pos: int
+    id: str
+    question: str
+    gold: str
+    subject: str | None
+    level: int | None
+    prompt: str | None
+    vote: VoteView | None
+    samples: list[SampleView]
+
+
 @dataclass(frozen=True)
 class ProblemView:
     """One problem as the viewer shows it: ``entry`` for the list, ``detail`` when opened."""
 
-    entry: dict[str, Any]
-    detail: dict[str, Any]
+    entry: ListEntry
+    detail: ProblemDetail
 
 
 _Row = TypeVar("_Row", TurnRecord, CellRecord)
@@ -64,7 +167,7 @@ def iter_problem_views(store: RunStore, k: int) -> Iterator[ProblemView]:
         details = [_sample(store, s, _of(turn_rows, s), _of(cell_rows, s)) for s in rows]
         prompt = _prompt(store.messages(pid, rows[0].sample_index)) if rows else None
         vote = votes.get(pid)
-        detail = {
+        detail: ProblemDetail = {
             "pos": position,
             "id": pid,
             "question": problem.question,
@@ -84,7 +187,7 @@ def _of(rows: list[_Row], sample: SampleRecord) -> list[_Row]:
 
 def _entry(
     position: int, problem: ProblemRecord, samples: list[SampleRecord], vote: VoteRecord | None
-) -> dict[str, Any]:
+) -> ListEntry:
     states = {state: sum(s.state == state for s in samples) for state in STATES}
     return {
         "pos": position,
@@ -108,12 +211,20 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _vote(vote: VoteRecord | None, samples: list[SampleRecord]) -> dict[str, Any] | None:
+def _vote(vote: VoteRecord | None, samples: list[SampleRecord]) -> VoteView | None:
     if vote is None:
         return None
     grade_of = {s.sample_index: str(s.grade) for s in samples}
-    classes = [
-        {**c.to_dict(), "grade": grade_of.get(c.samples[0]) if c.samples else None}
+    classes: list[ClassView] = [
+        {
+            "answer": c.answer,
+            "score": c.score,
+            "true": c.true,
+            "uncertain": c.uncertain,
+            "false": c.false,
+            "samples": list(c.samples),
+            "grade": grade_of.get(c.samples[0]) if c.samples else None,
+        }
         for c in vote.classes
     ]
     return {
@@ -134,11 +245,11 @@ def _sample(
     sample: SampleRecord,
     turn_rows: list[TurnRecord],
     cell_rows: list[CellRecord],
-) -> dict[str, Any]:
+) -> SampleView:
     notes = _notes(store, sample, cell_rows) if sample.revisions else {}
-    turns = []
+    turns: list[TurnView] = []
     for turn in turn_rows:
-        cells = [
+        cells: list[CellPart] = [
             {"code": c.code, "output": c.output, "status": c.status, "time": round(c.duration_s, 3)}
             for c in cell_rows
             if c.turn_index == turn.turn_index
@@ -185,11 +296,11 @@ def split_fenced(content: str) -> list[tuple[str, str]]:
     return parts
 
 
-def _parts(content: str, cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _parts(content: str, cells: list[CellPart]) -> list[Part]:
     """Prose and code of a turn; a code block that ran becomes its cell (code, output,
     status), one that did not is marked ``unrun``; cells of tool calls come last."""
     pending = list(cells)
-    parts: list[dict[str, Any]] = []
+    parts: list[Part] = []
     for kind, text in split_fenced(content):
         if kind == "text":
             parts.append({"text": text.strip("\n")})
@@ -229,7 +340,7 @@ def _notes(
     return notes
 
 
-def to_script_json(value: Any) -> str:
+def to_script_json(value: object) -> str:
     """JSON safe inside ``<script type="application/json">``: no ``<``, ``>`` or ``&``
     survives literally, so no text can close the element or open a comment."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
