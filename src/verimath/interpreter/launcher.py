@@ -23,11 +23,12 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from verimath.errors import SandboxUnavailableError
 from verimath.interpreter.limits import Limits
 from verimath.interpreter.sandbox.files import remove_tree
+from verimath.interpreter.sandbox.protocol import Hello, LayerReport, ServerConfig
 
 SANDBOX_CODE_DIR = Path(__file__).parent / "sandbox"
 SANDBOX_CODE_MOUNT = "/opt/verimath"
@@ -335,7 +336,7 @@ def _launch(
     if host_scratch:
         os.chmod(host_scratch, 0o755)
         scratch_root = os.path.join(host_scratch, "sessions")
-    config = {
+    config: ServerConfig = {
         "control_fd": server_end.fileno(),
         "preload": list(PRELOAD_MODULES),
         "warmup": NUMPY_DISPLAY_CODE + WARMUP_CODE,
@@ -380,7 +381,7 @@ def _popen(argv: list[str], fds: list[int], log: BinaryIO) -> subprocess.Popen[b
     )
 
 
-def _await_hello(server: ServerProcess) -> dict[str, Any]:
+def _await_hello(server: ServerProcess) -> Hello:
     ready, _, _ = select.select([server.control], [], [], SERVER_START_TIMEOUT_S)
     data = server.control.recv(1 << 16) if ready else b""
     if not data:
@@ -392,12 +393,12 @@ def _await_hello(server: ServerProcess) -> dict[str, Any]:
             + f" (exit status {server.process.returncode}). Its log:\n{server.log_tail()}\n"
             "Run 'verimath doctor' to see which isolation layer fails."
         )
-    hello: dict[str, Any] = json.loads(data)
+    hello: Hello = json.loads(data)
     return hello
 
 
 def _layers(
-    reported: dict[str, dict[str, Any]], bwrap: str | None, fallback_reason: str | None
+    reported: dict[str, LayerReport], bwrap: str | None, fallback_reason: str | None
 ) -> tuple[Layer, ...]:
     missing = f"off: {fallback_reason}"
     network = reported.get("network", {"active": bool(bwrap), "detail": "own network namespace"})

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from verimath.errors import ConfigError
+from verimath.interpreter.sandbox.protocol import SessionLimits
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,15 @@ class Limits:
                     f"interpreter limit {name} must be a positive number, got {value!r}"
                 )
 
-    def for_session(self) -> dict[str, Any]:
+    def for_session(self) -> SessionLimits:
         """The part the sandbox applies inside a session child."""
-        keys = (
-            "memory_mb", "cpu_s", "file_size_mb", "open_files", "processes", "max_output_chars",
-            "scratch_mb", "scratch_inodes",
-        )  # fmt: skip
-        return {key: getattr(self, key) for key in keys}
+        return {
+            "memory_mb": self.memory_mb,
+            "cpu_s": self.cpu_s,
+            "file_size_mb": self.file_size_mb,
+            "open_files": self.open_files,
+            "processes": self.processes,
+            "max_output_chars": self.max_output_chars,
+            "scratch_mb": self.scratch_mb,
+            "scratch_inodes": self.scratch_inodes,
+        }

@@ -44,8 +44,12 @@ from verimath.interpreter.result import CellResult, CellStatus
 from verimath.interpreter.sandbox.capture import OutputCapture, escape_controls
 from verimath.interpreter.sandbox.files import remove_tree
 from verimath.interpreter.sandbox.protocol import (
+    CellRequest,
+    ControlReply,
+    ControlRequest,
     FrameDecoder,
     ProtocolError,
+    SpawnRequest,
     encode_frame,
     write_all,
 )
@@ -203,8 +207,8 @@ class Interpreter:
             self._server = None
 
     def _control(
-        self, request: dict[str, Any], fds: list[int] | None = None
-    ) -> tuple[dict[str, Any], list[int]]:
+        self, request: ControlRequest, fds: list[int] | None = None
+    ) -> tuple[ControlReply, list[int]]:
         """One request/reply on the control socket; restarts a dead server once."""
         with self._lock:
             for attempt in (1, 2):
@@ -224,7 +228,7 @@ class Interpreter:
         """Start a session's process on the given pipes; its sid and a pidfd for it."""
         sid = next(self._sids)
         lease: UidLease | None = lease_uid() if os.geteuid() == 0 else None
-        request = {
+        request: SpawnRequest = {
             "op": "spawn",
             "sid": sid,
             "uid": lease.uid if lease else os.getuid(),
@@ -270,8 +274,8 @@ def refusal(layers: list[Layer]) -> str:
 
 
 def _exchange(
-    server: ServerProcess, request: dict[str, Any], fds: list[int]
-) -> tuple[dict[str, Any], list[int]]:
+    server: ServerProcess, request: ControlRequest, fds: list[int]
+) -> tuple[ControlReply, list[int]]:
     payload = json.dumps(request).encode()
     if fds:
         socket.send_fds(server.control, [payload], fds)
@@ -283,7 +287,7 @@ def _exchange(
     data, reply_fds, _, _ = socket.recv_fds(server.control, 1 << 16, 1)
     if not data:
         raise EOFError("the server closed its control socket")
-    reply = json.loads(data)
+    reply: ControlReply = json.loads(data)  # the server's: trusted, unlike a session's frames
     if not isinstance(reply, dict):
         raise ValueError(f"the server answered {type(reply).__name__}, not an object")
     return reply, reply_fds
@@ -464,7 +468,8 @@ class Session:
         )
         try:
             self._process.resume()
-            write_all(self._process.requests_fd, encode_frame({"code": code, "timeout": soft}))
+            request: CellRequest = {"code": code, "timeout": soft}
+            write_all(self._process.requests_fd, encode_frame(request))
         except OSError:
             return self._finish(cell, None, timed_out=False)
         return cell

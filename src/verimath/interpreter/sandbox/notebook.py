@@ -23,7 +23,7 @@ import time
 import traceback
 from typing import Any
 
-from .protocol import ChannelClosed, encode_frame, read_frame, write_all
+from .protocol import CellStatusFrame, ChannelClosed, encode_frame, read_frame, write_all
 
 CELL_FILENAME = "<cell-{n}>"
 OUTPUT_FD = 1
@@ -112,7 +112,7 @@ class Notebook:
         self._sink = OutputSink()
         self._libc = ctypes.CDLL(None)
 
-    def run(self, code: str, timeout: float | None) -> dict[str, Any]:
+    def run(self, code: str, timeout: float | None) -> CellStatusFrame:
         """Run one cell, its output written to descriptor 1; return ``{"status", "threads"}``."""
         self.cell_count += 1
         filename = CELL_FILENAME.format(n=self.cell_count)

@@ -3,6 +3,10 @@
 A frame is a 4-byte big-endian length followed by that many bytes of UTF-8 JSON. JSON is
 written with ``ensure_ascii=True`` so that any Python string, lone surrogates included, survives.
 Every reader states the largest frame it accepts; anything malformed is a ``ProtocolError``.
+
+The TypedDicts below are the messages between host, server and session whose shape each side
+knows. What a reader decodes stays a plain dict: it is untrusted JSON until the reader has
+checked it.
 """
 
 from __future__ import annotations
@@ -10,10 +14,96 @@ from __future__ import annotations
 import json
 import os
 import struct
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Literal, NotRequired, TypedDict
 
 HEADER = struct.Struct(">I")
 MAX_FRAME_BYTES = 256 * 1024 * 1024
+
+
+class SessionLimits(TypedDict):
+    """The limits the server applies inside a session child (see ``Limits``)."""
+
+    memory_mb: int
+    cpu_s: int
+    file_size_mb: int
+    open_files: int
+    processes: int
+    max_output_chars: int
+    scratch_mb: int
+    scratch_inodes: int
+
+
+class ServerConfig(TypedDict):
+    """The fork server's start-up settings (JSON, its one argument)."""
+
+    control_fd: int
+    preload: list[str]
+    warmup: str
+    seccomp: bool
+    scratch_root: str
+    scratch_mb: int
+    scratch_inodes: int
+    unshare_net: bool
+    libseccomp: NotRequired[str]
+    """Path of libseccomp, when not the one the loader finds."""
+
+
+class LayerReport(TypedDict):
+    """One isolation layer as the server found it."""
+
+    active: bool
+    detail: str
+
+
+class Hello(TypedDict):
+    """The server's first message on the control socket."""
+
+    op: Literal["hello"]
+    pid: int
+    layers: dict[str, LayerReport]
+
+
+class SpawnRequest(TypedDict):
+    """Start a session (its pipes, and a uid lease, travel as descriptors)."""
+
+    op: Literal["spawn"]
+    sid: int
+    uid: int
+    limits: SessionLimits
+
+
+class SessionRequest(TypedDict):
+    """Kill a session, or ask how it ended."""
+
+    op: Literal["kill", "status"]
+    sid: int
+
+
+ControlRequest = SpawnRequest | SessionRequest
+
+
+class ControlReply(TypedDict, total=False):
+    """The server's answer: a spawned session's ``pid``, a session's ``exit`` reason (None
+    while it runs), or the ``error`` that stopped the request."""
+
+    pid: int
+    exit: str | None
+    error: str
+
+
+class CellRequest(TypedDict):
+    """A cell for a session to run, with its soft time limit in seconds."""
+
+    code: str
+    timeout: float | None
+
+
+class CellStatusFrame(TypedDict):
+    """How a cell ended (``status``) and the threads it left running, by name."""
+
+    status: str
+    threads: list[str]
 
 
 class ChannelClosed(EOFError):
@@ -24,7 +114,7 @@ class ProtocolError(ValueError):
     """A frame that breaks the protocol: too large, not JSON, or not a JSON object."""
 
 
-def encode_frame(message: dict[str, Any]) -> bytes:
+def encode_frame(message: Mapping[str, object]) -> bytes:
     """Serialize one message into a frame."""
     body = json.dumps(message, ensure_ascii=True, separators=(",", ":")).encode("ascii")
     return HEADER.pack(len(body)) + body

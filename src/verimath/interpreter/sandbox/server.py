@@ -40,6 +40,15 @@ from typing import Any
 
 from .files import remove_tree
 from .notebook import Notebook, serve
+from .protocol import (
+    ControlReply,
+    ControlRequest,
+    Hello,
+    LayerReport,
+    ServerConfig,
+    SessionLimits,
+    SpawnRequest,
+)
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
@@ -78,7 +87,7 @@ def log(message: str) -> None:
 class Slot:
     """What the server keeps of one session: its process, scratch and uid lease."""
 
-    def __init__(self, sid: int, limits: dict[str, Any], lease: int) -> None:
+    def __init__(self, sid: int, limits: SessionLimits, lease: int) -> None:
         self.sid = sid
         self.limits = limits
         self.lease = lease
@@ -90,12 +99,12 @@ class Slot:
 class ForkServer:
     """State of the server: the control socket, the prepared filter, the live sessions."""
 
-    def __init__(self, config: dict[str, Any], control: socket.socket) -> None:
+    def __init__(self, config: ServerConfig, control: socket.socket) -> None:
         self.config = config
         self.control = control
         self.libc = ctypes.CDLL(None, use_errno=True)
         self.libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
-        self.layers: dict[str, dict[str, Any]] = {}
+        self.layers: dict[str, LayerReport] = {}
         self.seccomp_filter: Any = None
         self.own_namespaces = False
         self.slots: dict[int, Slot] = {}  # sid -> slot, until the child is reaped
@@ -172,7 +181,8 @@ class ForkServer:
 
     def serve(self) -> None:
         self.selector.register(self.control, selectors.EVENT_READ, (None, "control"))
-        self._send_control({"op": "hello", "pid": os.getpid(), "layers": self.layers})
+        hello: Hello = {"op": "hello", "pid": os.getpid(), "layers": self.layers}
+        self._send_control(hello)
         while self.running:
             for key, mask in self.selector.select(POLL_INTERVAL_S):
                 self._dispatch(key.data, mask)
@@ -215,7 +225,7 @@ class ForkServer:
             for fd in reply_fds:
                 os.close(fd)
 
-    def _send_control(self, message: dict[str, Any], fds: list[int] | None = None) -> None:
+    def _send_control(self, message: Hello | ControlReply, fds: list[int] | None = None) -> None:
         payload = json.dumps(message).encode()
         if fds:
             socket.send_fds(self.control, [payload], fds)
@@ -223,8 +233,8 @@ class ForkServer:
             self.control.send(payload)
 
     def _handle(
-        self, request: dict[str, Any], fds: list[int], reply_fds: list[int]
-    ) -> dict[str, Any]:
+        self, request: ControlRequest, fds: list[int], reply_fds: list[int]
+    ) -> ControlReply:
         sid = request["sid"]
         if not isinstance(sid, int):
             raise TypeError("sid must be an integer")
@@ -242,7 +252,7 @@ class ForkServer:
 
     # -- sessions ------------------------------------------------------------------------------
 
-    def _spawn(self, sid: int, request: dict[str, Any], fds: list[int]) -> int:
+    def _spawn(self, sid: int, request: SpawnRequest, fds: list[int]) -> int:
         if sid in self.slots or len(fds) not in (3, 4):
             raise ValueError(f"session {sid} exists or {len(fds)} descriptors passed")
         slot = Slot(sid, request["limits"], fds[3] if len(fds) == 4 else -1)
@@ -305,7 +315,7 @@ class ForkServer:
         os.close(CHILD_LOG_FD)
         serve(Notebook(CHILD_SAVED_OUTPUT_FD), CHILD_REQUESTS_FD, CHILD_STATUS_FD)
 
-    def _private_scratch(self, scratch: str, uid: int, limits: dict[str, Any]) -> None:
+    def _private_scratch(self, scratch: str, uid: int, limits: SessionLimits) -> None:
         if self.libc.unshare(CLONE_NEWNS | CLONE_NEWIPC) != 0:
             raise OSError(ctypes.get_errno(), "unshare(mount, IPC) failed")
         self._mount(None, b"/", None, MS_REC | MS_PRIVATE, None)  # nothing leaks back out
@@ -424,7 +434,7 @@ def _arrange_fds(child_fds: tuple[int, int, int]) -> None:
     os.closerange(CHILD_LOG_FD + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
 
 
-def _apply_rlimits(limits: dict[str, Any], *, switch_uid: bool) -> None:
+def _apply_rlimits(limits: SessionLimits, *, switch_uid: bool) -> None:
     mib = 1024 * 1024
     pagesize = os.sysconf("SC_PAGE_SIZE")
     with open("/proc/self/statm") as statm:
@@ -441,7 +451,7 @@ def _apply_rlimits(limits: dict[str, Any], *, switch_uid: bool) -> None:
 
 
 def main(argv: list[str]) -> None:
-    config = json.loads(argv[1])
+    config: ServerConfig = json.loads(argv[1])
     control = socket.socket(fileno=config["control_fd"])
     server = ForkServer(config, control)
     server.prepare()
