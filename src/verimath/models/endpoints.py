@@ -24,20 +24,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, TypedDict
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from verimath.errors import ConfigError, ModelConnectionError, ModelResponseError
 from verimath.models.base import ChatModel
 from verimath.models.openai_compat import AttemptFailure, OpenAIModel, unreachable
 
-__all__ = [
-    "EndpointPoolModel",
-    "EndpointStats",
-    "EndpointStatsDict",
-    "endpoint_stats",
-    "split_base_urls",
-]
+__all__ = ["EndpointPoolModel", "EndpointStats", "endpoint_stats", "split_base_urls"]
 
 URL_SEPARATOR = ","
 WAIT_POLL_S = 0.05
@@ -58,24 +52,9 @@ class EndpointStats:
     out: bool
     """True while the endpoint is backed off after a failure."""
 
-    def to_dict(self) -> EndpointStatsDict:
-        return {
-            "base_url": self.base_url,
-            "requests": self.requests,
-            "failures": self.failures,
-            "in_flight": self.in_flight,
-            "out": self.out,
-        }
-
-
-class EndpointStatsDict(TypedDict):
-    """:class:`EndpointStats` as the JSON summary of an evaluation writes it."""
-
-    base_url: str
-    requests: int
-    failures: int
-    in_flight: int
-    out: bool
+    def to_dict(self) -> dict[str, object]:
+        """The fields by name (JSON-ready)."""
+        return asdict(self)
 
 
 def split_base_urls(text: str) -> list[str]:

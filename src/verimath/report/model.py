@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TypedDict
 
 __all__ = ["Plot", "Report", "ReportSettings", "RunInfo", "Section", "Table"]
@@ -92,20 +92,6 @@ class RunInfo:
     stored_samples: int
     git_revision: str | None
 
-    def to_dict(self) -> RunInfoDict:
-        return {
-            "label": self.label,
-            "path": self.path,
-            "strategy": self.strategy,
-            "model": self.model,
-            "dataset": self.dataset,
-            "samples": self.samples,
-            "weights": self.weights,
-            "problems": self.problems,
-            "stored_samples": self.stored_samples,
-            "git_revision": self.git_revision,
-        }
-
 
 class ReportSettings(TypedDict):
     """How a report's statistics were computed, and by which verimath."""
@@ -130,7 +116,7 @@ class Report:
         return {
             "title": self.title,
             "settings": self.settings,
-            "runs": [r.to_dict() for r in self.runs],
+            "runs": [asdict(r) for r in self.runs],
             "sections": {s.key: s.to_dict() for s in self.sections},
         }
 
@@ -199,23 +185,11 @@ class SectionDict(TypedDict):
     data: Mapping[str, object]
 
 
-class RunInfoDict(TypedDict):
-    label: str
-    path: str
-    strategy: str
-    model: str
-    dataset: str
-    samples: int
-    weights: str
-    problems: int
-    stored_samples: int
-    git_revision: str | None
-
-
 class ReportDict(TypedDict):
     """A report as ``report.json`` holds it."""
 
     title: str
     settings: ReportSettings
-    runs: list[RunInfoDict]
+    runs: list[dict[str, object]]
+    """Each :class:`RunInfo`'s fields by name."""
     sections: dict[str, SectionDict]
