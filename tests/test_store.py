@@ -6,6 +6,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -213,7 +214,10 @@ def test_a_run_of_an_older_schema_is_migrated_when_opened_for_writing(
     with RunStore(path) as store:
         store.bind_config({"samples": 1}, {})
         store.set_meta("schema_version", SCHEMA_VERSION - 1)
-    migration = ("CREATE TABLE migrated (x)",)
+
+    def migration(db: Any) -> None:
+        db.execute("CREATE TABLE migrated (x)")
+
     monkeypatch.setitem(store_module.MIGRATIONS, SCHEMA_VERSION - 1, migration)
     with RunStore.read(path) as reader:  # readers take an older file as it is
         assert reader.meta("schema_version") == SCHEMA_VERSION - 1

@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from verimath.agent import run_sample
 from verimath.caching import StoreCachedModel
@@ -36,10 +36,12 @@ from verimath.errors import (
 from verimath.grading import Grader, Status, known_rules
 from verimath.interpreter import CellResult, Interpreter, Session
 from verimath.models import ChatModel
-from verimath.models.endpoints import EndpointStats, endpoint_stats
 from verimath.store import RunStore
 from verimath.tally import adaptive_stop, vote_record
 from verimath.trajectory import Trajectory
+
+if TYPE_CHECKING:  # the endpoint pool module loads the OpenAI SDK: only when one is used
+    from verimath.models.endpoints import EndpointStats
 
 MAX_CONSECUTIVE_FAILURES = 20
 
@@ -164,6 +166,8 @@ class LocalExecutor:
         return self.model.hits
 
     async def endpoint_stats(self) -> list[EndpointStats]:
+        from verimath.models.endpoints import endpoint_stats
+
         return endpoint_stats(self.model)
 
     def describe(self) -> str | None:

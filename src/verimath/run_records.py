@@ -25,6 +25,7 @@ __all__ = [
     "TurnRecord",
     "VoteClassRecord",
     "VoteRecord",
+    "results_config",
 ]
 
 
@@ -202,3 +203,24 @@ class FailureRecord:
     failed_at: float
     kind: str | None = None
     """The class of the error (``ModelConnectionError``...); None in runs from before kinds."""
+
+    @property
+    def described(self) -> str:
+        """``kind: error``, or the error alone in runs from before kinds."""
+        return f"{self.kind}: {self.error}" if self.kind else self.error
+
+
+ADAPTIVE_ONLY_KEYS = ("wave", "threshold")
+"""Config keys that shape the results of an adaptive run only."""
+
+
+def results_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a run's recorded config that shapes its results, as compared on resume.
+
+    ``wave`` and ``threshold`` count only when ``adaptive`` is set: every run records them, with
+    the defaults of the version that started it, and a plain run must resume under a version
+    whose defaults moved.
+    """
+    if config.get("adaptive") is not None:
+        return dict(config)
+    return {k: v for k, v in config.items() if k not in ADAPTIVE_ONLY_KEYS}

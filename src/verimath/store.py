@@ -38,6 +38,7 @@ from verimath.run_records import (
     TurnRecord,
     VoteClassRecord,
     VoteRecord,
+    results_config,
 )
 from verimath.storage import WriterLock, guarded, open_for_reading, open_for_writing
 from verimath.trajectory import Trajectory
@@ -45,7 +46,7 @@ from verimath.verification import VerificationState
 
 __all__ = ["SCHEMA_VERSION", "RunStore", "VoteRecord", "request_key"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS problems (
@@ -87,8 +88,14 @@ CREATE TABLE IF NOT EXISTS responses (
 """
 
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {}
-"""Statements that bring a run file of schema version v (the key) to version v + 1."""
+def _add_failure_kinds(db: _GuardedConnection) -> None:
+    # Version 1 files made by 0.1 have no kind; later version 1 files may have added it.
+    if "kind" not in {row[1] for row in db.execute("PRAGMA table_info(failures)")}:
+        db.execute("ALTER TABLE failures ADD COLUMN kind TEXT")
+
+
+MIGRATIONS: dict[int, Callable[[_GuardedConnection], None]] = {1: _add_failure_kinds}
+"""What brings a run file of schema version v (the key) to version v + 1, in one transaction."""
 
 SAMPLE_COLUMNS = (
     "problem_id", "sample_index", "answer", "answer_method", "state", "evidence", "grade",
@@ -140,8 +147,6 @@ class RunStore:
         try:
             if not readonly:
                 self._db.executescript(SCHEMA)
-                if "kind" not in self._columns("failures"):  # a run from before failure kinds
-                    self._db.execute("ALTER TABLE failures ADD COLUMN kind TEXT")
             self._check_schema(readonly)
         except BaseException:
             self.close()
@@ -170,6 +175,13 @@ class RunStore:
                 f"{self.path} is not a verimath run (no config in a meta table); pass a file "
                 "written by 'verimath eval'"
             )
+        if found is None and is_run:
+            found = 1  # the first runs recorded no version
+        if found is not None and (type(found) is not int or found < 1):
+            raise StoreError(
+                f"{self.path}: its schema_version ({found!r}) is not a version number; the "
+                "file was changed by something other than verimath. Start a new run (--new)."
+            )
         if found is not None and found > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path} is a run of schema version {found}, written by a newer verimath; "
@@ -184,8 +196,7 @@ class RunStore:
         with older files as they are: nothing is written to a file opened for reading)."""
         with self._transaction():
             for version in range(found, SCHEMA_VERSION):
-                for statement in MIGRATIONS[version]:
-                    self._db.execute(statement)
+                MIGRATIONS[version](self._db)
             self.set_meta("schema_version", SCHEMA_VERSION)
 
     def close(self) -> None:
@@ -240,9 +251,15 @@ class RunStore:
                 self.set_meta("versions", versions)
                 self.set_meta("created_at", time.time())
             return False
-        if recorded != config:
-            changed = sorted(k for k in {*recorded, *config} if recorded.get(k) != config.get(k))
-            details = "; ".join(f"{k}: {recorded.get(k)!r} -> {config.get(k)!r}" for k in changed)
+        if not isinstance(recorded, dict):
+            raise StoreError(
+                f"{self.path}: its recorded config is not a JSON object; the file was changed "
+                "by something other than verimath. Start a new run (--new)."
+            )
+        before, now = results_config(recorded), results_config(config)
+        if before != now:
+            changed = sorted(k for k in {*before, *now} if before.get(k) != now.get(k))
+            details = "; ".join(f"{k}: {before.get(k)!r} -> {now.get(k)!r}" for k in changed)
             raise RunConfigMismatchError(
                 f"{self.path} holds a run with a different config ({details}). Rerun with the "
                 "same options to resume it, pass --new to start over (the old file is kept "
