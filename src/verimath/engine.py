@@ -14,10 +14,8 @@ import dataclasses
 import functools
 import os
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from verimath.agent import run_sample
@@ -30,8 +28,8 @@ from verimath.errors import (
     ModelNotFoundError,
     RunStoppedError,
     StoreError,
-    VerimathError,
     WorkerLostError,
+    failure_message,
 )
 from verimath.grading import Grader, Status, known_rules
 from verimath.interpreter import CellResult, Interpreter, Session
@@ -380,12 +378,3 @@ class Engine:
         self.store.set_vote(record)
         self.progress.problems_done += 1
         self.progress.voted_correct += record.correct
-
-
-def failure_message(exc: BaseException) -> str:
-    """One line for the failures table: the message, and where an unexpected error rose."""
-    message = " ".join(str(exc).split()) or repr(exc)
-    if isinstance(exc, VerimathError) or exc.__traceback__ is None:
-        return message
-    frame = traceback.extract_tb(exc.__traceback__)[-1]
-    return f"{message} (at {Path(frame.filename).name}:{frame.lineno} in {frame.name})"
