@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from verimath.grading import Status
 from verimath.models import ToolCall
@@ -20,9 +20,11 @@ __all__ = [
     "CellRecord",
     "FailureRecord",
     "ProblemRecord",
+    "RecordedConfig",
     "SampleRecord",
     "SampleStats",
     "TurnRecord",
+    "Versions",
     "VoteClassRecord",
     "VoteRecord",
     "results_config",
@@ -210,11 +212,45 @@ class FailureRecord:
         return f"{self.kind}: {self.error}" if self.kind else self.error
 
 
+class RecordedConfig(TypedDict, total=False):
+    """What a run file records of its config (``RunConfig.record``): everything that shapes
+    the results, as JSON. Not total: a file written by another version may lack keys."""
+
+    dataset: str
+    model: str
+    strategy: str
+    samples: int
+    weights: str
+    tool_style: str | None
+    temperature: float
+    top_p: float
+    max_tokens: int | None
+    seed: int
+    max_code: int
+    revise: int
+    enforce_code_rule: bool
+    adaptive: str | None
+    wave: int
+    threshold: float
+    limit: int | None
+    subject: list[str]
+    level: list[int]
+    ids: str | None
+    shuffle: bool
+    timeout: float
+    memory_mb: int
+    max_output: int
+    problem_count: int
+
+
+Versions = dict[str, str | None]
+"""Package name (and ``python``, ``git_revision``) -> version, None where not installed."""
+
 ADAPTIVE_ONLY_KEYS = ("wave", "threshold")
 """Config keys that shape the results of an adaptive run only."""
 
 
-def results_config(config: Mapping[str, Any]) -> dict[str, Any]:
+def results_config(config: Mapping[str, object]) -> dict[str, object]:
     """The part of a run's recorded config that shapes its results, as compared on resume.
 
     ``wave`` and ``threshold`` count only when ``adaptive`` is set: every run records them, with

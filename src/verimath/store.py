@@ -23,7 +23,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from verimath.datasets import Problem
 from verimath.errors import RunConfigMismatchError, StoreError
@@ -33,9 +33,11 @@ from verimath.run_records import (
     CellRecord,
     FailureRecord,
     ProblemRecord,
+    RecordedConfig,
     SampleRecord,
     SampleStats,
     TurnRecord,
+    Versions,
     VoteClassRecord,
     VoteRecord,
     results_config,
@@ -228,20 +230,24 @@ class RunStore:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def config(self) -> dict[str, Any]:
+    def config(self) -> RecordedConfig:
         """The run's recorded config (empty before ``bind_config``)."""
-        config: dict[str, Any] = self.meta("config") or {}
-        return config
+        config = self.meta("config") or {}
+        if not isinstance(config, dict):
+            raise StoreError(f"{self.path}: its recorded config is not a JSON object")
+        return cast(RecordedConfig, config)
 
-    def versions(self) -> dict[str, Any]:
+    def versions(self) -> Versions:
         """The package versions recorded when the run started."""
-        versions: dict[str, Any] = self.meta("versions") or {}
-        return versions
+        versions = self.meta("versions") or {}
+        if not isinstance(versions, dict):
+            raise StoreError(f"{self.path}: its recorded versions are not a JSON object")
+        return {str(k): None if v is None else str(v) for k, v in versions.items()}
 
     def set_meta(self, key: str, value: Any) -> None:
         self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
 
-    def bind_config(self, config: dict[str, Any], versions: dict[str, Any]) -> bool:
+    def bind_config(self, config: RecordedConfig, versions: Versions) -> bool:
         """Record the run's config, or check it equals the recorded one; True when resuming."""
         recorded = self.meta("config")
         if recorded is None:
@@ -256,7 +262,7 @@ class RunStore:
                 f"{self.path}: its recorded config is not a JSON object; the file was changed "
                 "by something other than verimath. Start a new run (--new)."
             )
-        before, now = results_config(recorded), results_config(config)
+        before, now = results_config(recorded), results_config(cast(dict[str, object], config))
         if before != now:
             changed = sorted(k for k in {*before, *now} if before.get(k) != now.get(k))
             details = "; ".join(f"{k}: {before.get(k)!r} -> {now.get(k)!r}" for k in changed)

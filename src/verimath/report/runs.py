@@ -11,10 +11,16 @@ import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from verimath.grading import Status
-from verimath.run_records import FailureRecord, ProblemRecord, SampleStats, VoteRecord
+from verimath.run_records import (
+    FailureRecord,
+    ProblemRecord,
+    RecordedConfig,
+    SampleStats,
+    Versions,
+    VoteRecord,
+)
 from verimath.store import RunStore
 from verimath.verification import VerificationState
 from verimath.voting import Weights
@@ -60,8 +66,8 @@ class Run:
     """Everything a report reads from one run file."""
 
     path: Path
-    config: dict[str, Any]
-    versions: dict[str, Any]
+    config: RecordedConfig
+    versions: Versions
     problems: tuple[ProblemRow, ...]
     samples: dict[str, tuple[SampleRow, ...]]
     """By problem id, in sample order; problems without samples are absent."""
