@@ -171,6 +171,34 @@ def test_a_changed_config_is_refused_with_what_changed(tmp_path: Path) -> None:
         assert store.config() == {"samples": 2, "model": "a"}
 
 
+def test_wave_and_threshold_count_only_for_an_adaptive_run(tmp_path: Path) -> None:
+    plain, adaptive = tmp_path / "plain.sqlite", tmp_path / "adaptive.sqlite"
+    with RunStore(plain) as store:
+        store.bind_config({"samples": 4, "adaptive": None, "wave": 2, "threshold": 0.02}, {})
+    with RunStore(plain) as store:  # a version with other defaults resumes it
+        assert store.bind_config({"samples": 4, "adaptive": None, "wave": 1, "threshold": 0.05}, {})
+    with RunStore(adaptive) as store:
+        store.bind_config({"samples": 4, "adaptive": "exact", "wave": 2, "threshold": 0.02}, {})
+    with RunStore(adaptive) as store, pytest.raises(RunConfigMismatchError, match="wave: 2 -> 1"):
+        store.bind_config({"samples": 4, "adaptive": "exact", "wave": 1, "threshold": 0.02}, {})
+
+
+def test_a_damaged_meta_table_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "run.sqlite"
+    with RunStore(path) as store:
+        store.bind_config({"samples": 1}, {})
+        store.set_meta("schema_version", "two")
+    for opening in (RunStore, RunStore.read):
+        with pytest.raises(StoreError, match="not a version number"):
+            opening(path)
+    with RunStore(tmp_path / "other.sqlite") as store:
+        store.set_meta("config", [1, 2])
+        with pytest.raises(StoreError, match="not a JSON object"):
+            store.config()
+        with pytest.raises(StoreError, match="not a JSON object"):
+            store.bind_config({"samples": 1}, {})
+
+
 def test_reading_leaves_the_file_as_it_was(store: RunStore, tmp_path: Path) -> None:
     store.close()
     path = tmp_path / "run.sqlite"
