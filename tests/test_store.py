@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -197,6 +198,29 @@ def test_a_damaged_meta_table_is_a_store_error(tmp_path: Path) -> None:
             store.config()
         with pytest.raises(StoreError, match="not a JSON object"):
             store.bind_config({"samples": 1}, {})
+
+
+@pytest.mark.parametrize(
+    ("recorded", "said"),
+    [
+        ({"samples": "abc"}, "samples = 'abc', not a int"),
+        ({"samples": True}, "samples = True, not a int"),
+        ({"level": [1, "x"]}, "level = [1, 'x'], not a list[int]"),
+        ({"adaptive": 3}, "adaptive = 3, not a str | None"),
+        ({"weights": "x,y"}, "unusable weights"),
+        ([1, 2], "not a JSON object"),
+    ],
+)
+def test_a_recorded_config_that_does_not_fit_is_a_store_error(
+    tmp_path: Path, recorded: object, said: str
+) -> None:
+    path = tmp_path / "run.sqlite"
+    with RunStore(path) as store:
+        store.set_meta("config", recorded)
+    with RunStore.read(path) as reader, pytest.raises(StoreError, match=re.escape(said)):
+        reader.config()
+    with RunStore(path) as store, pytest.raises(StoreError, match=re.escape(said)):
+        store.bind_config({"samples": 1}, {})
 
 
 def test_reading_leaves_the_file_as_it_was(store: RunStore, tmp_path: Path) -> None:

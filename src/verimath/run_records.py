@@ -8,13 +8,16 @@ the last reader; both are ``StrEnum``, so they print and serialise as the stored
 
 from __future__ import annotations
 
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any, TypedDict, Union, cast, get_args, get_origin, get_type_hints
 
+from verimath.errors import ConfigError
 from verimath.grading import Status
 from verimath.models import ToolCall
 from verimath.verification import VerificationState
+from verimath.voting import Weights
 
 __all__ = [
     "CellRecord",
@@ -27,6 +30,7 @@ __all__ = [
     "Versions",
     "VoteClassRecord",
     "VoteRecord",
+    "checked_config",
     "results_config",
 ]
 
@@ -241,6 +245,38 @@ class RecordedConfig(TypedDict, total=False):
     memory_mb: int
     max_output: int
     problem_count: int
+
+
+def checked_config(data: object) -> RecordedConfig:
+    """``data`` as a RecordedConfig; ValueError naming the first key whose value does not fit
+    (unknown keys pass: a newer version may record more)."""
+    if not isinstance(data, dict):
+        raise ValueError("its recorded config is not a JSON object")
+    hints = get_type_hints(RecordedConfig)
+    for key, value in data.items():
+        if key in hints and not _fits(value, hints[key]):
+            expected = str(hints[key]) if get_origin(hints[key]) else hints[key].__name__
+            raise ValueError(f"its recorded config has {key} = {value!r}, not a {expected}")
+    if "weights" in data:
+        try:
+            Weights.parse(data["weights"])
+        except ConfigError as exc:
+            raise ValueError(f"its recorded config has unusable weights: {exc}") from None
+    return cast(RecordedConfig, data)
+
+
+def _fits(value: object, hint: Any) -> bool:
+    if get_origin(hint) in (Union, types.UnionType):
+        return any(_fits(value, option) for option in get_args(hint))
+    if get_origin(hint) is list:
+        return isinstance(value, list) and all(_fits(v, get_args(hint)[0]) for v in value)
+    if hint is type(None):
+        return value is None
+    if isinstance(value, bool):
+        return hint is bool
+    if hint is float:
+        return isinstance(value, int | float)
+    return isinstance(value, hint)
 
 
 Versions = dict[str, str | None]

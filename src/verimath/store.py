@@ -40,6 +40,7 @@ from verimath.run_records import (
     Versions,
     VoteClassRecord,
     VoteRecord,
+    checked_config,
     results_config,
 )
 from verimath.storage import WriterLock, guarded, open_for_reading, open_for_writing
@@ -113,6 +114,7 @@ CELL_COLUMNS = (
     "problem_id, sample_index, cell_index, turn_index, code, output, status, duration_s, cpu_s"
 )
 _Record = TypeVar("_Record")
+_CHANGED_OUTSIDE = "the file was changed by something other than verimath. Start a new run (--new)."
 
 
 def request_key(request: dict[str, Any]) -> str:
@@ -181,8 +183,8 @@ class RunStore:
             found = 1  # the first runs recorded no version
         if found is not None and (type(found) is not int or found < 1):
             raise StoreError(
-                f"{self.path}: its schema_version ({found!r}) is not a version number; the "
-                "file was changed by something other than verimath. Start a new run (--new)."
+                f"{self.path}: its schema_version ({found!r}) is not a version number; "
+                + _CHANGED_OUTSIDE
             )
         if found is not None and found > SCHEMA_VERSION:
             raise StoreError(
@@ -232,10 +234,10 @@ class RunStore:
 
     def config(self) -> RecordedConfig:
         """The run's recorded config (empty before ``bind_config``)."""
-        config = self.meta("config") or {}
-        if not isinstance(config, dict):
-            raise StoreError(f"{self.path}: its recorded config is not a JSON object")
-        return cast(RecordedConfig, config)
+        try:
+            return checked_config(self.meta("config") or {})
+        except ValueError as exc:
+            raise StoreError(f"{self.path}: {exc}; {_CHANGED_OUTSIDE}") from None
 
     def versions(self) -> Versions:
         """The package versions recorded when the run started."""
@@ -257,11 +259,10 @@ class RunStore:
                 self.set_meta("versions", versions)
                 self.set_meta("created_at", time.time())
             return False
-        if not isinstance(recorded, dict):
-            raise StoreError(
-                f"{self.path}: its recorded config is not a JSON object; the file was changed "
-                "by something other than verimath. Start a new run (--new)."
-            )
+        try:
+            checked_config(recorded)
+        except ValueError as exc:
+            raise StoreError(f"{self.path}: {exc}; {_CHANGED_OUTSIDE}") from None
         before, now = results_config(recorded), results_config(cast(dict[str, object], config))
         if before != now:
             changed = sorted(k for k in {*before, *now} if before.get(k) != now.get(k))

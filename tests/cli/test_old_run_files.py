@@ -83,3 +83,19 @@ def test_a_changed_option_is_still_refused_by_name(
     assert "--new" in line
     assert rows(run, "SELECT * FROM samples") == kept
     assert not list(tmp_path.glob("old.sqlite.*")), "nothing is moved aside"
+
+
+def test_a_hand_edited_config_is_one_line_everywhere(tmp_path: Path) -> None:
+    run = old_run(tmp_path)
+    db = sqlite3.connect(run)
+    db.execute("UPDATE meta SET value = json_set(value, '$.samples', 'abc') WHERE key = 'config'")
+    db.commit()
+    db.close()
+    commands = [
+        ("report", str(run), "--no-plots"),
+        ("view", str(run), "--out", str(tmp_path / "view.html")),
+        tuple(resume_args(run)),
+    ]
+    for command in commands:
+        line = error_line(run_cli(*command))
+        assert str(run) in line and "samples = 'abc'" in line and "--new" in line, command
