@@ -8,8 +8,9 @@ Prints three sections, all measured in this one run:
    answer is extracted from the solution's last box), through the default Grader (quick
    paths, cold cache), a second time (warm cache), and with every comparison forced
    through the worker processes. Also real model outputs (MathCoder, Qwen2.5-Math).
-2. Hostile input: time to verdict per input (never more than the timeout), and whether
-   other comparisons keep flowing while workers are stuck.
+2. Hostile input: time to verdict per input (the limit is CPU time: on an idle machine no
+   verdict takes much more than it; a busy one stretches it), and whether other comparisons
+   keep flowing while workers are stuck.
 3. Agreement of verimath's verdicts with the correctness labels recorded with real model
    outputs, and every disagreement with its review from tests/grading/transcript_cases.json.
 """
@@ -157,7 +158,7 @@ HOSTILE: tuple[tuple[str, str], ...] = (
 
 def hostile_input() -> None:
     """Each hostile answer's time to verdict, and what else moves meanwhile."""
-    print(f"\n== 2. Hostile input (timeout {HOSTILE_TIMEOUT:g} s, 2 workers) ==")
+    print(f"\n== 2. Hostile input (timeout {HOSTILE_TIMEOUT:g} s of CPU time, 2 workers) ==")
     print(
         "  each answer is given boxed, so that it reaches comparison; answers over 2,000 "
         "characters are refused before any parsing"
@@ -173,7 +174,7 @@ def hostile_input() -> None:
             print(f"  {label:26} {elapsed:6.2f} s  {result.status.value:11} {result.detail}")
         stats = grader.stats()
     print(
-        f"  slowest verdict {worst:.2f} s (timeout {HOSTILE_TIMEOUT:g} s); workers killed "
+        f"  slowest verdict {worst:.2f} s wall (timeout {HOSTILE_TIMEOUT:g} s CPU); workers killed "
         f"and replaced: {stats.worker_kills}"
     )
     _forced_kill()

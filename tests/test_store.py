@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -170,6 +172,57 @@ def test_a_changed_config_is_refused_with_what_changed(tmp_path: Path) -> None:
         assert store.config() == {"samples": 2, "model": "a"}
 
 
+def test_wave_and_threshold_count_only_for_an_adaptive_run(tmp_path: Path) -> None:
+    plain, adaptive = tmp_path / "plain.sqlite", tmp_path / "adaptive.sqlite"
+    with RunStore(plain) as store:
+        store.bind_config({"samples": 4, "adaptive": None, "wave": 2, "threshold": 0.02}, {})
+    with RunStore(plain) as store:  # a version with other defaults resumes it
+        assert store.bind_config({"samples": 4, "adaptive": None, "wave": 1, "threshold": 0.05}, {})
+    with RunStore(adaptive) as store:
+        store.bind_config({"samples": 4, "adaptive": "exact", "wave": 2, "threshold": 0.02}, {})
+    with RunStore(adaptive) as store, pytest.raises(RunConfigMismatchError, match="wave: 2 -> 1"):
+        store.bind_config({"samples": 4, "adaptive": "exact", "wave": 1, "threshold": 0.02}, {})
+
+
+def test_a_damaged_meta_table_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "run.sqlite"
+    with RunStore(path) as store:
+        store.bind_config({"samples": 1}, {})
+        store.set_meta("schema_version", "two")
+    for opening in (RunStore, RunStore.read):
+        with pytest.raises(StoreError, match="not a version number"):
+            opening(path)
+    with RunStore(tmp_path / "other.sqlite") as store:
+        store.set_meta("config", [1, 2])
+        with pytest.raises(StoreError, match="not a JSON object"):
+            store.config()
+        with pytest.raises(StoreError, match="not a JSON object"):
+            store.bind_config({"samples": 1}, {})
+
+
+@pytest.mark.parametrize(
+    ("recorded", "said"),
+    [
+        ({"samples": "abc"}, "samples = 'abc', not a int"),
+        ({"samples": True}, "samples = True, not a int"),
+        ({"level": [1, "x"]}, "level = [1, 'x'], not a list[int]"),
+        ({"adaptive": 3}, "adaptive = 3, not a str | None"),
+        ({"weights": "x,y"}, "unusable weights"),
+        ([1, 2], "not a JSON object"),
+    ],
+)
+def test_a_recorded_config_that_does_not_fit_is_a_store_error(
+    tmp_path: Path, recorded: object, said: str
+) -> None:
+    path = tmp_path / "run.sqlite"
+    with RunStore(path) as store:
+        store.set_meta("config", recorded)
+    with RunStore.read(path) as reader, pytest.raises(StoreError, match=re.escape(said)):
+        reader.config()
+    with RunStore(path) as store, pytest.raises(StoreError, match=re.escape(said)):
+        store.bind_config({"samples": 1}, {})
+
+
 def test_reading_leaves_the_file_as_it_was(store: RunStore, tmp_path: Path) -> None:
     store.close()
     path = tmp_path / "run.sqlite"
@@ -213,7 +266,10 @@ def test_a_run_of_an_older_schema_is_migrated_when_opened_for_writing(
     with RunStore(path) as store:
         store.bind_config({"samples": 1}, {})
         store.set_meta("schema_version", SCHEMA_VERSION - 1)
-    migration = ("CREATE TABLE migrated (x)",)
+
+    def migration(db: Any) -> None:
+        db.execute("CREATE TABLE migrated (x)")
+
     monkeypatch.setitem(store_module.MIGRATIONS, SCHEMA_VERSION - 1, migration)
     with RunStore.read(path) as reader:  # readers take an older file as it is
         assert reader.meta("schema_version") == SCHEMA_VERSION - 1

@@ -12,6 +12,7 @@ import pytest
 
 from tests.shared import TRANSCRIPTS
 from verimath.errors import ConfigError, InputError
+from verimath.models.transcripts import parse_record, read_records
 from verimath.verification import (
     CodeStep,
     TextStep,
@@ -20,9 +21,7 @@ from verimath.verification import (
     _announces,
     _verdict_of_words,
     read_verification,
-    trace_from_fenced_text,
-    trace_from_mathcoder,
-    trace_from_tora,
+    recorded_trace,
 )
 
 CASES_DIR = Path(__file__).parent / "data" / "verification"
@@ -120,7 +119,7 @@ def test_documented_phrases() -> None:
             assert (verdict[0].value if verdict else "no verdict") == reading, (words, verdict)
 
 
-# --- adapters ----------------------------------------------------------------------------------
+# --- recorded solutions -----------------------------------------------------------------------
 
 TORA_COMPLETION = (
     "Let's compute.\n```python\nprint(16 - 3 - 4)\n```\n```output\n9\n```\n"
@@ -130,8 +129,13 @@ TORA_COMPLETION = (
 )
 
 
+def _fenced_trace(completion: str, pred: str | None = None) -> Trace:
+    record = {"question": "q", "code": [completion], "pred": [pred]}
+    return recorded_trace(parse_record(record).samples[0])
+
+
 def test_fenced_text_splits_cells_outputs_and_statuses() -> None:
-    trace = trace_from_fenced_text(TORA_COMPLETION)
+    trace = _fenced_trace(TORA_COMPLETION)
     kinds = [type(s).__name__ for s in trace.steps]
     assert kinds == [
         "TextStep",
@@ -149,13 +153,13 @@ def test_fenced_text_splits_cells_outputs_and_statuses() -> None:
 
 
 def test_fenced_text_cell_without_output_was_not_run() -> None:
-    trace = trace_from_fenced_text("```python\nx = 1\n```", answer="1")
+    trace = _fenced_trace("```python\nx = 1\n```", pred="1")
     assert trace.steps == (CodeStep("x = 1", "", "not_run"),)
     assert trace.answer == "1"
 
 
 def test_fenced_text_timeout_status() -> None:
-    trace = trace_from_fenced_text("```python\nwhile True: pass\n```\n```output\nTimeoutError\n```")
+    trace = _fenced_trace("```python\nwhile True: pass\n```\n```output\nTimeoutError\n```")
     assert trace.steps[0].status == "timeout"  # type: ignore[union-attr]
 
 
@@ -175,8 +179,8 @@ MATHCODER_RECORD = {
 }
 
 
-def test_mathcoder_adapter() -> None:
-    trace = trace_from_mathcoder(MATHCODER_RECORD)
+def test_mathcoder_trace_leaves_out_the_repeated_answer() -> None:
+    trace = recorded_trace(parse_record(MATHCODER_RECORD).samples[0])
     assert trace.answer == "64"
     assert trace.steps == (
         TextStep("Thus the answer is \\boxed{64}. Now let's verify."),
@@ -186,33 +190,42 @@ def test_mathcoder_adapter() -> None:
     assert read_verification(trace).state is VerificationState.TRUE
 
 
+def test_mathcoder_trace_and_replay_share_one_parse() -> None:
+    """The verification reader takes MathCoder's ``completion``, replay its ``model_answer``."""
+    [sample] = parse_record({**MATHCODER_RECORD, "model_answer": "64.0"}).samples
+    assert recorded_trace(sample).answer == "64" and sample.predicted == "64.0"
+    assert sample.segments[-1].prose == "64", "replay still sends the closing text"
+
+
 @pytest.mark.parametrize(
     "record",
     [
-        {},
+        {"debug_result": None},
         {"debug_result": [{"role": "text"}]},
-        {"debug_result": [{"role": "tool", "content": "x"}]},
+        {"debug_result": [{"role": "user", "content": "q"}, {"role": "tool", "content": "x"}]},
+        {"debug_result": [{"role": "text", "content": "no question"}]},
     ],
 )
-def test_mathcoder_adapter_rejects_malformed_records(record: dict[str, Any]) -> None:
-    with pytest.raises(InputError, match="debug_result"):
-        trace_from_mathcoder(record)
+def test_mathcoder_malformed_records_are_refused(record: dict[str, Any]) -> None:
+    with pytest.raises(InputError, match="mathcoder format: field 'debug_result'"):
+        parse_record(record)
 
 
-def test_tora_adapter_outputs_and_corpus_examples() -> None:
-    trace = trace_from_tora({"idx": 0, "code": [TORA_COMPLETION], "pred": ["18"]})
+def test_tora_outputs_and_corpus_examples() -> None:
+    trace = _fenced_trace(TORA_COMPLETION, pred="18")
     assert trace.answer == "18" and len(trace.steps) == 7
-    corpus = trace_from_tora(
+    corpus = parse_record(
         {
+            "gt": "18",
             "messages": [
                 {"role": "user", "content": "q"},
                 {"role": "assistant", "content": TORA_COMPLETION},
-            ]
+            ],
         }
     )
-    assert corpus.steps == trace.steps and corpus.answer == "18"
-    with pytest.raises(InputError):
-        trace_from_tora({"idx": 0})
+    assert recorded_trace(corpus.samples[0]) == Trace(trace.steps, "18")
+    with pytest.raises(InputError, match="unknown transcript format"):
+        parse_record({"idx": 0})
 
 
 # --- recorded transcripts ----------------------------------------------------------------------
@@ -228,10 +241,7 @@ def _recorded(source: str, line: int) -> dict[str, Any]:
 
 
 def _recorded_trace(source: str, line: int) -> Trace:
-    record = _recorded(source, line)
-    return (
-        trace_from_mathcoder(record) if source.startswith("mathcoder/") else trace_from_tora(record)
-    )
+    return recorded_trace(parse_record(_recorded(source, line)).samples[0])
 
 
 CL34_GSM8K = "mathcoder/MathCoder-CL-34b/GSM8K/GSM8K_test_result-20230913-1304"
@@ -263,12 +273,11 @@ def test_recorded_misreadings(source: str, line: int, expected: str, deciding: s
     assert any(deciding in note for note in result.evidence), result.evidence
 
 
-def _mathcoder_states(path: Path) -> Counter[str]:
-    counts: Counter[str] = Counter()
-    with path.open() as lines:
-        for line in lines:
-            counts[read_verification(trace_from_mathcoder(json.loads(line))).state.value] += 1
-    return counts
+def _states(path: Path) -> Counter[str]:
+    return Counter(
+        read_verification(recorded_trace(record.samples[0])).state.value
+        for record in read_records(path)
+    )
 
 
 def test_mathcoder_state_counts_and_precision() -> None:
@@ -279,7 +288,7 @@ def test_mathcoder_state_counts_and_precision() -> None:
     table: dict[tuple[str, str, str], Counter[str]] = {}
     for path in sorted(MATHCODER.glob("*/*/*.jsonl")):
         label = "correct" if path.stem.endswith("-correct") else "wrong"
-        table[(path.parts[-3], path.parts[-2], label)] = _mathcoder_states(path)
+        table[(path.parts[-3], path.parts[-2], label)] = _states(path)
     for (model, dataset, label), counts in table.items():
         print(
             f"{model:18} {dataset:6} {label:8} True {counts['True']:4}  False "
@@ -303,10 +312,7 @@ def test_mathcoder_state_counts_and_precision() -> None:
 
 def test_tora_single_round_outputs_are_uncertain() -> None:
     path = TRANSCRIPTS / "tora" / "tora-code-34b-v1.0" / "gsm8k"
-    counts: Counter[str] = Counter()
-    with next(path.glob("*.jsonl")).open() as lines:
-        for line in lines:
-            counts[read_verification(trace_from_tora(json.loads(line))).state.value] += 1
+    counts = _states(next(path.glob("*.jsonl")))
     assert counts["Uncertain"] == sum(counts.values()) == 1319, "ToRA never verifies"
 
 

@@ -20,6 +20,7 @@ from verimath.errors import ConfigError
 from verimath.interpreter import Limits
 from verimath.models import FENCED, FUNCTION, ChatModel, GenerateConfig, ModelSpec, RetryPolicy
 from verimath.prompts import get_strategy
+from verimath.run_records import RecordedConfig
 from verimath.voting import DEFAULT_WEIGHTS, Weights
 
 __all__ = [
@@ -181,7 +182,7 @@ class RunConfig:
         config["method"] = dataclasses.replace(base, **solve)
         return cls(dataset, **config)
 
-    def record(self, problem_count: int) -> dict[str, Any]:
+    def record(self, problem_count: int) -> RecordedConfig:
         """Everything that shapes the results (not how fast they come), as the run file
         records it; a resumed run must match it exactly."""
         method, generate, policy = self.method, self.method.generate, self.method.adaptive

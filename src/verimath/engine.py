@@ -14,11 +14,9 @@ import dataclasses
 import functools
 import os
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from verimath.agent import run_sample
 from verimath.caching import StoreCachedModel
@@ -30,16 +28,18 @@ from verimath.errors import (
     ModelNotFoundError,
     RunStoppedError,
     StoreError,
-    VerimathError,
     WorkerLostError,
+    failure_message,
 )
 from verimath.grading import Grader, Status, known_rules
 from verimath.interpreter import CellResult, Interpreter, Session
 from verimath.models import ChatModel
-from verimath.models.endpoints import EndpointStats, endpoint_stats
 from verimath.store import RunStore
 from verimath.tally import adaptive_stop, vote_record
 from verimath.trajectory import Trajectory
+
+if TYPE_CHECKING:  # the endpoint pool module loads the OpenAI SDK: only when one is used
+    from verimath.models.endpoints import EndpointStats
 
 MAX_CONSECUTIVE_FAILURES = 20
 
@@ -164,6 +164,8 @@ class LocalExecutor:
         return self.model.hits
 
     async def endpoint_stats(self) -> list[EndpointStats]:
+        from verimath.models.endpoints import endpoint_stats
+
         return endpoint_stats(self.model)
 
     def describe(self) -> str | None:
@@ -376,12 +378,3 @@ class Engine:
         self.store.set_vote(record)
         self.progress.problems_done += 1
         self.progress.voted_correct += record.correct
-
-
-def failure_message(exc: BaseException) -> str:
-    """One line for the failures table: the message, and where an unexpected error rose."""
-    message = " ".join(str(exc).split()) or repr(exc)
-    if isinstance(exc, VerimathError) or exc.__traceback__ is None:
-        return message
-    frame = traceback.extract_tb(exc.__traceback__)[-1]
-    return f"{message} (at {Path(frame.filename).name}:{frame.lineno} in {frame.name})"

@@ -16,6 +16,7 @@ catch one type. Failures of *model-written code* are never exceptions: they come
     ├── GradingError              an answer comparison could not be carried out
     ├── WorkerLostError           distributed workers kept dying (finished samples are kept)
     ├── RunStoppedError           a run could not go on (finished samples are kept)
+    ├── SamplesFailedError        every sample of a solve failed (the first is the cause)
     ├── OutputError               a result file (report, page, export) cannot be written
     └── StoreError                the run file is unusable (names it and what to do)
         ├── RunConfigMismatchError    resuming a run with a different config
@@ -23,6 +24,9 @@ catch one type. Failures of *model-written code* are never exceptions: they come
 """
 
 from __future__ import annotations
+
+import traceback
+from pathlib import Path
 
 __all__ = [
     "ConfigError",
@@ -37,10 +41,12 @@ __all__ = [
     "RunConfigMismatchError",
     "RunLockedError",
     "RunStoppedError",
+    "SamplesFailedError",
     "SandboxUnavailableError",
     "StoreError",
     "VerimathError",
     "WorkerLostError",
+    "failure_message",
 ]
 
 
@@ -122,8 +128,22 @@ class RunStoppedError(VerimathError):
     """
 
 
+class SamplesFailedError(VerimathError):
+    """Every sample of a ``solve`` failed with an error that is not verimath's own (the
+    first is the cause)."""
+
+
 class WorkerLostError(VerimathError):
     """Ray workers kept dying under a sample, or none has been available for too long.
 
     Every sample finished before is in the run store: rerunning the command resumes.
     """
+
+
+def failure_message(exc: BaseException) -> str:
+    """One line for a failed sample: the message, and where an unexpected error rose."""
+    message = " ".join(str(exc).split()) or repr(exc)
+    if isinstance(exc, VerimathError) or exc.__traceback__ is None:
+        return message
+    frame = traceback.extract_tb(exc.__traceback__)[-1]
+    return f"{message} (at {Path(frame.filename).name}:{frame.lineno} in {frame.name})"

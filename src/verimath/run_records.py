@@ -8,23 +8,30 @@ the last reader; both are ``StrEnum``, so they print and serialise as the stored
 
 from __future__ import annotations
 
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, Union, cast, get_args, get_origin, get_type_hints
 
+from verimath.errors import ConfigError
 from verimath.grading import Status
 from verimath.models import ToolCall
 from verimath.verification import VerificationState
+from verimath.voting import Weights
 
 __all__ = [
     "CellRecord",
     "FailureRecord",
     "ProblemRecord",
+    "RecordedConfig",
     "SampleRecord",
     "SampleStats",
     "TurnRecord",
+    "Versions",
     "VoteClassRecord",
     "VoteRecord",
+    "checked_config",
+    "results_config",
 ]
 
 
@@ -202,3 +209,90 @@ class FailureRecord:
     failed_at: float
     kind: str | None = None
     """The class of the error (``ModelConnectionError``...); None in runs from before kinds."""
+
+    @property
+    def described(self) -> str:
+        """``kind: error``, or the error alone in runs from before kinds."""
+        return f"{self.kind}: {self.error}" if self.kind else self.error
+
+
+class RecordedConfig(TypedDict, total=False):
+    """What a run file records of its config (``RunConfig.record``): everything that shapes
+    the results, as JSON. Not total: a file written by another version may lack keys."""
+
+    dataset: str
+    model: str
+    strategy: str
+    samples: int
+    weights: str
+    tool_style: str | None
+    temperature: float
+    top_p: float
+    max_tokens: int | None
+    seed: int
+    max_code: int
+    revise: int
+    enforce_code_rule: bool
+    adaptive: str | None
+    wave: int
+    threshold: float
+    limit: int | None
+    subject: list[str]
+    level: list[int]
+    ids: str | None
+    shuffle: bool
+    timeout: float
+    memory_mb: int
+    max_output: int
+    problem_count: int
+
+
+def checked_config(data: object) -> RecordedConfig:
+    """``data`` as a RecordedConfig; ValueError naming the first key whose value does not fit
+    (unknown keys pass: a newer version may record more)."""
+    if not isinstance(data, dict):
+        raise ValueError("its recorded config is not a JSON object")
+    hints = get_type_hints(RecordedConfig)
+    for key, value in data.items():
+        if key in hints and not _fits(value, hints[key]):
+            expected = str(hints[key]) if get_origin(hints[key]) else hints[key].__name__
+            raise ValueError(f"its recorded config has {key} = {value!r}, not a {expected}")
+    if "weights" in data:
+        try:
+            Weights.parse(data["weights"])
+        except ConfigError as exc:
+            raise ValueError(f"its recorded config has unusable weights: {exc}") from None
+    return cast(RecordedConfig, data)
+
+
+def _fits(value: object, hint: Any) -> bool:
+    if get_origin(hint) in (Union, types.UnionType):
+        return any(_fits(value, option) for option in get_args(hint))
+    if get_origin(hint) is list:
+        return isinstance(value, list) and all(_fits(v, get_args(hint)[0]) for v in value)
+    if hint is type(None):
+        return value is None
+    if isinstance(value, bool):
+        return hint is bool
+    if hint is float:
+        return isinstance(value, int | float)
+    return isinstance(value, hint)
+
+
+Versions = dict[str, str | None]
+"""Package name (and ``python``, ``git_revision``) -> version, None where not installed."""
+
+ADAPTIVE_ONLY_KEYS = ("wave", "threshold")
+"""Config keys that shape the results of an adaptive run only."""
+
+
+def results_config(config: Mapping[str, object]) -> dict[str, object]:
+    """The part of a run's recorded config that shapes its results, as compared on resume.
+
+    ``wave`` and ``threshold`` count only when ``adaptive`` is set: every run records them, with
+    the defaults of the version that started it, and a plain run must resume under a version
+    whose defaults moved.
+    """
+    if config.get("adaptive") is not None:
+        return dict(config)
+    return {k: v for k, v in config.items() if k not in ADAPTIVE_ONLY_KEYS}

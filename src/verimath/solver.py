@@ -11,12 +11,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
 from verimath.agent import run_sample
 from verimath.config import DEFAULT_SAMPLES, SolveOptions, agent_config, choose_tool_style
+from verimath.errors import (
+    ModelAuthError,
+    ModelNotFoundError,
+    SamplesFailedError,
+    VerimathError,
+    failure_message,
+)
 from verimath.grading import Grader
 from verimath.interpreter import Interpreter, Limits
 from verimath.models import ChatModel, resolve_model
@@ -24,8 +31,11 @@ from verimath.tally import adaptive_stop, candidates_of, vote_classes
 from verimath.trajectory import Trajectory
 from verimath.voting import VoteResult, vote
 
+_T = TypeVar("_T")
+
 __all__ = [
     "DEFAULT_SAMPLES",
+    "SampleFailure",
     "Solution",
     "SolveOptions",
     "agent_config",
@@ -38,23 +48,52 @@ __all__ = [
 
 
 @dataclass(frozen=True)
+class SampleFailure:
+    """A sample that raised instead of finishing: the others still vote."""
+
+    index: int
+    kind: str
+    """The class of the error (``ModelConnectionError``...)."""
+    message: str
+    error: BaseException = field(compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"index": self.index, "kind": self.kind, "error": self.message}
+
+
+@dataclass(frozen=True)
 class Solution:
-    """The voted answer of a problem and the samples behind it."""
+    """The voted answer of a problem and the samples behind it (failed samples apart)."""
 
     problem: str
     answer: str | None
     vote: VoteResult
     samples: tuple[Trajectory, ...]
+    failures: tuple[SampleFailure, ...] = ()
+    indices: tuple[int, ...] = ()
+    """The sample index of each of ``samples`` (they skip failed ones); empty: 0, 1, ..."""
+
+    def sample_index(self, position: int) -> int:
+        """The sample index of ``samples[position]`` (a vote class's member)."""
+        return self.indices[position] if self.indices else position
 
     def to_dict(self) -> dict[str, object]:
+        indices = [self.sample_index(i) for i in range(len(self.samples))]
         return {
             "problem": self.problem,
             "answer": self.answer,
             "weights": self.vote.weights.spec(),
             "samples_used": len(self.samples),
-            "votes": [c.to_dict() for c in vote_classes(self.vote, range(len(self.samples)))],
-            "samples": [t.summary() for t in self.samples],
+            "votes": [c.to_dict() for c in vote_classes(self.vote, indices)],
+            "samples": [
+                {"index": i, **t.summary()} for i, t in zip(indices, self.samples, strict=True)
+            ],
+            "failures": [f.to_dict() for f in self.failures],
         }
+
+
+UNUSABLE_MODEL = (ModelAuthError, ModelNotFoundError)
+"""Errors every other sample would meet too: they end a solve at once."""
 
 
 async def solve_with(
@@ -64,30 +103,71 @@ async def solve_with(
     problem: str,
     options: SolveOptions,
     on_sample: Callable[[int, Trajectory], None] | None = None,
+    on_failure: Callable[[SampleFailure], None] | None = None,
 ) -> Solution:
-    """Draw ``options.samples`` samples concurrently and vote; the parts are the caller's."""
+    """Draw ``options.samples`` samples concurrently and vote; the parts are the caller's.
+
+    A sample that raises is kept apart as a :class:`SampleFailure` and the others vote; only
+    an unusable model (key refused, no such model) or every sample failing ends the solve
+    with an error (the first sample's, or :class:`SamplesFailedError` around it).
+    """
     config = agent_config(model, options)
 
-    async def one(index: int) -> Trajectory:
-        with interpreter.session() as session:
-            trajectory = await run_sample(
-                model, session, problem, config, seed=options.seed + index
-            )
+    async def one(index: int) -> Trajectory | SampleFailure:
+        try:
+            with interpreter.session() as session:
+                trajectory = await run_sample(
+                    model, session, problem, config, seed=options.seed + index
+                )
+        except UNUSABLE_MODEL:
+            raise
+        except Exception as exc:  # one sample's failure must not end the solve
+            failure = SampleFailure(index, type(exc).__name__, failure_message(exc), exc)
+            if on_failure is not None:
+                on_failure(failure)
+            return failure
         if on_sample is not None:
             on_sample(index, trajectory)
         return trajectory
 
     same = functools.partial(grader.equivalent, dataset=options.dataset)
     samples: list[Trajectory] = []
+    indices: list[int] = []
+    failures: list[SampleFailure] = []
     policy = options.adaptive
     for wave in sample_waves(options):
-        samples += await asyncio.gather(*(one(i) for i in wave))
+        for index, outcome in zip(wave, await _all_or_none(one(i) for i in wave), strict=True):
+            if isinstance(outcome, SampleFailure):
+                failures.append(outcome)
+            else:
+                samples.append(outcome)
+                indices.append(index)
         if policy is not None and await adaptive_stop(
             samples, options.samples, options.weights, same, policy
         ):
             break
+    if not samples:
+        first = failures[0]
+        if isinstance(first.error, VerimathError):
+            raise first.error
+        raise SamplesFailedError(
+            f"all {len(failures)} samples failed; the first with {first.kind}: {first.message}"
+        ) from first.error
     result = await asyncio.to_thread(vote, candidates_of(samples), options.weights, same)
-    return Solution(problem, result.winner, result, tuple(samples))
+    return Solution(problem, result.winner, result, tuple(samples), tuple(failures), tuple(indices))
+
+
+async def _all_or_none(jobs: Iterable[Awaitable[_T]]) -> list[_T]:
+    """The results of ``jobs`` run concurrently; if one raises, the others are cancelled
+    (and waited for) before the error goes on."""
+    tasks = [asyncio.ensure_future(job) for job in jobs]
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def sample_waves(options: SolveOptions) -> list[range]:

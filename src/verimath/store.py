@@ -23,7 +23,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from verimath.datasets import Problem
 from verimath.errors import RunConfigMismatchError, StoreError
@@ -33,11 +33,15 @@ from verimath.run_records import (
     CellRecord,
     FailureRecord,
     ProblemRecord,
+    RecordedConfig,
     SampleRecord,
     SampleStats,
     TurnRecord,
+    Versions,
     VoteClassRecord,
     VoteRecord,
+    checked_config,
+    results_config,
 )
 from verimath.storage import WriterLock, guarded, open_for_reading, open_for_writing
 from verimath.trajectory import Trajectory
@@ -45,7 +49,7 @@ from verimath.verification import VerificationState
 
 __all__ = ["SCHEMA_VERSION", "RunStore", "VoteRecord", "request_key"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS problems (
@@ -87,8 +91,14 @@ CREATE TABLE IF NOT EXISTS responses (
 """
 
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {}
-"""Statements that bring a run file of schema version v (the key) to version v + 1."""
+def _add_failure_kinds(db: _GuardedConnection) -> None:
+    # Version 1 files made by 0.1 have no kind; later version 1 files may have added it.
+    if "kind" not in {row[1] for row in db.execute("PRAGMA table_info(failures)")}:
+        db.execute("ALTER TABLE failures ADD COLUMN kind TEXT")
+
+
+MIGRATIONS: dict[int, Callable[[_GuardedConnection], None]] = {1: _add_failure_kinds}
+"""What brings a run file of schema version v (the key) to version v + 1, in one transaction."""
 
 SAMPLE_COLUMNS = (
     "problem_id", "sample_index", "answer", "answer_method", "state", "evidence", "grade",
@@ -104,6 +114,7 @@ CELL_COLUMNS = (
     "problem_id, sample_index, cell_index, turn_index, code, output, status, duration_s, cpu_s"
 )
 _Record = TypeVar("_Record")
+_CHANGED_OUTSIDE = "the file was changed by something other than verimath. Start a new run (--new)."
 
 
 def request_key(request: Mapping[str, object]) -> str:
@@ -140,8 +151,6 @@ class RunStore:
         try:
             if not readonly:
                 self._db.executescript(SCHEMA)
-                if "kind" not in self._columns("failures"):  # a run from before failure kinds
-                    self._db.execute("ALTER TABLE failures ADD COLUMN kind TEXT")
             self._check_schema(readonly)
         except BaseException:
             self.close()
@@ -170,6 +179,13 @@ class RunStore:
                 f"{self.path} is not a verimath run (no config in a meta table); pass a file "
                 "written by 'verimath eval'"
             )
+        if found is None and is_run:
+            found = 1  # the first runs recorded no version
+        if found is not None and (type(found) is not int or found < 1):
+            raise StoreError(
+                f"{self.path}: its schema_version ({found!r}) is not a version number; "
+                + _CHANGED_OUTSIDE
+            )
         if found is not None and found > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path} is a run of schema version {found}, written by a newer verimath; "
@@ -184,8 +200,7 @@ class RunStore:
         with older files as they are: nothing is written to a file opened for reading)."""
         with self._transaction():
             for version in range(found, SCHEMA_VERSION):
-                for statement in MIGRATIONS[version]:
-                    self._db.execute(statement)
+                MIGRATIONS[version](self._db)
             self.set_meta("schema_version", SCHEMA_VERSION)
 
     def close(self) -> None:
@@ -217,20 +232,24 @@ class RunStore:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def config(self) -> dict[str, Any]:
+    def config(self) -> RecordedConfig:
         """The run's recorded config (empty before ``bind_config``)."""
-        config: dict[str, Any] = self.meta("config") or {}
-        return config
+        try:
+            return checked_config(self.meta("config") or {})
+        except ValueError as exc:
+            raise StoreError(f"{self.path}: {exc}; {_CHANGED_OUTSIDE}") from None
 
-    def versions(self) -> dict[str, Any]:
+    def versions(self) -> Versions:
         """The package versions recorded when the run started."""
-        versions: dict[str, Any] = self.meta("versions") or {}
-        return versions
+        versions = self.meta("versions") or {}
+        if not isinstance(versions, dict):
+            raise StoreError(f"{self.path}: its recorded versions are not a JSON object")
+        return {str(k): None if v is None else str(v) for k, v in versions.items()}
 
     def set_meta(self, key: str, value: Any) -> None:
         self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
 
-    def bind_config(self, config: dict[str, Any], versions: dict[str, Any]) -> bool:
+    def bind_config(self, config: RecordedConfig, versions: Versions) -> bool:
         """Record the run's config, or check it equals the recorded one; True when resuming."""
         recorded = self.meta("config")
         if recorded is None:
@@ -240,9 +259,14 @@ class RunStore:
                 self.set_meta("versions", versions)
                 self.set_meta("created_at", time.time())
             return False
-        if recorded != config:
-            changed = sorted(k for k in {*recorded, *config} if recorded.get(k) != config.get(k))
-            details = "; ".join(f"{k}: {recorded.get(k)!r} -> {config.get(k)!r}" for k in changed)
+        try:
+            checked_config(recorded)
+        except ValueError as exc:
+            raise StoreError(f"{self.path}: {exc}; {_CHANGED_OUTSIDE}") from None
+        before, now = results_config(recorded), results_config(cast(dict[str, object], config))
+        if before != now:
+            changed = sorted(k for k in {*before, *now} if before.get(k) != now.get(k))
+            details = "; ".join(f"{k}: {before.get(k)!r} -> {now.get(k)!r}" for k in changed)
             raise RunConfigMismatchError(
                 f"{self.path} holds a run with a different config ({details}). Rerun with the "
                 "same options to resume it, pass --new to start over (the old file is kept "

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Literal
 
 from verimath.errors import ConfigError, InputError
 from verimath.grading.extraction import boxed_contents
-from verimath.models.tools import fenced_cells
+from verimath.models.transcripts import RecordedSample
 
 __all__ = [
     "CodeStep",
@@ -34,9 +33,7 @@ __all__ = [
     "Verification",
     "VerificationState",
     "read_verification",
-    "trace_from_fenced_text",
-    "trace_from_mathcoder",
-    "trace_from_tora",
+    "recorded_trace",
 ]
 
 Medium = Literal["code", "text"]
@@ -494,7 +491,7 @@ def read_verification(trace: Trace, medium: Medium = "code") -> Verification:
     return _Reader(trace, medium).run()
 
 
-# --- adapters from recorded formats ------------------------------------------------------------
+# --- recorded solutions ------------------------------------------------------------------------
 
 
 def _status_from_output(output: str) -> str:
@@ -503,61 +500,25 @@ def _status_from_output(output: str) -> str:
     return "error" if _ERROR_OUTPUT.search(output) else "ok"
 
 
-def trace_from_mathcoder(record: Mapping[str, Any]) -> Trace:
-    """Adapt one MathCoder output record (``debug_result`` roles text/code/execution)."""
-    try:
-        messages = [(m["role"], m["content"]) for m in record["debug_result"]]
-    except (KeyError, TypeError) as exc:
-        raise InputError(f"not a MathCoder record ({exc!r})", field="debug_result") from exc
-    answer = record.get("completion")
-    body = [(role, content) for role, content in messages if role not in ("system", "user")]
-    if body and body[-1][0] == "text" and str(body[-1][1]).strip() == str(answer).strip():
-        body = body[:-1]  # MathCoder appends the extracted answer as a last text message
-    steps: list[Step] = []
-    for j, (role, content) in enumerate(body):
-        if role == "text":
-            steps.append(TextStep(content))
-        elif role == "code":
-            ran = j + 1 < len(body) and body[j + 1][0] == "execution"
-            output = body[j + 1][1] if ran else ""
-            steps.append(
-                CodeStep(content, output, _status_from_output(output) if ran else "not_run")
-            )
-        elif role != "execution":
-            raise InputError(f"unknown role {role!r} in message {j}", field="debug_result")
-    return Trace(tuple(steps), None if answer is None else str(answer))
+def recorded_trace(sample: RecordedSample) -> Trace:
+    """The trace of a recorded solution (ToRA, MathCoder, ...; read by
+    :mod:`verimath.models.transcripts`).
 
-
-def trace_from_fenced_text(text: str, answer: str | None = None) -> Trace:
-    """Split a fenced-text completion (```python / ```output blocks, ToRA style) into steps.
-
-    Without ``answer``, the content of the last ``\\boxed{}`` is used.
+    A cell's status comes from its recorded output (see ``docs/verification.md``); a cell with
+    none was not run. The answer is the recorded one, else the last ``\\boxed{}`` content.
     """
     steps: list[Step] = []
-    position = 0
-    for cell in fenced_cells(text):
-        if text[position : cell.start].strip():
-            steps.append(TextStep(text[position : cell.start].strip()))
-        status = "not_run" if cell.output is None else _status_from_output(cell.output)
-        steps.append(CodeStep(cell.code, (cell.output or "").strip(), status))
-        position = cell.output_end
-    if text[position:].strip():
-        steps.append(TextStep(text[position:].strip()))
+    blocks = sample.blocks
+    for j, block in enumerate(blocks):
+        if block.role == "text" and block.content.strip():
+            steps.append(TextStep(block.content.strip()))
+        elif block.role == "code":
+            ran = j + 1 < len(blocks) and blocks[j + 1].role == "output"
+            output = blocks[j + 1].content if ran else ""
+            status = _status_from_output(output) if ran else "not_run"
+            steps.append(CodeStep(block.content, output.strip(), status))
+    answer = sample.answer
     if answer is None:
-        boxed = boxed_contents(text)
+        boxed = boxed_contents("\n".join(block.content for block in blocks))
         answer = boxed[-1] if boxed else None
     return Trace(tuple(steps), answer)
-
-
-def trace_from_tora(record: Mapping[str, Any]) -> Trace:
-    """Adapt a ToRA output record (``code``/``pred`` lists) or corpus example (``messages``)."""
-    if isinstance(record.get("code"), Sequence) and record["code"]:
-        preds = record.get("pred") or [None]
-        return trace_from_fenced_text(
-            str(record["code"][0]), None if preds[0] is None else str(preds[0])
-        )
-    messages = record.get("messages")
-    if not isinstance(messages, Sequence):
-        raise InputError("not a ToRA record: needs 'code' or 'messages'", field="code")
-    text = "\n".join(m["content"] for m in messages if m.get("role") == "assistant")
-    return trace_from_fenced_text(text)

@@ -117,3 +117,6 @@ def test_report_shows_samples_spent(tmp_path: Path) -> None:
     assert adaptive["saved"] == 1 / 8
     assert adaptive["adaptive"] == "exact"
     assert {int(k): v for k, v in adaptive["by_spent"].items()} == {3: [1.0, 1], 4: [1.0, 1]}
+    failures = report["sections"]["failures"]["data"]
+    for figures in failures.values():  # samples an adaptive run did not need are not missing
+        assert (figures["missing"], figures["unvoted"], figures["failures"]) == (0, 0, 0)

@@ -4,13 +4,21 @@ the clear errors a user gets instead of tracebacks."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from click.testing import CliRunner
 
+import verimath
+from tests.cli.cli_helpers import error_line, run_cli
+from tests.models.chat_fault_server import OK, FaultyChatServer, status
 from tests.shared import TRANSCRIPTS
 from verimath.cli import cli, main
+from verimath.cli.options import EXIT_INCOMPLETE
+from verimath.errors import SamplesFailedError
+from verimath.models import FENCED, ChatModel
 
 PROBLEM = "What is the sum of the squares of the first ten positive integers?"
 SAMPLES = [
@@ -160,3 +168,57 @@ def test_solve_replays_a_tora_transcript_with_real_execution() -> None:
     [sample] = solution["samples"]
     assert sample["code_executions"] == 1
     assert sample["verification"] == "Uncertain"  # ToRA never checks its answers
+
+
+ECHOED = "Add 41 and 1. \\boxed{42}"
+
+
+def solve_args(base_url: str, *extra: str) -> list[str]:
+    model = f"openai:tiny@{base_url}"
+    return ["solve", ECHOED, "--model", model, "-k", "4", "--retries", "0", *extra]
+
+
+def test_one_failing_sample_does_not_end_the_solve() -> None:
+    with FaultyChatServer([OK, status(500), OK, OK]) as server:
+        shown = run_cli(*solve_args(server.base_url))
+    with FaultyChatServer([OK, status(500), OK, OK]) as server:
+        as_json = run_cli(*solve_args(server.base_url, "--json"))
+    assert shown.returncode == EXIT_INCOMPLETE, shown.stderr
+    assert "Traceback" not in shown.stderr
+    said = " ".join(shown.stderr.split())
+    assert re.search(r"sample [1-4] failed: ModelConnectionError: .*HTTP 500", said)
+    assert "1 of 4 samples failed" in said
+    assert "final answer: 42" in shown.stdout
+    assert as_json.returncode == EXIT_INCOMPLETE, as_json.stderr
+    solution = json.loads(as_json.stdout)
+    assert (solution["answer"], solution["samples_used"]) == ("42", 3)
+    [failure] = solution["failures"]
+    assert failure["kind"] == "ModelConnectionError" and "HTTP 500" in failure["error"]
+    assert failure["index"] not in [s["index"] for s in solution["samples"]]
+    members = sorted(i for vote in solution["votes"] for i in vote["samples"])
+    assert members == sorted(s["index"] for s in solution["samples"])
+
+
+def test_every_sample_failing_is_one_line() -> None:
+    with FaultyChatServer(default=status(500)) as server:
+        result = run_cli(*solve_args(server.base_url))
+    line = error_line(result)
+    assert "HTTP 500" in line and server.base_url in line
+
+
+class _Broken(ChatModel):
+    """A model plugin with a bug: every call raises something that is not verimath's."""
+
+    name = "broken"
+    tool_styles = frozenset({FENCED})
+
+    async def generate(self, *args: object, **kwargs: object) -> NoReturn:
+        raise RuntimeError("plugin bug")
+
+
+def test_samples_failing_with_foreign_errors_name_the_first() -> None:
+    model = _Broken()
+    with pytest.raises(
+        SamplesFailedError, match="all 2 samples failed; the first with RuntimeError"
+    ):
+        verimath.solve(PROBLEM, model, samples=2)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -57,11 +59,38 @@ def test_a_worker_past_its_deadline_is_killed_and_replaced() -> None:
         verdict = pool.submit("5", TOWER).result(timeout=60)
         elapsed = time.perf_counter() - started
         assert verdict.status is Status.TIMEOUT
-        assert verdict.detail == f"timed out after {TIMEOUT:g} s"
+        assert verdict.detail == f"timed out after {TIMEOUT:g} s of CPU time"
         assert elapsed >= TIMEOUT * 0.9  # no upper bound: a busy machine schedules late
         assert pool.kills == 1
         assert pool.submit("2", "2.0").result(timeout=60).status is Status.CORRECT
     finally:
+        pool.close()
+
+
+def test_a_verdict_does_not_depend_on_how_busy_the_machine_is() -> None:
+    """The limit is CPU time: a comparison that needs a fraction of it gets its verdict even
+    when CPU hogs on the worker's core stretch its wall-clock time well past the limit."""
+    slow = (r"\sin^2 x+\cos^2 x", "1")  # about half a CPU second of SymPy
+    others = _worker_pids()
+    pool = WorkerPool(1, 2.0, 2048, warm=False)
+    hogs: list[subprocess.Popen[bytes]] = []
+    try:
+        pool.submit("1", "1").result(timeout=60)
+        [worker] = _worker_pids() - others
+        core = {min(os.sched_getaffinity(0))}
+        os.sched_setaffinity(worker, core)
+        hog = f"import os; os.sched_setaffinity(0, {core!r})\nwhile True: pass"
+        hogs = [subprocess.Popen([sys.executable, "-c", hog]) for _ in range(6)]
+        before, started = pool.worker_cpu, time.perf_counter()
+        verdict = pool.submit(*slow).result(timeout=120)
+        cpu, wall = pool.worker_cpu - before, time.perf_counter() - started
+        assert verdict.status is Status.CORRECT, (verdict, cpu, wall)
+        assert pool.kills == 0
+        assert wall > cpu  # the hogs did take the core (a ratio, not a time)
+    finally:
+        for process in hogs:
+            process.kill()
+            process.wait()
         pool.close()
 
 

@@ -245,3 +245,40 @@ def test_bad_transcript_lines_name_file_and_line(tmp_path: Path) -> None:
     path.write_text("not json\n")
     with pytest.raises(InputError, match=r":1: not JSON"):
         load_transcripts(path)
+
+
+@pytest.mark.parametrize(
+    ("record", "complaint"),
+    [
+        ({"question": "q", "code": "not a list"}, "tora format: field 'code' must be a list"),
+        ({"question": "q", "code": []}, "tora format: field 'code' holds no completion"),
+        ({"question": ["q"], "code": ["a"]}, "tora format: field 'question' must be a string"),
+        ({"question": "q", "code": ["a"], "pred": "7"}, "tora format: field 'pred' must be a list"),
+        (
+            {"gt": "1", "messages": [{"role": "assistant", "content": "a"}]},
+            "tora-corpus format: field 'messages' holds no user message",
+        ),
+        (
+            {"gt": "1", "messages": [{"role": "user"}]},
+            "tora-corpus format: field 'messages' has message 0 without",
+        ),
+        (
+            {"debug_result": [{"role": "user", "content": "q"}], "ground_truth": "7"},
+            "mathcoder format: field 'ground_truth' must be an object",
+        ),
+        (
+            {"debug_result": [{"role": "user", "content": "q"}, {"role": "tool", "content": ""}]},
+            "mathcoder format: field 'debug_result' has message 1 of unknown role 'tool'",
+        ),
+        ({"problem": 1, "turns": ["a"]}, "verimath format: field 'problem' must be a string"),
+    ],
+)
+def test_malformed_records_name_file_line_and_field(
+    tmp_path: Path, record: dict, complaint: str
+) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"problem": "q", "turns": ["a"]}\n' + json.dumps(record) + "\n")
+    with pytest.raises(InputError, match=rf"{re.escape(str(path))}:2: record does not fit the "):
+        load_transcripts(path)
+    with pytest.raises(InputError, match=re.escape(complaint)):
+        load_transcripts(path)

@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import Any
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = (
+HEADLESS_FLAGS = (
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -30,8 +30,9 @@ FLAGS = (
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--remote-debugging-pipe",
 )
+"""A headless Chromium that stays off the network on its own (no updates, sync, QUIC)."""
+FLAGS = (*HEADLESS_FLAGS, "--remote-debugging-pipe")
 
 
 def _high(fd: int) -> int:

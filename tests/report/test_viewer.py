@@ -8,7 +8,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import struct
 import subprocess
 import sys
@@ -20,20 +19,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from tests.report.browser import CHROMIUM, HEADLESS_FLAGS
 from tests.report.conftest import MATH_PROBLEMS, XSS_CODE, XSS_TEXT
 from verimath.cli import cli
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-)
 NT = "Number Theory"
 
 
@@ -128,7 +117,7 @@ def test_revision_requests_show_as_notes(page: Path) -> None:
 def chromium(url: str, profile: Path, screenshot: Path | None = None) -> str:
     """The DOM after load, as headless Chromium serialises it."""
     assert CHROMIUM is not None
-    args = [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=1400,1000"]
+    args = [CHROMIUM, *HEADLESS_FLAGS, f"--user-data-dir={profile}", "--window-size=1400,1000"]
     if screenshot is not None:
         args.append(f"--screenshot={screenshot}")
     result = subprocess.run(

@@ -12,7 +12,13 @@ from typing import Any
 import click
 from rich.console import Console
 
-from verimath.cli.options import limits_from, method_options, sandbox_options, solve_options_from
+from verimath.cli.options import (
+    EXIT_INCOMPLETE,
+    limits_from,
+    method_options,
+    sandbox_options,
+    solve_options_from,
+)
 from verimath.cli.progress import DEFAULT_LOG_INTERVAL, EvalProgressDisplay
 from verimath.cli.summary_view import print_summary
 from verimath.config import DEFAULT_CONCURRENCY, RunConfig
@@ -147,10 +153,6 @@ def command(
         print_endpoints(Console(), list(result.endpoints))
     if result.summary.incomplete:
         raise click.exceptions.Exit(EXIT_INCOMPLETE)
-
-
-EXIT_INCOMPLETE = 3
-"""Exit code of a run that ended with samples missing (they failed; a rerun retries them)."""
 
 
 class ConsoleMonitor:

@@ -17,6 +17,11 @@ if TYPE_CHECKING:
 DEFAULT_LIMITS = Limits()
 
 
+EXIT_INCOMPLETE = 3
+"""Exit code of an eval or solve that ended with samples missing (they failed; an eval rerun
+retries them)."""
+
+
 def sandbox_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """``--timeout``, ``--memory-mb``, ``--max-output`` and ``--unsafe-no-sandbox`` for commands
     that run code.

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from verimath.interpreter.sandbox.capture import escape_controls
-from verimath.solver import Solution
+from verimath.solver import SampleFailure, Solution
 from verimath.trajectory import Trajectory
 from verimath.verification import CodeStep, TextStep
 
@@ -66,6 +66,12 @@ def render_sample(console: Console, index: int, trajectory: Trajectory) -> None:
     console.print(Panel(Group(*parts), title=f"sample {index + 1}", title_align="left"))
 
 
+def render_failure(console: Console, failure: SampleFailure) -> None:
+    """Print one sample that failed (the others still vote)."""
+    message = escape_controls(f"{failure.kind}: {failure.message}")
+    console.print(Text.assemble((f"sample {failure.index + 1} failed: ", "bold red"), message))
+
+
 def render_votes(console: Console, solution: Solution) -> None:
     """Print the vote table and the final answer."""
     table = Table(title=f"votes (weights T,U,F = {solution.vote.weights.spec()})")
@@ -78,7 +84,7 @@ def render_votes(console: Console, solution: Solution) -> None:
             str(answer_class.counts.true),
             str(answer_class.counts.uncertain),
             str(answer_class.counts.false),
-            ", ".join(str(i + 1) for i in answer_class.members),
+            ", ".join(str(solution.sample_index(i) + 1) for i in answer_class.members),
         )
     console.print(table)
     answer = escape_controls(str(solution.answer))

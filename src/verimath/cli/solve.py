@@ -9,8 +9,14 @@ from typing import Any
 import click
 from rich.console import Console
 
-from verimath.cli.options import limits_from, method_options, sandbox_options, solve_options_from
-from verimath.cli.render import render_sample, render_votes
+from verimath.cli.options import (
+    EXIT_INCOMPLETE,
+    limits_from,
+    method_options,
+    sandbox_options,
+    solve_options_from,
+)
+from verimath.cli.render import render_failure, render_sample, render_votes
 from verimath.config import SolveOptions, http_model_options
 from verimath.interpreter import Limits
 from verimath.solver import Solution, solve_with, solver_parts
@@ -42,8 +48,15 @@ def command(
     solution = asyncio.run(_solve(problem, model, options, limits, model_options, console))
     if as_json:
         click.echo(json.dumps(solution.to_dict(), ensure_ascii=False))
-        return
-    render_votes(console, solution)
+    else:
+        render_votes(console, solution)
+    if solution.failures:
+        failed, drawn = len(solution.failures), len(solution.failures) + len(solution.samples)
+        Console(stderr=True).print(
+            f"{failed} of {drawn} samples failed (shown above); the answer is the vote of the "
+            f"other {len(solution.samples)}"
+        )
+        raise click.exceptions.Exit(EXIT_INCOMPLETE)
 
 
 async def _solve(
@@ -67,4 +80,5 @@ async def _solve(
                 problem,
                 options,
                 on_sample=lambda index, trajectory: render_sample(console, index, trajectory),
+                on_failure=lambda failure: render_failure(Console(stderr=True), failure),
             )

@@ -140,8 +140,10 @@ ToRA graders), it says so; each such rule is pinned by a case in tests/grading.
   (math-verify's ``verify(gold, pred)``); e.g. a reference ``y = 2x + 3`` accepts ``2x + 3``.
   ``Grader.equivalent`` is symmetric: it orders the pair canonically first.
 * **Limits.** Answers over 2,000 characters are never parsed (``unparseable`` unless
-  identical); a worker may use 2 GiB of memory and ``timeout`` seconds (default 5) per
-  comparison: it interrupts itself at 80% of that, and is killed and replaced at 100%.
+  identical); a worker may use 2 GiB of memory and ``timeout`` seconds (default 5) of CPU
+  time per comparison: it interrupts itself at 80% of that, and is killed and replaced at
+  100%. CPU time, not wall-clock time, so a grade does not depend on how busy the machine is
+  (only a worker starved for 10 times the timeout in wall-clock time is given up on).
 
 Unparseable grades say which step failed (``GradeResult.unparseable_reason``): no answer
 found, a box never closed, an empty prediction, the reference, or the answer a method

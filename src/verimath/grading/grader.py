@@ -29,7 +29,7 @@ from verimath.grading.status import GradeResult, Status, Verdict
 __all__ = ["DEFAULT_TIMEOUT", "GradeRequest", "Grader", "GraderStats"]
 
 DEFAULT_TIMEOUT = 5.0
-"""Seconds one comparison may take before its worker is killed."""
+"""CPU seconds one comparison may take before its worker is killed."""
 DEFAULT_CACHE_SIZE = 100_000
 """Verdicts kept in memory."""
 DEFAULT_MEMORY_MB = 2048

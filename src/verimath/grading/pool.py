@@ -1,10 +1,12 @@
-"""A pool of grading worker processes with a hard timeout per comparison.
+"""A pool of grading worker processes with a hard CPU-time limit per comparison.
 
 Each worker is owned by one lane thread, which takes jobs from a shared queue, sends them
-to its worker and waits at most ``timeout`` seconds for the reply. A worker that misses its
-deadline is killed (SIGKILL) and replaced; the job is answered ``timeout`` and the other
-lanes are not affected. ``submit`` returns a ``concurrent.futures.Future``, so the pool can
-be used from any number of threads and, through ``asyncio.wrap_future``, from asyncio.
+to its worker and waits for the reply until the worker has spent ``timeout`` CPU seconds on
+it (or, on a machine so busy that the worker hardly runs, ``WALL_BACKSTOP`` times that in
+wall-clock seconds). A worker that misses its limit is killed (SIGKILL) and replaced; the
+job is answered ``timeout`` and the other lanes are not affected. ``submit`` returns a
+``concurrent.futures.Future``, so the pool can be used from any number of threads and,
+through ``asyncio.wrap_future``, from asyncio.
 """
 
 from __future__ import annotations
@@ -33,11 +35,17 @@ SOFT_TIMEOUT_SHARE = 0.8
 """The worker interrupts itself after this share of the timeout; the pool kills it at 100%.
 (Above 1 the pool always kills first: tests use that to exercise the kill.)"""
 KILL_MARGIN = 0.05
-"""Seconds before the timeout at which a worker is killed, so the verdict is in on time."""
+"""CPU seconds before the timeout at which a worker is killed."""
+WALL_BACKSTOP = 10.0
+"""A comparison still running after this many times the timeout in wall-clock seconds is
+killed whatever CPU time it had: a machine that starves a worker that much gets no verdict."""
+POLL_S = 0.05
+"""How often the pool reads a busy worker's CPU time."""
 CLOSE_GRACE = 2.0
 """Seconds a worker gets to exit on its own when the pool closes."""
 
 _Job = tuple[str, str, "Future[Verdict]"]
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class WorkerPool:
@@ -45,7 +53,9 @@ class WorkerPool:
 
     Args:
         workers: number of worker processes (and lanes).
-        timeout: seconds per comparison, counted from the moment a worker receives it.
+        timeout: CPU seconds per comparison, counted from the moment a worker receives it.
+            CPU time, not wall-clock time, so that a verdict does not depend on how busy the
+            machine is (a grade is the same on a loaded laptop and an idle server).
         memory_mb: address-space cap per worker (0: none).
         soft_timeout_share: when the worker interrupts itself, as a share of ``timeout``.
         warm: warm each lane's first worker up on typical answers (faster afterwards).
@@ -151,14 +161,19 @@ class WorkerPool:
 
     def _compare(self, worker: _Worker, gold: str, pred: str) -> tuple[Verdict, _Worker | None]:
         """Run one comparison; returns the verdict and the worker to use next (None: dead)."""
-        started = time.monotonic()
-        deadline = started + self.timeout - min(KILL_MARGIN, self.timeout / 10)
-        reply = worker.request(gold, pred, self.soft_timeout, deadline)
+        cpu_limit = self.timeout - min(KILL_MARGIN, self.timeout / 10)
+        wall_deadline = time.monotonic() + self.timeout * WALL_BACKSTOP
+        reply = worker.request(gold, pred, self.soft_timeout, cpu_limit, wall_deadline)
         if reply is None:
+            starved = time.monotonic() >= wall_deadline
             worker.kill()
             with self._lock:
                 self.kills += 1
-            return Verdict(Status.TIMEOUT, f"timed out after {self.timeout:g} s"), None
+            if starved:
+                detail = f"no verdict after {self.timeout * WALL_BACKSTOP:g} s (machine overloaded)"
+            else:
+                detail = f"timed out after {self.timeout:g} s of CPU time"
+            return Verdict(Status.TIMEOUT, detail), None
         verdict = Verdict(Status(reply["status"]), reply["detail"])
         with self._lock:
             self.worker_cpu += float(reply.get("cpu", 0.0))
@@ -211,9 +226,10 @@ class _Worker:
             )
 
     def request(
-        self, gold: str, pred: str, soft_timeout: float, deadline: float
+        self, gold: str, pred: str, soft_timeout: float, cpu_limit: float, wall_deadline: float
     ) -> CompareReply | None:
-        """Send one comparison; the reply, or None if the deadline passed or the worker died."""
+        """Send one comparison; the reply, or None once it has used ``cpu_limit`` CPU seconds
+        or ``wall_deadline`` passed (the worker is then to be killed)."""
         request: CompareRequest = {"gold": gold, "pred": pred, "soft_timeout": soft_timeout}
         message = json.dumps(request)
         try:
@@ -222,11 +238,25 @@ class _Worker:
             self.process.stdin.flush()
         except (BrokenPipeError, OSError):
             return _died(self.process)
-        line = self._read_line(deadline)
-        if line is None:
-            return _died(self.process) if self._eof else None
-        reply: CompareReply = json.loads(line)
-        return reply
+        cpu_deadline = self.cpu_seconds() + cpu_limit
+        while True:
+            line = self._read_line(min(time.monotonic() + POLL_S, wall_deadline))
+            if line is not None:
+                reply: CompareReply = json.loads(line)
+                return reply
+            if self._eof:
+                return _died(self.process)
+            if time.monotonic() >= wall_deadline or self.cpu_seconds() >= cpu_deadline:
+                return None
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user and system) the worker process has used so far."""
+        try:
+            with open(f"/proc/{self.process.pid}/stat", "rb") as stat:
+                fields = stat.read().rpartition(b")")[2].split()
+            return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+        except (OSError, IndexError, ValueError):  # gone: the next read sees end of output
+            return 0.0
 
     def kill(self) -> None:
         if self.alive:

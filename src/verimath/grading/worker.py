@@ -5,10 +5,11 @@ Protocol, one JSON object per line: the worker first writes ``{"ready": true}`` 
 "soft_timeout"}`` with ``{"status", "detail", "cpu"}`` (CPU seconds spent) and, when it must
 not be reused (after a memory error), ``"retire": true``. End of input ends the worker.
 
-Three layers keep one comparison from hurting the others: an alarm here (``soft_timeout``)
-that interrupts slow pure-Python work; an address-space limit that turns a runaway integer
-into a MemoryError; and the pool, which kills this process when even the alarm does not
-help (e.g. a single huge C-level big-integer operation).
+Three layers keep one comparison from hurting the others: an alarm here after
+``soft_timeout`` seconds of this process's CPU time (not wall-clock time: a verdict must not
+depend on how busy the machine is) that interrupts slow pure-Python work; an address-space
+limit that turns a runaway integer into a MemoryError; and the pool, which kills this
+process when even the alarm does not help (e.g. a single huge C-level big-integer operation).
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ def main() -> None:
         _send(protocol, {"ready": False, "error": traceback.format_exc()})
         return
     _send(protocol, {"ready": True})
-    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.signal(signal.SIGPROF, _on_alarm)
     for line in sys.stdin:
         request: CompareRequest = json.loads(line)
         reply = _handle(compare, request)
@@ -136,21 +137,21 @@ def _handle(compare: Compare, request: CompareRequest) -> CompareReply:
 
 
 def _compare_once(compare: Compare, request: CompareRequest) -> CompareReply:
-    signal.setitimer(signal.ITIMER_REAL, float(request["soft_timeout"]))
+    signal.setitimer(signal.ITIMER_PROF, float(request["soft_timeout"]))
     try:
         verdict = compare(request["gold"], request["pred"])
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.setitimer(signal.ITIMER_PROF, 0)
         return {"status": verdict.status.value, "detail": verdict.detail}
     except _SoftTimeout:
         return {"status": "timeout", "detail": "timed out (interrupted in the worker)"}
     except MemoryError:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.setitimer(signal.ITIMER_PROF, 0)
         return {"status": "timeout", "detail": "memory limit exceeded", "retire": True}
     except RecursionError:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.setitimer(signal.ITIMER_PROF, 0)
         return {"status": "unparseable", "detail": "nested too deeply to compare"}
     except Exception as exc:  # a bug in a library must not take the worker down
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.setitimer(signal.ITIMER_PROF, 0)
         return {"status": "unparseable", "detail": f"comparison failed: {exc!r}"[:300]}
 
 

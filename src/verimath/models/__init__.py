@@ -35,7 +35,7 @@ from verimath.models.tools import (
     fence_output,
     tool_call_code,
 )
-from verimath.models.transcripts import RecordedProblem, RecordedSample, load_transcripts
+from verimath.models.transcripts import Block, RecordedProblem, RecordedSample, load_transcripts
 
 __all__ = [
     "DEFAULT_LOCAL_MODEL",
@@ -45,6 +45,7 @@ __all__ = [
     "OUTPUT_FENCE",
     "PYTHON_TOOL",
     "TOOL_STYLES",
+    "Block",
     "ChatModel",
     "Completion",
     "GenerateConfig",

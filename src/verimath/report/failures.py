@@ -60,7 +60,8 @@ def failures_section(runs: Sequence[Run]) -> Section:
         for key, label, _ in CATEGORIES
     ]
     rows.append(("sample failures (errors)", *(str(len(r.failures)) for r in runs)))
-    rows.append(("samples missing", *(str(data[r.label]["missing"]) for r in runs)))
+    rows.append(("samples missing after a failure", *(str(r.missing) for r in runs)))
+    rows.append(("problems not voted yet", *(str(data[r.label]["unvoted"]) for r in runs)))
     cells = [
         (status, *(str(data[r.label]["cells"].get(status, 0)) for r in runs))
         for status in CELL_STATUSES
@@ -86,10 +87,11 @@ def _run_data(run: Run) -> dict[str, Any]:
     cells: Counter[str] = Counter()
     for sample in samples:
         cells.update(sample.cell_statuses)
-    errors = Counter(_first_line(f.error) for f in run.failures).most_common(3)
+    errors = Counter(_first_line(f.described) for f in run.failures).most_common(3)
     return {
         "samples": len(samples),
-        "missing": len(run.problems) * run.k - len(samples),
+        "missing": run.missing,
+        "unvoted": sum(p.problem_id not in run.votes for p in run.problems),
         "categories": {key: sum(test(s) for s in samples) for key, _, test in CATEGORIES},
         "grades": dict(Counter(s.grade for s in samples)),
         "stop_reasons": dict(Counter(s.stop_reason for s in samples)),

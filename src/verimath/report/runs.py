@@ -7,31 +7,28 @@ read with one aggregate query each, not per sample.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from verimath.grading import Status
-from verimath.run_records import SampleStats, VoteRecord
+from verimath.run_records import (
+    FailureRecord,
+    ProblemRecord,
+    RecordedConfig,
+    SampleStats,
+    Versions,
+    VoteRecord,
+)
 from verimath.store import RunStore
 from verimath.verification import VerificationState
 from verimath.voting import Weights
 
-__all__ = ["FailureRow", "ProblemRow", "Run", "SampleRow", "load_run"]
+__all__ = ["ProblemRow", "Run", "SampleRow", "load_run"]
 
-
-@dataclass(frozen=True)
-class ProblemRow:
-    """One problem of the run, in run order."""
-
-    problem_id: str
-    position: int
-    question: str
-    gold: str
-    dataset: str
-    subject: str | None
-    level: int | None
+ProblemRow = ProblemRecord
+"""One problem of the run, in run order (``position`` counts from 0 in that order)."""
 
 
 @dataclass(frozen=True)
@@ -65,26 +62,19 @@ class SampleRow:
 
 
 @dataclass(frozen=True)
-class FailureRow:
-    """A sample attempt that failed (a model or infrastructure error), as recorded."""
-
-    problem_id: str
-    index: int
-    error: str
-
-
-@dataclass(frozen=True)
 class Run:
     """Everything a report reads from one run file."""
 
     path: Path
-    config: dict[str, Any]
-    versions: dict[str, Any]
+    config: RecordedConfig
+    versions: Versions
     problems: tuple[ProblemRow, ...]
     samples: dict[str, tuple[SampleRow, ...]]
     """By problem id, in sample order; problems without samples are absent."""
     votes: dict[str, VoteRecord]
-    failures: tuple[FailureRow, ...]
+    failures: tuple[FailureRecord, ...]
+    missing: int = 0
+    """Samples still missing after a failure (a rerun retries them)."""
     label: str = ""
     """The row label in side-by-side tables (set by :func:`verimath.report.labels.label_runs`)."""
 
@@ -120,10 +110,7 @@ def load_run(path: str | Path) -> Run:
     with RunStore.read(path) as store:
         config = store.config()
         k = int(config.get("samples", 1))
-        problems = tuple(
-            ProblemRow(p.problem_id, i, p.question, p.gold, p.dataset, p.subject, p.level)
-            for i, p in enumerate(store.problems())
-        )
+        problems = tuple(dataclasses.replace(p, position=i) for i, p in enumerate(store.problems()))
         return Run(
             path=path,
             config=config,
@@ -131,12 +118,8 @@ def load_run(path: str | Path) -> Run:
             problems=problems,
             samples=_samples(store, k),
             votes={v.problem_id: v for v in store.votes()},
-            failures=tuple(
-                FailureRow(
-                    f.problem_id, f.sample_index, f"{f.kind}: {f.error}" if f.kind else f.error
-                )
-                for f in store.failures()
-            ),
+            failures=tuple(store.failures()),
+            missing=sum(1 for _, index, _, _ in store.missing_failures() if index < k),
         )
 
 
