@@ -80,7 +80,9 @@ def test_a_verdict_does_not_depend_on_how_busy_the_machine_is() -> None:
         core = {min(os.sched_getaffinity(0))}
         os.sched_setaffinity(worker, core)
         hog = f"import os; os.sched_setaffinity(0, {core!r})\nwhile True: pass"
-        hogs = [subprocess.Popen([sys.executable, "-c", hog]) for _ in range(6)]
+        hogs = [
+            subprocess.Popen([sys.executable, "-c", hog], start_new_session=True) for _ in range(6)
+        ]  # each in its own session: the scheduler's autogroups would otherwise share them out
         before, started = pool.worker_cpu, time.perf_counter()
         verdict = pool.submit(*slow).result(timeout=120)
         cpu, wall = pool.worker_cpu - before, time.perf_counter() - started

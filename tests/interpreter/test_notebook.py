@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
+import time
 
 from verimath.interpreter import CellStatus, Interpreter
 
@@ -119,3 +123,33 @@ async def test_async_timeout_keeps_state(session) -> None:
     result = await session.arun("while True: pass", timeout=0.5)
     assert result.status is CellStatus.TIMEOUT
     assert (await session.arun("counter")).output == "7\n"
+
+
+def test_a_cells_time_limit_is_cpu_time_not_the_machines_load(session) -> None:
+    """A cell that needs a third of its limit in CPU time finishes even when CPU hogs on its
+    core stretch its wall-clock time past the limit."""
+    work = "s = 0\nfor i in range(10_000_000):\n    s += i\ns"
+    quiet = session.run(work, timeout=60)
+    assert quiet.status is CellStatus.OK
+    limit = 3 * quiet.cpu_s
+    process = session._process
+    assert process is not None
+    core = {min(os.sched_getaffinity(0))}
+    os.sched_setaffinity(process.pid, core)
+    hog = f"import os; os.sched_setaffinity(0, {core!r})\nwhile True: pass"
+    hogs = [
+        subprocess.Popen([sys.executable, "-c", hog], start_new_session=True) for _ in range(6)
+    ]  # each in its own session: the scheduler's autogroups would otherwise share them out
+    try:
+        time.sleep(0.5)  # the hogs are up and spinning
+        loaded = session.run(work, timeout=limit)
+    finally:
+        for process_ in hogs:
+            process_.kill()
+            process_.wait()
+    assert loaded.status is CellStatus.OK, loaded.output
+    assert loaded.output == quiet.output
+    assert loaded.duration_s > limit  # the hogs did stretch it (a ratio, not a time)
+    waiting = session.run("import time\ntime.sleep(60)", timeout=0.2)
+    assert waiting.status is CellStatus.TIMEOUT  # waiting is stopped by the wall-clock limit
+    assert "wall-clock" in waiting.output

@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 import verimath
+from tests.interpreter import DEAF
 from verimath.cli import cli
 from verimath.errors import SandboxUnavailableError
 from verimath.interpreter import (
@@ -173,7 +174,7 @@ def test_deep_scratch_tree_does_not_crash_the_server(interpreter: Interpreter) -
         assert s.run(code, timeout=20).output == "'deep'\n"
     with interpreter.session() as s:
         runaway = s.run(
-            "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True: pass",
+            DEAF + "while True: pass",
             timeout=0.5,
         )
     assert runaway.status is CellStatus.KILLED
@@ -186,7 +187,8 @@ def test_a_kill_reaches_its_session(session: Session) -> None:
     assert process is not None
     pid = process.pid
     result = session.run(
-        "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile 1: 0", 1
+        DEAF + "while 1: 0",
+        1,
     )
     assert result.status is CellStatus.KILLED
     assert wait_until(lambda: not alive(pid))

@@ -89,7 +89,7 @@ class _Record:
     default=DEFAULT_TIMEOUT,
     show_default=True,
     type=click.FloatRange(0.1),
-    help="Seconds one comparison may take before its worker is killed.",
+    help="CPU seconds one comparison may take before its worker is killed.",
 )
 @click.option(
     "--workers",

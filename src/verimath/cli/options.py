@@ -57,7 +57,8 @@ def sandbox_options(command: Callable[..., Any]) -> Callable[..., Any]:
         type=click.FloatRange(min=0, min_open=True),
         default=DEFAULT_LIMITS.timeout_s,
         show_default=True,
-        help="Soft time limit per cell, in seconds.",
+        help="Soft time limit per cell, in CPU seconds (a cell that waits is stopped after "
+        "10 times that in wall-clock seconds).",
     )(command)
 
 

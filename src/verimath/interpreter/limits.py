@@ -13,9 +13,15 @@ class Limits:
     """Limits applied to every session of an interpreter."""
 
     timeout_s: float = 10.0
-    """Soft per-cell time limit: a TimeoutError is raised inside the cell; the session lives on."""
+    """Soft per-cell limit in CPU seconds of the session's process: a TimeoutError is raised
+    inside the cell and the session lives on. CPU time, so that whether a cell finishes does
+    not depend on how busy the machine is (or how many cells share a core)."""
+    wait_factor: float = 10.0
+    """A cell that waits instead of computing (``time.sleep``, a lock) is interrupted the same
+    way after ``wait_factor * timeout_s`` wall-clock seconds."""
     grace_s: float = 5.0
-    """After the soft limit, the time a cell that does not stop gets before its session dies."""
+    """Past either limit, the CPU (or wall-clock) seconds a cell that does not stop gets before
+    its session is killed."""
     memory_mb: int = 2048
     """Address space a session may add on top of the preloaded libraries (RLIMIT_AS)."""
     cpu_s: int = 600

@@ -330,19 +330,17 @@ class Session:
         if isinstance(cell, CellResult):
             return cell
         process = cell.process
-        deadline = time.monotonic() + cell.hard_limit_s
         while True:
-            remaining = deadline - time.monotonic()
             watched = [process.status_fd] + ([process.output_fd] if process.output_open else [])
-            ready, _, _ = select.select(watched, [], [], max(0.0, remaining))
-            if not ready:
-                return self._finish(cell, None, timed_out=True)
+            ready, _, _ = select.select(watched, [], [], LIMIT_POLL_S)
             if process.output_fd in ready:
                 cell.pump_output()
             if process.status_fd in ready:
                 outcome = cell.read_status()
                 if outcome is not _PENDING:
                     return self._finish(cell, outcome, timed_out=False)
+            if cell.overdue():  # checked even while output streams in
+                return self._finish(cell, None, timed_out=True)
 
     async def arun(self, code: str, timeout: float | None = None) -> CellResult:
         """Run one cell, awaiting its result on the running event loop."""
@@ -367,12 +365,17 @@ class Session:
         loop.add_reader(process.status_fd, on_status)
         loop.add_reader(process.output_fd, on_output)
         try:
-            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
-            # that arrives as the cell finishes, leaving a cancelled run waiting forever
-            async with asyncio.timeout(cell.hard_limit_s):
-                outcome = await done
-        except TimeoutError:
-            return self._finish(cell, None, timed_out=True)
+            while True:
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+                # cancellation that arrives as the cell finishes, leaving a cancelled run
+                # waiting forever; shield: a poll's timeout must not cancel the status
+                try:
+                    async with asyncio.timeout(LIMIT_POLL_S):
+                        outcome = await asyncio.shield(done)
+                    break
+                except TimeoutError:
+                    if cell.overdue():
+                        return self._finish(cell, None, timed_out=True)
         finally:
             loop.remove_reader(process.status_fd)
             loop.remove_reader(process.output_fd)
@@ -457,18 +460,19 @@ class Session:
         restarted_because, self._restart_reason = self._restart_reason, None
         self.cell_count += 1
         soft = timeout if timeout is not None else self._limits.timeout_s
-        hard = soft + self._limits.grace_s
+        wait = soft * self._limits.wait_factor
         cell = _PendingCell(
             self._process,
             self.cell_count,
             soft,
-            hard,
+            wait,
+            self._limits.grace_s,
             restarted_because,
             self._limits.max_output_chars,
         )
         try:
             self._process.resume()
-            request: CellRequest = {"code": code, "timeout": soft}
+            request: CellRequest = {"code": code, "timeout": soft, "wait": wait}
             write_all(self._process.requests_fd, encode_frame(request))
         except OSError:
             return self._finish(cell, None, timed_out=False)
@@ -511,8 +515,9 @@ class Session:
         if timed_out:
             cell.process.kill()
             return (
-                f"the cell did not stop at its {cell.soft_limit_s:g} s time limit nor "
-                f"within {self._limits.grace_s:g} s more, so its session was killed"
+                f"the cell did not stop at its {cell.soft_limit_s:g} s time limit (CPU time; "
+                f"{cell.wait_limit_s:g} s wall-clock) nor within {cell.grace_s:g} s more, so its "
+                "session was killed"
             )
         if isinstance(outcome, str):
             cell.process.kill()
@@ -620,6 +625,8 @@ def _pid_of(pidfd: int) -> int:
 
 
 _PENDING = object()
+LIMIT_POLL_S = 0.25
+"""How often the host checks a running cell's CPU and wall-clock time against its limits."""
 
 
 class _PendingCell:
@@ -630,14 +637,18 @@ class _PendingCell:
         process: _Process,
         index: int,
         soft_limit_s: float,
-        hard_limit_s: float,
+        wait_limit_s: float,
+        grace_s: float,
         restarted_because: str | None,
         max_output_chars: int,
     ) -> None:
         self.process = process
         self.index = index
         self.soft_limit_s = soft_limit_s
-        self.hard_limit_s = hard_limit_s
+        """CPU seconds after which the cell interrupts itself."""
+        self.wait_limit_s = wait_limit_s
+        """Wall-clock seconds after which the cell interrupts itself."""
+        self.grace_s = grace_s
         self.restarted_because = restarted_because
         self.started = time.monotonic()
         self.cpu_mark = process.cpu_s()
@@ -646,6 +657,15 @@ class _PendingCell:
 
     def cpu_used(self) -> float:
         return max(0.0, self.process.cpu_s() - self.cpu_mark)
+
+    def overdue(self) -> bool:
+        """Whether the cell ran ``grace_s`` past either of its limits without stopping: then
+        its session is killed (a cell that ignores its interruption, or is stuck in C code)."""
+        waited = time.monotonic() - self.started
+        return (
+            waited >= self.wait_limit_s + self.grace_s
+            or self.cpu_used() >= self.soft_limit_s + self.grace_s
+        )
 
     def pump_output(self, chunks: int = PUMP_CHUNKS) -> bool:
         """Read what the cell wrote so far, at most ``chunks`` reads (a fast writer must not

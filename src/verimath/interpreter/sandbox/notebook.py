@@ -37,11 +37,15 @@ MAX_REQUEST_BYTES = 64 * 1024 * 1024
 
 class CellTimeout(BaseException):
     """Raised inside a cell when its soft time limit passes (BaseException: ``except Exception``
-    in model code must not swallow it)."""
+    in model code must not swallow it); ``waited``: the wall-clock limit, not the CPU one."""
+
+    def __init__(self, waited: bool) -> None:
+        super().__init__()
+        self.waited = waited
 
 
 def _raise_timeout(signum: int, frame: Any) -> None:
-    raise CellTimeout
+    raise CellTimeout(waited=signum == signal.SIGALRM)
 
 
 class OutputSink:
@@ -112,14 +116,15 @@ class Notebook:
         self._sink = OutputSink()
         self._libc = ctypes.CDLL(None)
 
-    def run(self, code: str, timeout: float | None) -> CellStatusFrame:
-        """Run one cell, its output written to descriptor 1; return ``{"status", "threads"}``."""
+    def run(self, code: str, timeout: float | None, wait: float | None = None) -> CellStatusFrame:
+        """Run one cell, its output written to descriptor 1; return ``{"status", "threads"}``.
+        ``timeout``: CPU seconds; ``wait``: wall-clock seconds (default: ``timeout``)."""
         self.cell_count += 1
         filename = CELL_FILENAME.format(n=self.cell_count)
         linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
         self._restore_output()
         threads_before = set(threading.enumerate())
-        status = self._execute(code, filename, timeout)
+        status = self._execute(code, filename, timeout, wait or timeout)
         self._sink.flush()
         self._libc.fflush(None)  # what C code printed with stdio
         return {"status": status, "threads": settle(threads_before)}
@@ -134,23 +139,31 @@ class Notebook:
         except OSError:
             self._saved_output_fd = None
 
-    def _execute(self, code: str, filename: str, timeout: float | None) -> str:
+    def _execute(self, code: str, filename: str, timeout: float | None, wait: float | None) -> str:
         saved = sys.stdout, sys.stderr
         sys.stdout = OutputStream(self._sink, "<stdout>")
         sys.stderr = OutputStream(self._sink, "<stderr>")
+        signal.signal(signal.SIGPROF, _raise_timeout)
         signal.signal(signal.SIGALRM, _raise_timeout)
         try:
-            if timeout:
-                signal.setitimer(signal.ITIMER_REAL, timeout)
+            if timeout and wait:
+                signal.setitimer(signal.ITIMER_PROF, timeout)  # CPU time of this process
+                signal.setitimer(signal.ITIMER_REAL, wait)
             try:
                 self._run_cell(code, filename)
             finally:
+                signal.setitimer(signal.ITIMER_PROF, 0)
                 signal.setitimer(signal.ITIMER_REAL, 0)
             return "ok"
-        except CellTimeout:
+        except CellTimeout as exc:
+            limit = (
+                f"{wait:g} s wall-clock limit (it waited rather than computed)"
+                if exc.waited
+                else f"{timeout:g} s time limit (CPU time)"
+            )
             self._write(
-                f"TimeoutError: the cell exceeded its {timeout:g} s time limit and was "
-                "interrupted; variables assigned before that are kept\n"
+                f"TimeoutError: the cell exceeded its {limit} and was interrupted; variables "
+                "assigned before that are kept\n"
             )
             return "timeout"
         except MemoryError as exc:
@@ -222,12 +235,13 @@ def _format_exception(exc: BaseException) -> str:
 
 
 def serve(notebook: Notebook, requests_fd: int, replies_fd: int) -> None:
-    """Answer each request frame ``{code, timeout}`` with a status frame, until end of input."""
+    """Answer each request frame ``{code, timeout, wait}`` with a status frame, until end of
+    input."""
     write_all(replies_fd, encode_frame({"ready": True}))
     while True:
         try:
             request = read_frame(requests_fd, MAX_REQUEST_BYTES)
         except ChannelClosed:
             return
-        reply = notebook.run(request["code"], request.get("timeout"))
+        reply = notebook.run(request["code"], request.get("timeout"), request.get("wait"))
         write_all(replies_fd, encode_frame(reply))

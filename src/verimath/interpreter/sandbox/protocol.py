@@ -93,10 +93,13 @@ class ControlReply(TypedDict, total=False):
 
 
 class CellRequest(TypedDict):
-    """A cell for a session to run, with its soft time limit in seconds."""
+    """A cell for a session to run, with its soft time limits in seconds."""
 
     code: str
     timeout: float | None
+    """CPU seconds."""
+    wait: float | None
+    """Wall-clock seconds (None: as ``timeout``)."""
 
 
 class CellStatusFrame(TypedDict):
