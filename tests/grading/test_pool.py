@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 
+from tests.cpu_hogs import crowded_core
 from verimath.errors import GradingError
 from verimath.grading.pool import WorkerPool
 from verimath.grading.status import Status
@@ -73,26 +72,17 @@ def test_a_verdict_does_not_depend_on_how_busy_the_machine_is() -> None:
     slow = (r"\sin^2 x+\cos^2 x", "1")  # about half a CPU second of SymPy
     others = _worker_pids()
     pool = WorkerPool(1, 2.0, 2048, warm=False)
-    hogs: list[subprocess.Popen[bytes]] = []
     try:
         pool.submit("1", "1").result(timeout=60)
         [worker] = _worker_pids() - others
-        core = {min(os.sched_getaffinity(0))}
-        os.sched_setaffinity(worker, core)
-        hog = f"import os; os.sched_setaffinity(0, {core!r})\nwhile True: pass"
-        hogs = [
-            subprocess.Popen([sys.executable, "-c", hog], start_new_session=True) for _ in range(6)
-        ]  # each in its own session: the scheduler's autogroups would otherwise share them out
-        before, started = pool.worker_cpu, time.perf_counter()
-        verdict = pool.submit(*slow).result(timeout=120)
-        cpu, wall = pool.worker_cpu - before, time.perf_counter() - started
+        with crowded_core(worker):
+            before, started = pool.worker_cpu, time.perf_counter()
+            verdict = pool.submit(*slow).result(timeout=120)
+            cpu, wall = pool.worker_cpu - before, time.perf_counter() - started
         assert verdict.status is Status.CORRECT, (verdict, cpu, wall)
         assert pool.kills == 0
         assert wall > cpu  # the hogs did take the core (a ratio, not a time)
     finally:
-        for process in hogs:
-            process.kill()
-            process.wait()
         pool.close()
 
 

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-import time
 
+from tests.cpu_hogs import crowded_core
 from verimath.interpreter import CellStatus, Interpreter
 
 
@@ -134,19 +131,8 @@ def test_a_cells_time_limit_is_cpu_time_not_the_machines_load(session) -> None:
     limit = 3 * quiet.cpu_s
     process = session._process
     assert process is not None
-    core = {min(os.sched_getaffinity(0))}
-    os.sched_setaffinity(process.pid, core)
-    hog = f"import os; os.sched_setaffinity(0, {core!r})\nwhile True: pass"
-    hogs = [
-        subprocess.Popen([sys.executable, "-c", hog], start_new_session=True) for _ in range(6)
-    ]  # each in its own session: the scheduler's autogroups would otherwise share them out
-    try:
-        time.sleep(0.5)  # the hogs are up and spinning
+    with crowded_core(process.pid):
         loaded = session.run(work, timeout=limit)
-    finally:
-        for process_ in hogs:
-            process_.kill()
-            process_.wait()
     assert loaded.status is CellStatus.OK, loaded.output
     assert loaded.output == quiet.output
     assert loaded.duration_s > limit  # the hogs did stretch it (a ratio, not a time)
