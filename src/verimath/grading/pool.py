@@ -23,6 +23,7 @@ import time
 from concurrent.futures import Future
 from pathlib import Path
 
+from verimath.cputime import process_cpu_s
 from verimath.errors import GradingError
 from verimath.grading.status import Status, Verdict
 from verimath.grading.worker import CompareReply, CompareRequest, ReadyMessage
@@ -45,7 +46,6 @@ CLOSE_GRACE = 2.0
 """Seconds a worker gets to exit on its own when the pool closes."""
 
 _Job = tuple[str, str, "Future[Verdict]"]
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class WorkerPool:
@@ -250,13 +250,9 @@ class _Worker:
                 return None
 
     def cpu_seconds(self) -> float:
-        """CPU time (user and system) the worker process has used so far."""
-        try:
-            with open(f"/proc/{self.process.pid}/stat", "rb") as stat:
-                fields = stat.read().rpartition(b")")[2].split()
-            return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
-        except (OSError, IndexError, ValueError):  # gone: the next read sees end of output
-            return 0.0
+        """CPU time (user and system) the worker process has used so far (0.0 once it is gone:
+        the next read sees end of output)."""
+        return process_cpu_s(self.process.pid)
 
     def kill(self) -> None:
         if self.alive:

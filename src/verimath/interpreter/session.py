@@ -37,6 +37,7 @@ import time
 import warnings
 from typing import Any
 
+from verimath.cputime import process_cpu_s
 from verimath.errors import SandboxUnavailableError
 from verimath.interpreter.launcher import Layer, ServerProcess, start_server
 from verimath.interpreter.limits import Limits
@@ -553,7 +554,6 @@ class _Process:
         self.output_fd = output_fd
         self.output_open = True
         self.pid = _pid_of(pidfd)
-        self._clock = ((~self.pid) << 3) | 2  # MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED)
         self._stat_fd = os.open(f"/proc/{self.pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
         self._wchan_fd = os.open(f"/proc/{self.pid}/wchan", os.O_RDONLY | os.O_CLOEXEC)
         self.stopped = False
@@ -562,10 +562,7 @@ class _Process:
 
     def cpu_s(self) -> float:
         """CPU time of the process (all its threads), as the kernel counts it."""
-        try:
-            return time.clock_gettime(self._clock)
-        except OSError:
-            return 0.0
+        return process_cpu_s(self.pid)
 
     def _stat(self) -> tuple[str, int]:
         """The process's state letter and its number of threads, from /proc/PID/stat."""
