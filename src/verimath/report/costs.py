@@ -63,12 +63,12 @@ def _figures(run: Run) -> CostFigures:
         "completion_tokens": _mean([sum(s.completion_tokens for s in g) for g in groups]),
         "cost": _mean([sum(s.cost_usd or 0.0 for s in g) for g in groups]) if known_cost else None,
         "total_cost": sum(c or 0.0 for c in costs) if known_cost else None,
-        "turns": _mean([s.turns for s in samples]),
+        "turns": _mean([s.stats.turns for s in samples]),
         "latency_mean": _mean(durations),
         "latency_median": statistics.median(durations),
         "latency_p90": _quantile(durations, 0.9),
-        "model_time": _mean([s.model_time_s for s in samples]),
-        "code_time": _mean([s.code_time_s for s in samples]),
+        "model_time": _mean([s.stats.model_time_s for s in samples]),
+        "code_time": _mean([s.stats.code_time_s for s in samples]),
         "problem_time": _mean([sum(s.duration_s for s in g) for g in groups]),
     }
 

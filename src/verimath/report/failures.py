@@ -14,6 +14,12 @@ __all__ = ["CATEGORIES", "CELL_STATUSES", "failures_section"]
 
 CELL_STATUSES = ("ok", "error", "timeout", "memory", "killed", "refused")
 
+
+def _cells(sample: SampleRow, *statuses: str) -> int:
+    """How many of the sample's code cells ended with one of ``statuses``."""
+    return sum(sample.stats.cell_statuses.get(status, 0) for status in statuses)
+
+
 CATEGORIES: tuple[tuple[str, str, Callable[[SampleRow], bool]], ...] = (
     ("no_answer", "no answer extracted", lambda s: s.answer is None),
     ("unparseable", "grade unparseable", lambda s: s.grade is Status.UNPARSEABLE),
@@ -33,13 +39,23 @@ CATEGORIES: tuple[tuple[str, str, Callable[[SampleRow], bool]], ...] = (
         "stopped at the token budget or length",
         lambda s: s.stop_reason in {"token_budget", "length"},
     ),
-    ("cell_timeout", "a code cell timed out", lambda s: s.cell_statuses.get("timeout", 0) > 0),
+    (
+        "cell_timeout",
+        "a code cell timed out",
+        lambda s: s.stats.cell_statuses.get("timeout", 0) > 0,
+    ),
     (
         "cell_killed",
         "a code cell was killed or ran out of memory",
-        lambda s: s.cell_statuses.get("killed", 0) + s.cell_statuses.get("memory", 0) > 0,
+        lambda s: (
+            s.stats.cell_statuses.get("killed", 0) + s.stats.cell_statuses.get("memory", 0) > 0
+        ),
     ),
-    ("tool_error", "a code cell raised an error", lambda s: s.cell_statuses.get("error", 0) > 0),
+    (
+        "tool_error",
+        "a code cell raised an error",
+        lambda s: s.stats.cell_statuses.get("error", 0) > 0,
+    ),
     ("refused", "a code cell was refused", lambda s: s.code_refusals > 0),
 )
 """(key, label, test) per category; a sample can be in several."""
@@ -86,7 +102,7 @@ def _run_data(run: Run) -> dict[str, Any]:
     samples = run.all_samples()
     cells: Counter[str] = Counter()
     for sample in samples:
-        cells.update(sample.cell_statuses)
+        cells.update(sample.stats.cell_statuses)
     errors = Counter(_first_line(f.described) for f in run.failures).most_common(3)
     return {
         "samples": len(samples),

@@ -12,17 +12,16 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from verimath.grading import Status
 from verimath.run_records import (
     FailureRecord,
     ProblemRecord,
     RecordedConfig,
+    SampleRecord,
     SampleStats,
     Versions,
     VoteRecord,
 )
 from verimath.store import RunStore
-from verimath.verification import VerificationState
 from verimath.voting import Weights
 
 __all__ = ["ProblemRow", "Run", "SampleRow", "load_run"]
@@ -32,33 +31,10 @@ ProblemRow = ProblemRecord
 
 
 @dataclass(frozen=True)
-class SampleRow:
-    """One stored sample with the figures reports use."""
+class SampleRow(SampleRecord):
+    """One stored sample with the figures the store adds up from its turns and cells."""
 
-    problem_id: str
-    index: int
-    answer: str | None
-    state: VerificationState
-    grade: Status
-    code_executions: int
-    code_refusals: int
-    revisions: int
-    stop_reason: str
-    prompt_tokens: int
-    completion_tokens: int
-    cost_usd: float | None
-    duration_s: float
-    turns: int = 0
-    model_time_s: float = 0.0
-    """Sum of the model calls' latencies."""
-    code_time_s: float = 0.0
-    """Sum of the cells' wall-clock durations."""
-    cell_statuses: dict[str, int] = field(default_factory=dict)
-    """Cells per status (ok, error, timeout, memory, killed, refused)."""
-
-    @property
-    def correct(self) -> bool:
-        return self.grade is Status.CORRECT
+    stats: SampleStats = field(default_factory=SampleStats)
 
 
 @dataclass(frozen=True)
@@ -128,25 +104,5 @@ def _samples(store: RunStore, k: int) -> dict[str, tuple[SampleRow, ...]]:
     by_problem: dict[str, list[SampleRow]] = defaultdict(list)
     for s in store.samples(below=k):
         extra = stats.get((s.problem_id, s.sample_index), SampleStats())
-        by_problem[s.problem_id].append(
-            SampleRow(
-                problem_id=s.problem_id,
-                index=s.sample_index,
-                answer=s.answer,
-                state=s.state,
-                grade=s.grade,
-                code_executions=s.code_executions,
-                code_refusals=s.code_refusals,
-                revisions=s.revisions,
-                stop_reason=s.stop_reason,
-                prompt_tokens=s.prompt_tokens,
-                completion_tokens=s.completion_tokens,
-                cost_usd=s.cost_usd,
-                duration_s=s.duration_s,
-                turns=extra.turns,
-                model_time_s=extra.model_time_s,
-                code_time_s=extra.code_time_s,
-                cell_statuses=dict(extra.cell_statuses),
-            )
-        )
+        by_problem[s.problem_id].append(SampleRow(**vars(s), stats=extra))
     return {problem_id: tuple(rows) for problem_id, rows in by_problem.items()}
