@@ -59,6 +59,9 @@ from verimath.interpreter.uids import UidLease, lease_uid
 CONTROL_TIMEOUT_S = 30.0
 READ_CHUNK = 1 << 20
 PUMP_CHUNKS = 16
+LOOP_READ_BYTES = 1 << 18
+"""What one event-loop callback reads of a session's output: a few milliseconds of work, so
+that sessions flooding their output cannot keep the loop from its other tasks."""
 DRAIN_CHUNKS = 256
 F_SETPIPE_SZ = 1031
 OUTPUT_PIPE_BYTES = 1 << 20  # fewer round trips for a cell that prints a lot
@@ -360,7 +363,7 @@ class Session:
                 done.set_result(outcome)
 
         def on_output() -> None:
-            if not cell.pump_output():
+            if not cell.pump_output(1, LOOP_READ_BYTES):
                 loop.remove_reader(process.output_fd)
 
         loop.add_reader(process.status_fd, on_status)
@@ -664,14 +667,14 @@ class _PendingCell:
             or self.cpu_used() >= self.soft_limit_s + self.grace_s
         )
 
-    def pump_output(self, chunks: int = PUMP_CHUNKS) -> bool:
-        """Read what the cell wrote so far, at most ``chunks`` reads (a fast writer must not
-        keep the caller from its deadline); False once the output pipe has closed."""
+    def pump_output(self, chunks: int = PUMP_CHUNKS, chunk_bytes: int = READ_CHUNK) -> bool:
+        """Read what the cell wrote so far, at most ``chunks`` reads of ``chunk_bytes`` (a fast
+        writer must not keep the caller from its deadline); False once the pipe has closed."""
         for _ in range(chunks):
             if not self.process.output_open:
                 return False
             try:
-                data = os.read(self.process.output_fd, READ_CHUNK)
+                data = os.read(self.process.output_fd, chunk_bytes)
             except BlockingIOError:
                 return True
             except OSError:
