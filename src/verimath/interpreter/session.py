@@ -54,6 +54,7 @@ from verimath.interpreter.sandbox.protocol import (
     encode_frame,
     write_all,
 )
+from verimath.interpreter.sandbox.tasks import may_run, thread_ids
 from verimath.interpreter.uids import UidLease, lease_uid
 
 CONTROL_TIMEOUT_S = 30.0
@@ -559,6 +560,9 @@ class _Process:
         self.pid = _pid_of(pidfd)
         self._stat_fd = os.open(f"/proc/{self.pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
         self._wchan_fd = os.open(f"/proc/{self.pid}/wchan", os.O_RDONLY | os.O_CLOEXEC)
+        self._task_fd = os.open(
+            f"/proc/{self.pid}/task", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+        )
         self.stopped = False
         os.set_blocking(status_fd, False)
         os.set_blocking(output_fd, False)
@@ -577,10 +581,11 @@ class _Process:
 
     def hold(self) -> None:
         """Make sure nothing of the process runs until the next cell. One asleep in a pipe read
-        (its requests) is idle; any other (a cell that said it ended but did not) is stopped
-        with SIGSTOP until ``resume``. Checking first spares the usual case two wake-ups."""
-        state, _ = self._stat()
-        if state == "S":
+        (its requests) with no other thread is idle; any other (a cell that said it ended but
+        did not, a thread left behind) is stopped with SIGSTOP until ``resume``. Checking first
+        spares the usual case two wake-ups."""
+        state, threads = self._stat()
+        if state == "S" and threads == 1:
             with contextlib.suppress(OSError):
                 if b"pipe" in os.pread(self._wchan_fd, 256, 0):
                     return
@@ -589,12 +594,21 @@ class _Process:
 
     def lingering_threads(self, names: list[Any]) -> str:
         """``"2 thread(s) still running (a, b)"`` when the process has threads besides its main
-        one (the names are the child's word, shown escaped; the count is the kernel's)."""
-        count = self._stat()[1] - 1
+        one that can still run code: running, sleeping or stopped, not exiting (the names are
+        the child's word, shown escaped; the count is the kernel's, ``tasks.may_run``)."""
+        count = self._threads_that_may_run() if self._stat()[1] > 1 else 0
         if count <= 0:
             return ""
         shown = [escape_controls(name)[:40] for name in names[:8] if isinstance(name, str)]
         return f"{count} thread(s) still running" + (f" ({', '.join(shown)})" if shown else "")
+
+    def _threads_that_may_run(self) -> int:
+        """How many threads besides the main one can still run code (unreadable: all)."""
+        try:
+            others = [tid for tid in thread_ids(self._task_fd) if tid != self.pid]
+        except OSError:
+            return self._stat()[1] - 1
+        return sum(1 for tid in others if _may_run(self._task_fd, tid))
 
     def resume(self) -> None:
         if self.stopped:
@@ -610,9 +624,16 @@ class _Process:
 
     def close(self) -> None:
         own = (self.requests_fd, self.status_fd, self.output_fd, self.pidfd)
-        for fd in (*own, self._stat_fd, self._wchan_fd):
+        for fd in (*own, self._stat_fd, self._wchan_fd, self._task_fd):
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+def _may_run(task_fd: int, tid: int) -> bool:
+    try:
+        return may_run(task_fd, tid)
+    except OSError:
+        return True  # a thread the kernel does not describe is not known to have stopped
 
 
 def _pid_of(pidfd: int) -> int:
