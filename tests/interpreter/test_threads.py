@@ -37,9 +37,9 @@ def session_pid(session: Session) -> int:
 def test_joined_threads_keep_the_session_on_a_crowded_core(session: Session) -> None:
     pid = session_pid(session)
     with crowded_core(pid):
-        results = [session.run(JOIN_ALL) for _ in range(30)]
-        pooled = [session.run(POOL) for _ in range(10)]
-    assert [r.detail for r in results + pooled] == [None] * 40
+        results = [session.run(JOIN_ALL) for _ in range(60)]
+        pooled = [session.run(POOL) for _ in range(20)]
+    assert [r.detail for r in results + pooled] == [None] * 80
     assert {r.output for r in results} == {"[0, 1, 2, 3]\n"}
     assert {r.output for r in pooled} == {"[0, 1, 4, 9, 16, 25, 36, 49]\n"}
     assert session.run("started").output == "True\n"  # the same process all along
