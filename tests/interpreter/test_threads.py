@@ -64,3 +64,19 @@ def test_a_sleeping_thread_ends_the_session(session: Session) -> None:
     assert "1 thread(s) still running" in result.output
     assert "session was ended" in (result.detail or "")
     assert session.run("started").restarted
+
+
+def test_a_thread_that_hides_from_threading_still_ends_the_session(session: Session) -> None:
+    session_pid(session)
+    code = (
+        "import threading\n"
+        "def hide():\n    del threading._active[threading.get_ident()]\n"
+        "    while True:\n        pass\n"
+        "threading.Thread(target=hide, daemon=True).start()\n"
+        "'returned'"
+    )
+    result = session.run(code)
+    assert result.output.startswith("'returned'\n")
+    assert "1 thread(s) still running" in result.output
+    assert "session was ended" in (result.detail or "")
+    assert session.run("started").restarted
