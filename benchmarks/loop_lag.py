@@ -9,7 +9,10 @@ Each configuration runs in its own process, with ``PYTHONPATH`` pointing at the 
 to measure: this checkout, and with ``--compare-with SRC`` another one (e.g. ``/work/main/src``)
 side by side in the same run.
 
-Usage: python benchmarks/loop_lag.py [--sessions 8] [--seconds 6] [--compare-with SRC]
+Everything (host, fork server, sessions) runs on ``--cores`` cores (default 2), as the figure in
+the README was measured.
+
+Usage: python benchmarks/loop_lag.py [--sessions 8] [--seconds 6] [--cores 2] [--compare-with SRC]
 """
 
 from __future__ import annotations
@@ -23,6 +26,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
+
+if TYPE_CHECKING:
+    from verimath.interpreter import Session
 
 OURS = Path(__file__).resolve().parents[1] / "src"
 TICK_S = 0.010
@@ -34,6 +41,15 @@ FLOOD_CELL = (
 TRIVIAL_CELL = "1 + 1"
 
 
+class Measured(TypedDict):
+    """One configuration's run: the ticker's lags, each flood's (status, output length) and
+    how long each trivial cell of the neighbouring session took, in seconds."""
+
+    lags: list[float]
+    floods: list[tuple[str, int]]
+    trivial: list[float]
+
+
 async def ticker(stop: asyncio.Event, lags: list[float]) -> None:
     while not stop.is_set():
         started = time.perf_counter()
@@ -41,23 +57,23 @@ async def ticker(stop: asyncio.Event, lags: list[float]) -> None:
         lags.append(time.perf_counter() - started - TICK_S)
 
 
-async def flood(session: object, stop: asyncio.Event, results: list[tuple[str, int]]) -> None:
+async def flood(session: Session, stop: asyncio.Event, results: list[tuple[str, int]]) -> None:
     while not stop.is_set():
-        result = await session.arun(FLOOD_CELL)  # type: ignore[attr-defined]
+        result = await session.arun(FLOOD_CELL)
         results.append((str(result.status), len(result.output)))
 
 
-async def trivial(session: object, stop: asyncio.Event, waits: list[float]) -> None:
+async def trivial(session: Session, stop: asyncio.Event, waits: list[float]) -> None:
     while not stop.is_set():
         started = time.perf_counter()
-        result = await session.arun(TRIVIAL_CELL)  # type: ignore[attr-defined]
+        result = await session.arun(TRIVIAL_CELL)
         assert result.output == "2\n", result.output
         waits.append(time.perf_counter() - started)
 
 
-async def measure(flooders: int, seconds: float) -> dict[str, object]:
+async def measure(flooders: int, seconds: float) -> Measured:
     """Lags of the ticker with ``flooders`` sessions flooding (runs in the child process)."""
-    from verimath.interpreter import Interpreter
+    from verimath.interpreter import Interpreter  # from the src under measure (PYTHONPATH)
 
     async with Interpreter() as interp:
         sessions = [interp.session() for _ in range(flooders + 1)]
@@ -79,13 +95,14 @@ async def measure(flooders: int, seconds: float) -> dict[str, object]:
     return {"lags": lags, "floods": floods, "trivial": waits}
 
 
-def run_child(src: Path, flooders: int, seconds: float) -> dict[str, object]:
+def run_child(src: Path, flooders: int, seconds: float, cores: int) -> Measured:
     env = {**os.environ, "PYTHONPATH": str(src)}
     argv = [sys.executable, __file__, "--child", str(flooders), "--seconds", str(seconds)]
+    argv += ["--cores", str(cores)]
     done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"the measurement with {src} failed:\n{done.stderr}")
-    result: dict[str, object] = json.loads(done.stdout.splitlines()[-1])
+    result: Measured = json.loads(done.stdout.splitlines()[-1])
     return result
 
 
@@ -94,14 +111,14 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def row(label: str, flooders: int, measured: dict[str, object]) -> str:
-    lags = [lag * 1000 for lag in measured["lags"]]  # type: ignore[attr-defined]
-    waits = [wait * 1000 for wait in measured["trivial"]]  # type: ignore[attr-defined]
+def row(label: str, flooders: int, measured: Measured) -> str:
+    lags = [lag * 1000 for lag in measured["lags"]]
+    waits = [wait * 1000 for wait in measured["trivial"]]
     floods = measured["floods"]
-    outputs = {length for _, length in floods}  # type: ignore[attr-defined]
+    outputs = {length for _, length in floods}
     return (
         f"{label:<22} {flooders:>8} {len(lags):>6} {statistics.median(lags):>9.1f} "
-        f"{percentile(lags, 0.99):>9.1f} {max(lags):>9.1f} {len(floods):>7} "  # type: ignore[arg-type]
+        f"{percentile(lags, 0.99):>9.1f} {max(lags):>9.1f} {len(floods):>7} "
         f"{max(waits):>11.1f} {','.join(map(str, sorted(outputs))):>10}"
     )
 
@@ -110,21 +127,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=8, help="flooding sessions")
     parser.add_argument("--seconds", type=float, default=6.0, help="ticker run per row")
+    parser.add_argument("--cores", type=int, default=2, help="cores to run everything on")
     parser.add_argument("--compare-with", type=Path, help="another verimath src to measure")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    cores = sorted(os.sched_getaffinity(0))[: args.cores]
+    os.sched_setaffinity(0, cores)  # inherited by the fork server and its sessions
     if args.child is not None:
         print(json.dumps(asyncio.run(measure(args.child, args.seconds))))
         return
     sources = [("this checkout", OURS)]
     if args.compare_with:
         sources.append((str(args.compare_with), args.compare_with))
-    print(f"{os.cpu_count()} cores; ticker sleeps {TICK_S * 1000:g} ms; lag in ms")
+    print(f"cores {cores}; ticker sleeps {TICK_S * 1000:g} ms; lag in ms")
     header = f"{'code':<22} {'flooding':>8} {'ticks':>6} {'median':>9} {'p99':>9} {'worst':>9}"
     print(header + f" {'floods':>7} {'1+1 worst':>11} {'output len':>10}")
     for flooders in (0, args.sessions):
         for label, src in sources:
-            print(row(label[-22:], flooders, run_child(src, flooders, args.seconds)), flush=True)
+            measured = run_child(src, flooders, args.seconds, args.cores)
+            print(row(label[-22:], flooders, measured), flush=True)
 
 
 if __name__ == "__main__":
