@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import zlib
@@ -76,7 +77,8 @@ def test_gzip_is_told_by_its_bytes_and_members_are_all_read(tmp_path: Path) -> N
 
 def test_truncated_gzip_is_a_compression_error(tmp_path: Path) -> None:
     path = tmp_path / "cut.gz"
-    path.write_bytes(gzip.compress(b"line\n" * 10_000)[:200])
+    whole = gzip.compress("".join(f"{n * 7919}\n" for n in range(20_000)).encode())
+    path.write_bytes(whole[: len(whole) // 2])
     with pytest.raises(BoundsExceeded) as caught:
         list(read_lines(path))
     assert caught.value.kind == "compression"
@@ -128,7 +130,5 @@ def test_json_reads_as_the_stdlib_does_or_is_a_depth_error(value: object) -> Non
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=2_000))
 def test_any_bytes_either_inflate_within_the_limit_or_raise_bounds_exceeded(blob: bytes) -> None:
-    try:
+    with contextlib.suppress(BoundsExceeded):
         assert len(inflate(blob, limit=4_096, wbits=47)) <= 4_096
-    except BoundsExceeded:
-        pass
