@@ -72,6 +72,10 @@ def loads_json(data: str | bytes, *, max_depth: int = DEFAULT_BOUNDS.max_depth) 
         raise BoundsExceeded("depth", f"JSON nested deeper than {max_depth} levels") from None
     except UnicodeDecodeError as exc:
         raise BoundsExceeded("encoding", f"not valid UTF-8 (byte {exc.start + 1})") from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError as exc:  # an integer past the interpreter's digit limit, and the like
+        raise BoundsExceeded("size", f"JSON value out of bounds: {exc}") from None
     if json_depth(value, limit=max_depth) > max_depth:
         raise BoundsExceeded("depth", f"JSON nested deeper than {max_depth} levels")
     return value
