@@ -112,6 +112,7 @@ def command(
     max_output: int,
     retries: int,
     request_timeout: float,
+    max_response_mb: float,
     **method: Any,
 ) -> None:
     """Evaluate a model on DATASET (math, math500, gsm8k, a known set, a file, hf:...)."""
@@ -135,6 +136,7 @@ def command(
         ray_address=ray_address,
         retries=retries,
         request_timeout=request_timeout,
+        max_response_mb=max_response_mb,
         export=export,
     )
     result = asyncio.run(

@@ -39,13 +39,14 @@ def command(
     max_output: int,
     retries: int,
     request_timeout: float,
+    max_response_mb: float,
     **method: Any,
 ) -> None:
     """Solve PROBLEM with code, self-verification and verification-weighted voting."""
     options = solve_options_from(method, dataset)
     console = Console(stderr=as_json, quiet=as_json)
     limits = limits_from(timeout, memory_mb, max_output)
-    model_options = http_model_options(model, retries, request_timeout)
+    model_options = http_model_options(model, retries, request_timeout, max_response_mb)
     solution = asyncio.run(_solve(problem, model, options, limits, model_options, console))
     if as_json:
         click.echo(json_for_terminal(solution.to_dict()))
