@@ -106,6 +106,13 @@ async def test_an_error_body_nested_900_deep_is_described_in_one_line() -> None:
     assert "HTTP 400" in message and "nested deeper than 64 levels" in message
 
 
+async def test_a_number_of_5000_digits_is_refused() -> None:
+    # found by tests/fuzz/test_model_replies.py: json.loads raises a bare ValueError for it
+    reply = Reply(b'{"choices": [{"index": %s, "message": {"content": "x"}}]}' % (b"9" * 5000))
+    with ReplyServer(lambda: reply) as server:
+        assert "answered JSON that cannot be read: Exceeds the limit" in await refused(server)
+
+
 async def test_invalid_utf8_is_refused() -> None:
     reply = Reply(b'{"choices": "\xff\xfe"}')
     with ReplyServer(lambda: reply) as server:

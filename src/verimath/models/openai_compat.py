@@ -293,6 +293,10 @@ class OpenAIModel(ChatModel):
         except json.JSONDecodeError as exc:
             text = content.decode("utf-8", "replace")
             raise _MalformedResponse(f"malformed JSON ({exc}): {_clip(text)!r}") from exc
+        except ValueError as exc:  # a number longer than Python converts (4,300 digits)
+            raise ModelResponseError(
+                f"{self.base_url} answered JSON that cannot be read: {_clip(str(exc))}"
+            ) from None
         if not isinstance(data, dict):
             raise _MalformedResponse(f"a JSON {type(data).__name__} instead of an object")
         return data
