@@ -234,7 +234,7 @@ def test_fuzzing_keeps_memory_bounded(served: tuple[Stage, ReplyServer]) -> None
 
 
 @pytest.mark.slow
-@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.too_slow,
           HealthCheck.function_scoped_fixture, HealthCheck.data_too_large])  # fmt: skip
 @given(reply=replies())
 def test_solve_ends_with_exit_0_2_or_3_and_no_traceback(
