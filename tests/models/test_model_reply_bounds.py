@@ -154,3 +154,22 @@ async def test_a_trickling_server_meets_the_total_deadline() -> None:
     message = str(caught.value)
     assert "after 2 attempts: no complete answer within the 1 s deadline" in message
     assert server.requests == 2
+
+
+async def test_a_proxy_from_the_environment_is_used_and_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the "proxy" is the local reply server: the model's host is never looked up
+    bomb = Reply(gzip_bomb(64), headers=(*JSON, ("Content-Encoding", "gzip")))
+    replies = iter([Reply(ANSWER), bomb])
+    with ReplyServer(lambda: next(replies)) as proxy:
+        for name in ("no_proxy", "NO_PROXY", "http_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy.base_url.removesuffix("/v1"))
+        model = resolve_model("openai:tiny@http://model.invalid/v1", retry=NO_RETRY)
+        async with model:
+            [done] = await model.generate(QUESTION, GenerateConfig())
+            with pytest.raises(ModelResponseError, match="inflates to more than 32 MiB"):
+                await model.generate(QUESTION, GenerateConfig())
+    assert done.message.content == "The answer is \\boxed{42}."
+    assert proxy.requests == 2

@@ -177,7 +177,7 @@ class ConsoleMonitor:
         self.interval = interval
 
     def note(self, text: str) -> None:
-        self.console.print(Text(for_terminal(text)))
+        self.console.print(for_terminal(text), markup=False)
 
     def warn(self, text: str) -> None:
         self.console.print(Text(for_terminal(text), style="yellow"))

@@ -15,9 +15,11 @@ deadline around each request (connect, sending, every read, the SDK's own work).
 from __future__ import annotations
 
 import sys
+import urllib.request
 import zlib
 from types import ModuleType
 from typing import Any
+from urllib.parse import urlsplit
 
 import openai
 
@@ -48,12 +50,25 @@ def _sdk_http_library() -> ModuleType:
 HTTP = _sdk_http_library()
 
 
-def bounded_http_client(limit: int, timeout_s: float) -> Any:
-    """The SDK's default async HTTP client, reading replies through a :class:`BoundedTransport`
-    (``timeout_s`` is the library's per-operation timeout, under the backend's deadline)."""
+def bounded_http_client(base_url: str, limit: int, timeout_s: float) -> Any:
+    """The SDK's default async HTTP client for ``base_url``, reading replies through a
+    :class:`BoundedTransport` (``timeout_s`` is the library's per-operation timeout, under the
+    backend's deadline). A proxy set in the environment for the URL is used, as the SDK's
+    own client would."""
     # duck-typed: the SDK's library may be httpx or httpx2, whose base classes differ
-    transport: Any = BoundedTransport(HTTP.AsyncHTTPTransport(), limit)
+    transport: Any = BoundedTransport(_network_transport(base_url), limit)
     return openai.DefaultAsyncHttpxClient(transport=transport, timeout=timeout_s)
+
+
+def _network_transport(base_url: str) -> Any:
+    """The library's own transport, through the environment's proxy for ``base_url`` if any
+    (a client given a transport no longer reads the proxy variables itself)."""
+    parts = urlsplit(base_url)
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    limits = openai.DEFAULT_CONNECTION_LIMITS
+    if proxy and not urllib.request.proxy_bypass(parts.hostname or ""):
+        return HTTP.AsyncHTTPTransport(proxy=proxy, limits=limits)
+    return HTTP.AsyncHTTPTransport(limits=limits)
 
 
 class BoundedTransport:

@@ -229,7 +229,9 @@ class OpenAIModel(ChatModel):
                 base_url=self.base_url,
                 timeout=self.timeout_s,
                 max_retries=0,
-                http_client=bounded_http_client(self.max_response_bytes, self.timeout_s),
+                http_client=bounded_http_client(
+                    self.base_url, self.max_response_bytes, self.timeout_s
+                ),
             )
         return self._client
 
