@@ -246,14 +246,15 @@ class OpenAIModel(ChatModel):
             failure = outcome
             if attempt < self.retry.max_attempts:
                 await asyncio.sleep(self.retry.delay_s(attempt, failure.retry_after_s))
-        attempts = self.retry.max_attempts
+        count = self.retry.max_attempts
+        attempts = f"{count} attempt" if count == 1 else f"{count} attempts"
         if failure.malformed:
             raise ModelResponseError(
-                f"{self.base_url} kept answering unusable data ({attempts} attempts): "
+                f"{self.base_url} kept answering unusable data ({attempts}): "
                 f"{failure.description}"
             )
         raise ModelConnectionError(
-            f"could not reach {self.base_url} after {attempts} attempts: {failure.description}"
+            f"could not reach {self.base_url} after {attempts}: {failure.description}"
         )
 
     async def attempt(self, body: dict[str, Any]) -> dict[str, Any] | AttemptFailure:
