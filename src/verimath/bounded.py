@@ -26,6 +26,7 @@ __all__ = [
     "Bounds",
     "BoundsExceeded",
     "inflate",
+    "inflated_size",
     "json_depth",
     "loads_json",
     "read_lines",
@@ -115,6 +116,27 @@ def inflate(blob: bytes, *, limit: int, wbits: int = zlib.MAX_WBITS) -> bytes:
     if not inflater.eof:
         raise BoundsExceeded("compression", "compressed stream is truncated")
     return out
+
+
+def inflated_size(blob: bytes, *, limit: int, wbits: int = zlib.MAX_WBITS) -> int:
+    """Bytes a zlib stream inflates to, counted a chunk at a time without keeping them: a bomb
+    costs one chunk of memory, not ``limit`` (``inflate`` then decodes a stream known to fit).
+    Raises :class:`BoundsExceeded` as :func:`inflate` does."""
+    inflater, total, pending = zlib.decompressobj(wbits), 0, blob
+    try:
+        while pending and not inflater.eof:
+            total += len(inflater.decompress(pending, READ_CHUNK))
+            pending = inflater.unconsumed_tail
+            if total > limit:
+                raise BoundsExceeded("size", f"inflates to more than {_size(limit)}")
+        total += len(inflater.flush())
+    except zlib.error as exc:
+        raise BoundsExceeded("compression", f"not a valid compressed stream: {exc}") from None
+    if total > limit:
+        raise BoundsExceeded("size", f"inflates to more than {_size(limit)}")
+    if not inflater.eof:
+        raise BoundsExceeded("compression", "compressed stream is truncated")
+    return total
 
 
 def read_text(path: Path, bounds: Bounds = DEFAULT_BOUNDS) -> str:

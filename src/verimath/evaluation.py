@@ -208,7 +208,9 @@ def _driver_model(config: RunConfig) -> ChatModel | None:
     """The model this process calls; None on Ray, where the workers build it (except a
     replay, whose recording the driver reads to pick the problems)."""
     if config.ray_address is None or ModelSpec.parse(config.model).is_replay:
-        options = http_model_options(config.model, config.retries, config.request_timeout)
+        options = http_model_options(
+            config.model, config.retries, config.request_timeout, config.max_response_mb
+        )
         return resolve_model(config.model, **options)
     return None
 
@@ -242,7 +244,9 @@ async def _executor_of(
     config: RunConfig, model: ChatModel | None, store: RunStore
 ) -> AsyncIterator[tuple[SampleExecutor, Grader]]:
     spec = ModelSpec.parse(config.model)
-    model_options = http_model_options(config.model, config.retries, config.request_timeout)
+    model_options = http_model_options(
+        config.model, config.retries, config.request_timeout, config.max_response_mb
+    )
     # a replayed model answers from its recording: caching its responses would only copy it
     cache = None if spec.is_replay else store
     if config.ray_address is None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
+from rich.text import Text
 
 from verimath.cli.options import (
     EXIT_INCOMPLETE,
@@ -26,6 +26,7 @@ from verimath.engine import ProgressCallback
 from verimath.evaluation import evaluate_config
 from verimath.models.endpoints import EndpointStats
 from verimath.run_names import model_label
+from verimath.terminal import for_terminal, json_for_terminal
 
 
 @click.command("eval")
@@ -111,6 +112,7 @@ def command(
     max_output: int,
     retries: int,
     request_timeout: float,
+    max_response_mb: float,
     **method: Any,
 ) -> None:
     """Evaluate a model on DATASET (math, math500, gsm8k, a known set, a file, hf:...)."""
@@ -134,6 +136,7 @@ def command(
         ray_address=ray_address,
         retries=retries,
         request_timeout=request_timeout,
+        max_response_mb=max_response_mb,
         export=export,
     )
     result = asyncio.run(
@@ -147,7 +150,7 @@ def command(
         )
     )
     if as_json:
-        click.echo(json.dumps(result.to_dict()))
+        click.echo(json_for_terminal(result.to_dict()))
     else:
         print_summary(Console(), result.summary, result.path, result.recorded_accuracy)
         print_endpoints(Console(), list(result.endpoints))
@@ -174,10 +177,10 @@ class ConsoleMonitor:
         self.interval = interval
 
     def note(self, text: str) -> None:
-        self.console.print(text, markup=False)
+        self.console.print(for_terminal(text), markup=False)
 
     def warn(self, text: str) -> None:
-        self.console.print(f"[yellow]{text}[/yellow]")
+        self.console.print(Text(for_terminal(text), style="yellow"))
 
     @contextlib.contextmanager
     def watch(self, model_name: str) -> Iterator[ProgressCallback]:
@@ -193,6 +196,8 @@ def print_endpoints(console: Console, endpoints: list[EndpointStats]) -> None:
     for e in endpoints:
         state = " (backed off)" if e.out else ""
         console.print(
-            f"endpoint {e.base_url}: {e.requests} requests, {e.failures} failures, "
-            f"{e.in_flight} in flight{state}"
+            Text(
+                f"endpoint {for_terminal(e.base_url)}: {e.requests} requests, {e.failures} "
+                f"failures, {e.in_flight} in flight{state}"
+            )
         )

@@ -16,6 +16,7 @@ import click
 
 from verimath.errors import ConfigError, InputError
 from verimath.grading import DEFAULT_TIMEOUT, Grader, GradeResult, rules_for
+from verimath.terminal import escape_json_text
 
 __all__ = ["command"]
 
@@ -235,7 +236,7 @@ def _grade_chunk(
         if fields.details:
             notes = [_details(result) for result in graded]
             record.data["grading"] = notes if record.many else notes[0]
-        sink.write(json.dumps(record.data, ensure_ascii=False) + "\n")
+        sink.write(escape_json_text(json.dumps(record.data, ensure_ascii=False)) + "\n")
     sink.flush()
 
 

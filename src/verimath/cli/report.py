@@ -11,6 +11,7 @@ from verimath.report.build import ReportOptions, build_report, load_runs
 from verimath.report.curves import DEFAULT_TRIALS
 from verimath.report.output import FORMATS, render_report, write_report
 from verimath.storage import write_error
+from verimath.terminal import escape_json_text, for_terminal
 
 
 @click.command("report")
@@ -80,7 +81,8 @@ def command(
     with Grader() as grader:
         report = build_report(loaded, grader.equivalent, options)
     if out is None:
-        click.echo(render_report(report, fmt, plots=not no_plots), nl=False)
+        text = render_report(report, fmt, plots=not no_plots)
+        click.echo(escape_json_text(text) if fmt == "json" else for_terminal(text), nl=False)
         return
     try:
         written = write_report(report, fmt, out, plots=not no_plots)
@@ -88,4 +90,5 @@ def command(
         raise write_error(
             out, exc, "choose another directory with --out, or leave it out for standard output"
         ) from None
-    click.echo(f"wrote {written[0]}" + (f" and {len(written) - 1} plots" if written[1:] else ""))
+    plots = f" and {len(written) - 1} plots" if written[1:] else ""
+    click.echo(f"wrote {for_terminal(written[0])}{plots}")

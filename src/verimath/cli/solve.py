@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 import click
 from rich.console import Console
+from rich.text import Text
 
 from verimath.cli.options import (
     EXIT_INCOMPLETE,
@@ -20,6 +20,7 @@ from verimath.cli.render import render_failure, render_sample, render_votes
 from verimath.config import SolveOptions, http_model_options
 from verimath.interpreter import Limits
 from verimath.solver import Solution, solve_with, solver_parts
+from verimath.terminal import for_terminal, json_for_terminal
 
 
 @click.command("solve")
@@ -38,16 +39,17 @@ def command(
     max_output: int,
     retries: int,
     request_timeout: float,
+    max_response_mb: float,
     **method: Any,
 ) -> None:
     """Solve PROBLEM with code, self-verification and verification-weighted voting."""
     options = solve_options_from(method, dataset)
     console = Console(stderr=as_json, quiet=as_json)
     limits = limits_from(timeout, memory_mb, max_output)
-    model_options = http_model_options(model, retries, request_timeout)
+    model_options = http_model_options(model, retries, request_timeout, max_response_mb)
     solution = asyncio.run(_solve(problem, model, options, limits, model_options, console))
     if as_json:
-        click.echo(json.dumps(solution.to_dict(), ensure_ascii=False))
+        click.echo(json_for_terminal(solution.to_dict()))
     else:
         render_votes(console, solution)
     if solution.failures:
@@ -69,8 +71,10 @@ async def _solve(
 ) -> Solution:
     async with solver_parts(model, limits, **model_options) as (chat_model, interpreter, grader):
         console.print(
-            f"[bold]{chat_model.name}[/bold] · strategy {options.strategy} · "
-            f"{options.samples} sample(s)"
+            Text.assemble(
+                (for_terminal(chat_model.name), "bold"),
+                f" · strategy {options.strategy} · {options.samples} sample(s)",
+            )
         )
         with console.status("sampling ..."):
             return await solve_with(
