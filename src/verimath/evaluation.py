@@ -247,7 +247,9 @@ async def _executor_of(
     cache = None if spec.is_replay else store
     if config.ray_address is None:
         assert model is not None
-        async with solver_parts(model, config.limits) as (chat_model, interpreter, grader):
+        async with solver_parts(
+            model, config.limits, sandbox=config.sandbox, sandbox_token=config.sandbox_token
+        ) as (chat_model, interpreter, grader):
             executor = LocalExecutor(
                 chat_model,
                 interpreter,

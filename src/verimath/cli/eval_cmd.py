@@ -16,6 +16,7 @@ from verimath.cli.options import (
     EXIT_INCOMPLETE,
     limits_from,
     method_options,
+    remote_sandbox_options,
     sandbox_options,
     solve_options_from,
 )
@@ -87,6 +88,7 @@ from verimath.run_names import model_label
     help="Also write one JSON line per sample to this file.",
 )
 @sandbox_options
+@remote_sandbox_options
 def command(
     dataset: str,
     model: str | None,
@@ -109,6 +111,8 @@ def command(
     timeout: float,
     memory_mb: int,
     max_output: int,
+    sandbox: str | None,
+    sandbox_token: str | None,
     retries: int,
     request_timeout: float,
     **method: Any,
@@ -132,6 +136,8 @@ def command(
         new=new,
         concurrency=concurrency,
         ray_address=ray_address,
+        sandbox=sandbox,
+        sandbox_token=sandbox_token,
         retries=retries,
         request_timeout=request_timeout,
         export=export,

@@ -16,23 +16,52 @@ DEFAULTS = ServeConfig()
 @click.command("serve")
 @click.option("--host", default=DEFAULTS.host, show_default=True, help="Address to listen on.")
 @click.option(
-    "--port", type=click.IntRange(0, 65535), default=DEFAULTS.port, show_default=True,
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=DEFAULTS.port,
+    show_default=True,
     help="Port to listen on (0: any free port; the URL is printed).",
 )
 @click.option(
-    "--token", envvar=TOKEN_ENV, default=None,
+    "--token",
+    envvar=TOKEN_ENV,
+    default=None,
     help=f"Bearer token for every request but /health (or {TOKEN_ENV}); required off loopback.",
 )
-@click.option("--max-sessions", type=click.IntRange(min=1), default=DEFAULTS.max_sessions,
-              show_default=True, help="Live sessions at once (then 429).")
-@click.option("--cell-slots", type=click.IntRange(min=1), default=None,
-              help="Cells running at once (default: two per core).")
-@click.option("--max-queued", type=click.IntRange(min=0), default=DEFAULTS.max_queued,
-              show_default=True, help="Cells waiting for a slot (then 429).")
-@click.option("--ttl", type=click.FloatRange(min=0, min_open=True), default=DEFAULTS.ttl_s,
-              show_default=True, help="Seconds an idle session lives.")
-@click.option("--replica", "replicas", multiple=True, metavar="URL",
-              help="Route to these verimath servers instead of running cells here (repeat).")
+@click.option(
+    "--max-sessions",
+    type=click.IntRange(min=1),
+    default=DEFAULTS.max_sessions,
+    show_default=True,
+    help="Live sessions at once (then 429).",
+)
+@click.option(
+    "--cell-slots",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Cells running at once (default: two per core).",
+)
+@click.option(
+    "--max-queued",
+    type=click.IntRange(min=0),
+    default=DEFAULTS.max_queued,
+    show_default=True,
+    help="Cells waiting for a slot (then 429).",
+)
+@click.option(
+    "--ttl",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULTS.ttl_s,
+    show_default=True,
+    help="Seconds an idle session lives.",
+)
+@click.option(
+    "--replica",
+    "replicas",
+    multiple=True,
+    metavar="URL",
+    help="Route to these verimath servers instead of running cells here (repeat).",
+)
 @sandbox_options
 def command(
     host: str,
@@ -94,7 +123,9 @@ def _bind(host: str, port: int) -> socket.socket:
         listener.bind((host, port))
     except OSError as exc:
         listener.close()
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}; pick another --port") from exc
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {exc.strerror}; pick another --port"
+        ) from exc
     listener.listen(2048)
     return listener
 

@@ -13,6 +13,7 @@ from verimath.cli.options import (
     EXIT_INCOMPLETE,
     limits_from,
     method_options,
+    remote_sandbox_options,
     sandbox_options,
     solve_options_from,
 )
@@ -28,6 +29,7 @@ from verimath.solver import Solution, solve_with, solver_parts
 @click.option("--dataset", default=None, help="Answer rules of a dataset (gsm8k, math, ...).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object, nothing else.")
 @sandbox_options
+@remote_sandbox_options
 def command(
     problem: str,
     model: str | None,
@@ -36,6 +38,8 @@ def command(
     timeout: float,
     memory_mb: int,
     max_output: int,
+    sandbox: str | None,
+    sandbox_token: str | None,
     retries: int,
     request_timeout: float,
     **method: Any,
@@ -45,6 +49,7 @@ def command(
     console = Console(stderr=as_json, quiet=as_json)
     limits = limits_from(timeout, memory_mb, max_output)
     model_options = http_model_options(model, retries, request_timeout)
+    model_options.update(sandbox=sandbox, sandbox_token=sandbox_token)
     solution = asyncio.run(_solve(problem, model, options, limits, model_options, console))
     if as_json:
         click.echo(json.dumps(solution.to_dict(), ensure_ascii=False))

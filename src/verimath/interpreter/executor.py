@@ -51,3 +51,17 @@ class Executor(Protocol):
     def close(self) -> None:
         """End every session and release the executor."""
         ...
+
+
+def executor_for(
+    limits: Limits | None, sandbox: str | None = None, token: str | None = None
+) -> Executor:
+    """The local interpreter, or the ``verimath serve`` host at ``sandbox`` (not started)."""
+    if sandbox is None:
+        from verimath.interpreter.session import Interpreter
+
+        return Interpreter(limits)
+    from verimath.interpreter import RemoteInterpreter
+
+    remote: Executor = RemoteInterpreter(sandbox, token=token, limits=limits)
+    return remote

@@ -115,7 +115,9 @@ class Service:
         return JSONResponse(refusal.body(), refusal.status, headers=headers)
 
     async def health(self, request: Request) -> Response:
-        return JSONResponse({"status": "ok", "sessions": self.pool.live, "cells": self.pool.inflight})
+        return JSONResponse(
+            {"status": "ok", "sessions": self.pool.live, "cells": self.pool.inflight}
+        )
 
     async def metrics_text(self, request: Request) -> Response:
         return Response(self.metrics.text(), media_type=PROMETHEUS_TEXT)

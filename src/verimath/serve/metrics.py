@@ -20,7 +20,10 @@ class ServeMetrics:
             "verimath_cells_queued", "Cells running or waiting for a slot.", registry=self.registry
         )
         self.cells = Counter(
-            "verimath_cells", "Cells run, by the code's outcome.", ["status"], registry=self.registry
+            "verimath_cells",
+            "Cells run, by the code's outcome.",
+            ["status"],
+            registry=self.registry,
         )
         self.latency = Histogram(
             "verimath_cell_seconds",

@@ -16,7 +16,8 @@ from verimath.serve.outcomes import OUTCOMES
 NUMBER = {"type": "number", "exclusiveMinimum": 0}
 LIMITS = {
     "type": "object",
-    "description": "Session limits; each at most the server's (GET /v1/info). Omitted: the server's.",
+    "description": "Session limits, each at most the server's (GET /v1/info); omitted: "
+    "the server's.",
     "additionalProperties": False,
     "properties": {
         f.name: {"type": "integer" if f.type in (int, "int") else "number", "exclusiveMinimum": 0}
@@ -134,8 +135,16 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any] | None, int, dict[str, Any],
         },
         200,
         CELL_RESULT,
-        ["bad_request", "not_found", "lost", "busy", "too_large", "limits", "overloaded",
-         "sandbox_unavailable"],
+        [
+            "bad_request",
+            "not_found",
+            "lost",
+            "busy",
+            "too_large",
+            "limits",
+            "overloaded",
+            "sandbox_unavailable",
+        ],
     ),
     (
         "/run_code",

@@ -11,7 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 OUTCOMES: dict[str, tuple[int, str]] = {
-    "bad_request": (400, "the body is not the JSON object this endpoint takes, or a field is wrong"),
+    "bad_request": (
+        400,
+        "the body is not the JSON object this endpoint takes, or a field is wrong",
+    ),
     "unauthorized": (401, "no bearer token, or not the server's"),
     "not_found": (404, "no such session: never created, closed, or expired after its TTL"),
     "busy": (409, "a cell of this session is still running; cells of one session run in order"),

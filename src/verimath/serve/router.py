@@ -69,11 +69,15 @@ class Router:
             given = request.headers.get("authorization", "").encode("latin-1", "replace")
             try:
                 if expected is not None and not hmac.compare_digest(given, expected):
-                    raise Refusal("unauthorized", "send the server's token: Authorization: Bearer TOKEN")
+                    raise Refusal(
+                        "unauthorized", "send the server's token: Authorization: Bearer TOKEN"
+                    )
                 response: Response = await handler(request)
                 return response
             except Refusal as refusal:
-                headers = {"Retry-After": str(refusal.retry_after_s)} if refusal.retry_after_s else {}
+                headers = (
+                    {"Retry-After": str(refusal.retry_after_s)} if refusal.retry_after_s else {}
+                )
                 return JSONResponse(refusal.body(), refusal.status, headers=headers)
 
         return endpoint
@@ -87,7 +91,9 @@ class Router:
             except (httpx.HTTPError, ValueError) as exc:
                 states.append({"url": url, "status": f"unreachable ({type(exc).__name__})"})
         up = sum(state["status"] == "ok" for state in states)
-        return JSONResponse({"status": "ok" if up else "down", "replicas": states}, 200 if up else 503)
+        return JSONResponse(
+            {"status": "ok" if up else "down", "replicas": states}, 200 if up else 503
+        )
 
     async def info(self, request: Request) -> Response:
         return await self._first_answer("GET", "/v1/info", None)
@@ -131,7 +137,10 @@ class Router:
         order = [(start + i) % len(self.replicas) for i in range(len(self.replicas))]
         reply, _ = await self._try_in_turn(order, method, path, body)
         return Response(
-            reply.content, reply.status_code, headers=_retry_after(reply), media_type="application/json"
+            reply.content,
+            reply.status_code,
+            headers=_retry_after(reply),
+            media_type="application/json",
         )
 
     async def _try_in_turn(
@@ -142,7 +151,9 @@ class Router:
         last: tuple[httpx.Response, int] | None = None
         for index in order:
             try:
-                reply = await self.client.request(method, f"{self.replicas[index]}{path}", json=body)
+                reply = await self.client.request(
+                    method, f"{self.replicas[index]}{path}", json=body
+                )
             except httpx.TransportError:
                 continue
             last = (reply, index)

@@ -69,11 +69,13 @@ def parse_run_code(body: dict[str, Any], server: Limits) -> RunCode:
 def _limits(body: dict[str, Any], server: Limits) -> Limits:
     timeout = body.get("run_timeout")
     memory = body.get("memory_limit_MB", -1)
-    changes: dict[str, float | int] = {}
+    changes: dict[str, Any] = {}
     if timeout is not None:
         changes["timeout_s"] = min(number(timeout, "run_timeout"), server.timeout_s)
     if memory is not None and memory != -1:
-        changes["memory_mb"] = min(int(number(memory, "memory_limit_MB", integer=True)), server.memory_mb)
+        changes["memory_mb"] = min(
+            int(number(memory, "memory_limit_MB", integer=True)), server.memory_mb
+        )
     return dataclasses.replace(server, **changes)
 
 

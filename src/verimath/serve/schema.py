@@ -19,16 +19,16 @@ from verimath.serve.config import ServeConfig
 from verimath.serve.outcomes import Refusal
 
 LIMIT_FIELDS = frozenset(f.name for f in dataclasses.fields(Limits))
-INTEGER_LIMITS = frozenset(
-    f.name for f in dataclasses.fields(Limits) if f.type in (int, "int")
-)
+INTEGER_LIMITS = frozenset(f.name for f in dataclasses.fields(Limits) if f.type in (int, "int"))
 
 
 async def read_object(request: Request, config: ServeConfig) -> dict[str, Any]:
     """The request's body as a JSON object, within the server's size and depth bounds."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > config.max_request_bytes:
-        raise Refusal("too_large", f"the body is {declared} bytes; at most {config.max_request_bytes}")
+        raise Refusal(
+            "too_large", f"the body is {declared} bytes; at most {config.max_request_bytes}"
+        )
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
@@ -52,17 +52,20 @@ def only_fields(body: dict[str, Any], allowed: frozenset[str], where: str) -> No
     if unknown:
         raise Refusal(
             "bad_request",
-            f"unknown field(s) {', '.join(unknown)} in {where}; known: {', '.join(sorted(allowed))}",
+            f"unknown field(s) {', '.join(unknown)} in {where}; "
+            f"known: {', '.join(sorted(allowed))}",
         )
 
 
 def number(value: object, name: str, *, integer: bool = False) -> float:
     """A positive finite number (an integer where ``integer``), else a Refusal naming ``name``."""
-    wrong = isinstance(value, bool) or not isinstance(value, int | float)
-    if wrong or not math.isfinite(value) or value <= 0 or (integer and value != int(value)):  # type: ignore[arg-type]
-        kind = "a positive integer" if integer else "a positive number"
-        raise Refusal("bad_request", f"{name} must be {kind}, got {value!r}"[:300])
-    return float(value)  # type: ignore[arg-type]
+    kind = "a positive integer" if integer else "a positive number"
+    refusal = Refusal("bad_request", f"{name} must be {kind}, got {value!r}"[:300])
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise refusal
+    if not math.isfinite(value) or value <= 0 or (integer and value != int(value)):
+        raise refusal
+    return float(value)
 
 
 def session_limits(asked: object, server: Limits) -> Limits:
@@ -73,7 +76,7 @@ def session_limits(asked: object, server: Limits) -> Limits:
     if not isinstance(asked, dict):
         raise Refusal("bad_request", "limits must be an object of limit names to numbers")
     only_fields(asked, LIMIT_FIELDS, "limits")
-    lowered: dict[str, float | int] = {}
+    lowered: dict[str, Any] = {}
     for name, value in asked.items():
         integer = name in INTEGER_LIMITS
         given = number(value, f"limits.{name}", integer=integer)
@@ -92,7 +95,9 @@ def cell_code(body: dict[str, Any], config: ServeConfig, field: str = "code") ->
     if not isinstance(code, str):
         raise Refusal("bad_request", f"{field} must be a string of Python")
     if len(code) > config.max_code_chars:
-        raise Refusal("too_large", f"{field} is {len(code)} characters; at most {config.max_code_chars}")
+        raise Refusal(
+            "too_large", f"{field} is {len(code)} characters; at most {config.max_code_chars}"
+        )
     return code
 
 

@@ -114,7 +114,9 @@ class SessionPool:
         if live is not None:
             return live
         if session_id in self._expired:
-            raise Refusal("not_found", f"session {session_id} expired after {self.config.ttl_s:g} s idle")
+            raise Refusal(
+                "not_found", f"session {session_id} expired after {self.config.ttl_s:g} s idle"
+            )
         if not session_id.startswith(f"{self.instance}-"):
             raise Refusal(
                 "lost",
@@ -131,7 +133,9 @@ class SessionPool:
     async def run(self, live: LiveSession, code: str, timeout_s: float | None) -> CellResult:
         """Run one cell of ``live``; the cell goes on if the caller is cancelled."""
         if live.busy:
-            raise Refusal("busy", f"session {live.id} is running a cell; send the next one after it")
+            raise Refusal(
+                "busy", f"session {live.id} is running a cell; send the next one after it"
+            )
         self._admit()
         live.busy = True
         task = asyncio.ensure_future(self._run(live, code, timeout_s))
@@ -226,9 +230,7 @@ class SessionPool:
             return interpreter
         self._forget_unused_profiles()
         if len(self._interpreters) >= self.config.max_profiles:
-            raise self._overloaded(
-                f"{self.config.max_profiles} distinct sets of limits are in use"
-            )
+            raise self._overloaded(f"{self.config.max_profiles} distinct sets of limits are in use")
         interpreter = Interpreter(key)
         self._interpreters[key] = interpreter
         try:
@@ -241,7 +243,10 @@ class SessionPool:
         return interpreter
 
     def _forget_unused_profiles(self) -> None:
-        used = {dataclasses.replace(s.limits, timeout_s=self.config.limits.timeout_s) for s in self._sessions.values()}
+        used = {
+            dataclasses.replace(s.limits, timeout_s=self.config.limits.timeout_s)
+            for s in self._sessions.values()
+        }
         default = self.config.limits
         for key in [k for k in self._interpreters if k not in used and k != default]:
             if self._inflight == 0:

@@ -1,0 +1,381 @@
+"""``RemoteInterpreter``: the executor protocol over HTTP, against ``verimath serve``.
+
+    with RemoteInterpreter("http://sandbox:8421", token=...) as interp, interp.session() as s:
+        s.run("x = 5")
+        s.run("x + 1").output  # '6\\n'
+
+Sessions behave as local ones: variables persist across cells; a session whose process ended
+says so in that cell (``killed``) and the next cell runs in a fresh session, marked
+``restarted``. When the server lost a session between cells (it expired, or its replica went
+away), the next cell runs in a fresh session and says so the same way; a cell whose answer
+never came (the host went away mid-cell) is ``killed`` with the reason. A full server (429)
+is waited out, as its ``Retry-After`` asks, with growing pauses up to ``patience_s``.
+Infrastructure failures raise ``SandboxUnavailableError``; the code's own failures are results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+
+from verimath.bounded import BoundsExceeded, loads_json
+from verimath.errors import ConfigError, SandboxUnavailableError
+from verimath.interpreter.limits import Limits
+from verimath.interpreter.result import CellResult, CellStatus
+from verimath.interpreter.session import _restart_note
+
+MAX_REPLY_BYTES = 8 << 20
+MAX_REPLY_DEPTH = 8
+CONNECT_TIMEOUT_S = 10.0
+FIRST_PAUSE_S = 0.05
+MAX_PAUSE_S = 10.0
+GONE = frozenset({404, 410})
+"""The server no longer has the session (expired, closed, or its server ended)."""
+BUSY = frozenset({429})
+
+
+class RemoteInterpreter:
+    """Sessions on a ``verimath serve`` host: the same protocol as ``Interpreter``.
+
+    ``limits`` (default: the server's) must not exceed the server's; ``start`` checks both
+    the token and the limits, with a one-line ``ConfigError`` for either.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        limits: Limits | None = None,
+        patience_s: float = 600.0,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self._asked = limits
+        self.limits = limits or Limits()
+        self.patience_s = patience_s
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        timeout = httpx.Timeout(CONNECT_TIMEOUT_S, read=None)
+        self._sync = httpx.Client(headers=headers, timeout=timeout)
+        self._headers, self._timeout = headers, timeout
+        self._async: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
+        self._pending: set[asyncio.Task[object]] = set()
+        self._started = False
+
+    def start(self) -> RemoteInterpreter:
+        """Reach the server, check the token and that the limits fit within the server's."""
+        if self._started:
+            return self
+        info = self._call_sync("GET", "/v1/info", None)
+        if info.status_code == 401:
+            raise ConfigError(f"the sandbox at {self.url} refused the token: pass its --token")
+        server = _server_limits(self.url, _checked(self.url, info))
+        if self._asked is None:
+            self.limits = server
+        too_big = [
+            f"{f.name} {getattr(self.limits, f.name)} > {getattr(server, f.name)}"
+            for f in dataclasses.fields(Limits)
+            if getattr(self.limits, f.name) > getattr(server, f.name)
+        ]
+        if too_big:
+            raise ConfigError(
+                f"the sandbox at {self.url} allows less than asked ({', '.join(too_big)}): "
+                "lower these limits or raise the server's"
+            )
+        self._started = True
+        return self
+
+    def session(self) -> RemoteSession:
+        """A new notebook session; the server creates it with its first cell."""
+        return RemoteSession(self)
+
+    def close(self) -> None:
+        self._sync.close()
+        for loop, client in list(self._async.items()):
+            if not loop.is_closed() and loop.is_running():
+                self._keep(loop.create_task(_close_after(set(self._pending), client)))
+        self._async.clear()
+
+    def __enter__(self) -> RemoteInterpreter:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> RemoteInterpreter:
+        await asyncio.to_thread(self.start)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        for client in self._async.values():
+            await client.aclose()
+        self._async.clear()
+        self._sync.close()
+
+    def _keep(self, task: asyncio.Task[Any]) -> None:
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    def _client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        client = self._async.get(loop)
+        if client is None:
+            limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
+            client = httpx.AsyncClient(headers=self._headers, timeout=self._timeout, limits=limits)
+            self._async[loop] = client
+        return client
+
+    def _call_sync(self, method: str, path: str, body: object) -> httpx.Response:
+        return _patiently_sync(self, lambda: self._sync.request(method, self.url + path, json=body))
+
+    async def _call(self, method: str, path: str, body: object) -> httpx.Response:
+        client = self._client()
+        return await _patiently(self, lambda: client.request(method, self.url + path, json=body))
+
+
+class RemoteSession:
+    """One notebook on the server; same behaviour as a local ``Session``."""
+
+    def __init__(self, interpreter: RemoteInterpreter) -> None:
+        self._interpreter = interpreter
+        self._id: str | None = None
+        self._restart_reason: str | None = None
+        self.cell_count = 0
+
+    def run(self, code: str, timeout: float | None = None) -> CellResult:
+        """Run one cell and wait for it; never raises for anything the code does."""
+        interp = self._interpreter
+        for _ in range(2):
+            if self._id is None:
+                created = interp._call_sync("POST", "/v1/sessions", self._new())
+                self._id = _session_id(interp.url, created)
+            index, started = self._next_index(), time.monotonic()
+            try:
+                reply = interp._call_sync("POST", self._cells(), _cell(code, timeout))
+            except SandboxUnavailableError as exc:
+                return self._lost(index, started, exc)
+            if reply.status_code not in GONE:
+                return self._result(reply, index)
+            self._gone(reply, index)
+        raise self._gone_at_once()
+
+    async def arun(self, code: str, timeout: float | None = None) -> CellResult:
+        """Run one cell, awaiting its result on the running event loop."""
+        interp = self._interpreter
+        for _ in range(2):
+            if self._id is None:
+                created = await interp._call("POST", "/v1/sessions", self._new())
+                self._id = _session_id(interp.url, created)
+            index, started = self._next_index(), time.monotonic()
+            try:
+                reply = await interp._call("POST", self._cells(), _cell(code, timeout))
+            except SandboxUnavailableError as exc:
+                return self._lost(index, started, exc)
+            if reply.status_code not in GONE:
+                return self._result(reply, index)
+            self._gone(reply, index)
+        raise self._gone_at_once()
+
+    def close(self) -> None:
+        """Close the session on the server (in the background when on an event loop)."""
+        session_id, self._id = self._id, None
+        if session_id is None:
+            return
+        interp = self._interpreter
+        path = f"/v1/sessions/{session_id}"
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            with contextlib.suppress(httpx.HTTPError):  # else the server expires it (TTL)
+                interp._sync.delete(interp.url + path)
+            return
+        interp._keep(loop.create_task(_quietly(interp._client().delete(interp.url + path))))
+
+    def __enter__(self) -> RemoteSession:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> RemoteSession:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _new(self) -> dict[str, object]:
+        return {"limits": dataclasses.asdict(self._interpreter.limits)}
+
+    def _cells(self) -> str:
+        return f"/v1/sessions/{self._id}/cells"
+
+    def _next_index(self) -> int:
+        self.cell_count += 1
+        return self.cell_count
+
+    def _gone(self, reply: httpx.Response, index: int) -> None:
+        """The server no longer has the session: the cell never ran; the next try runs it in
+        a new session, marked restarted."""
+        self._id, self.cell_count = None, index - 1
+        self._restart_reason = _message(reply) or "the server no longer has the session"
+
+    def _gone_at_once(self) -> SandboxUnavailableError:
+        return SandboxUnavailableError(
+            f"the sandbox at {self._interpreter.url} lost a new session at once: "
+            f"{self._restart_reason}"
+        )
+
+    def _lost(self, index: int, started: float, exc: SandboxUnavailableError) -> CellResult:
+        """The cell's answer never came: its session is presumed gone (killed), as a local
+        session whose process died."""
+        reason = f"the sandbox host was lost during the cell ({str(exc).splitlines()[0]})"
+        self._id, self._restart_reason = None, reason
+        note = f"\n[session ended: {reason}; variables from earlier cells are lost]"
+        return CellResult(note, CellStatus.KILLED, time.monotonic() - started, index, False, reason)
+
+    def _result(self, reply: httpx.Response, index: int) -> CellResult:
+        # the server's session restarts by itself after a killed cell, and says so
+        result = _cell_result(self._interpreter.url, _checked(self._interpreter.url, reply))
+        restarted_because, self._restart_reason = self._restart_reason, None
+        if restarted_because is None:
+            return dataclasses.replace(result, cell_index=index)
+        output = _restart_note(restarted_because) + result.output
+        return dataclasses.replace(result, output=output, cell_index=index, restarted=True)
+
+
+def _cell(code: str, timeout: float | None) -> dict[str, object]:
+    return {"code": code} if timeout is None else {"code": code, "timeout_s": timeout}
+
+
+async def _quietly(request: Awaitable[httpx.Response]) -> None:
+    with contextlib.suppress(httpx.HTTPError, RuntimeError):  # else the server expires it (TTL)
+        await request
+
+
+async def _close_after(pending: set[asyncio.Task[Any]], client: httpx.AsyncClient) -> None:
+    """Close ``client`` once the requests in flight (closing sessions) are done."""
+    await asyncio.gather(*pending, return_exceptions=True)
+    await client.aclose()
+
+
+def _pause(attempt: int, reply: httpx.Response) -> float:
+    """How long to wait before retrying a 429: its Retry-After, growing, with jitter."""
+    asked = reply.headers.get("retry-after", "")
+    base = float(asked) if asked.isdigit() else FIRST_PAUSE_S
+    grown: float = min(MAX_PAUSE_S, max(base, FIRST_PAUSE_S * 2**attempt))
+    return grown * random.uniform(0.5, 1.0)
+
+
+def _patiently_sync(
+    interp: RemoteInterpreter, send: Callable[[], httpx.Response]
+) -> httpx.Response:
+    deadline = time.monotonic() + interp.patience_s
+    for attempt in range(1_000_000):
+        reply = _sent(interp.url, send)
+        if reply.status_code not in BUSY or time.monotonic() > deadline:
+            return reply
+        time.sleep(_pause(attempt, reply))
+    raise AssertionError("unreachable")
+
+
+async def _patiently(
+    interp: RemoteInterpreter, send: Callable[[], Awaitable[httpx.Response]]
+) -> httpx.Response:
+    deadline = time.monotonic() + interp.patience_s
+    for attempt in range(1_000_000):
+        try:
+            reply = await send()
+        except httpx.TransportError as exc:
+            raise _unreachable(interp.url, exc) from exc
+        if reply.status_code not in BUSY or time.monotonic() > deadline:
+            return reply
+        await asyncio.sleep(_pause(attempt, reply))
+    raise AssertionError("unreachable")
+
+
+def _sent(url: str, send: Callable[[], httpx.Response]) -> httpx.Response:
+    try:
+        return send()
+    except httpx.TransportError as exc:
+        raise _unreachable(url, exc) from exc
+
+
+def _unreachable(url: str, exc: Exception) -> SandboxUnavailableError:
+    return SandboxUnavailableError(
+        f"the sandbox at {url} cannot be reached ({type(exc).__name__}: {exc}); "
+        "is 'verimath serve' running there?"
+    )
+
+
+def _checked(url: str, reply: httpx.Response) -> dict[str, Any]:
+    """A 2xx reply's JSON object; SandboxUnavailableError naming the server otherwise."""
+    if len(reply.content) > MAX_REPLY_BYTES:
+        raise SandboxUnavailableError(
+            f"the sandbox at {url} sent a reply over {MAX_REPLY_BYTES} bytes"
+        )
+    if not reply.is_success:
+        if reply.status_code == 401:
+            raise ConfigError(f"the sandbox at {url} refused the token: pass its --token")
+        raise SandboxUnavailableError(
+            f"the sandbox at {url} answered {reply.status_code}: {_message(reply)}"
+        )
+    try:
+        value = loads_json(reply.content, max_depth=MAX_REPLY_DEPTH)
+    except (BoundsExceeded, ValueError) as exc:
+        raise SandboxUnavailableError(
+            f"the sandbox at {url} sent a reply that is not JSON: {exc}"
+        ) from exc
+    if not isinstance(value, dict):
+        raise SandboxUnavailableError(f"the sandbox at {url} sent a reply that is not an object")
+    return value
+
+
+def _message(reply: httpx.Response) -> str:
+    try:
+        value = loads_json(reply.content[:65536], max_depth=MAX_REPLY_DEPTH)
+    except (BoundsExceeded, ValueError):
+        return reply.text[:200]
+    message = value.get("message") if isinstance(value, dict) else None
+    return str(message)[:500] if message else reply.text[:200]
+
+
+def _session_id(url: str, reply: httpx.Response) -> str:
+    session_id = _checked(url, reply).get("session_id")
+    if not isinstance(session_id, str) or not 0 < len(session_id) <= 200:
+        raise SandboxUnavailableError(f"the sandbox at {url} sent no session id")
+    return session_id
+
+
+def _server_limits(url: str, info: dict[str, Any]) -> Limits:
+    values = info.get("limits")
+    if not isinstance(values, dict):
+        raise SandboxUnavailableError(f"the sandbox at {url} did not say its limits")
+    known = {f.name for f in dataclasses.fields(Limits)}
+    try:
+        return Limits(**{k: v for k, v in values.items() if k in known})
+    except (TypeError, ConfigError) as exc:
+        raise SandboxUnavailableError(f"the sandbox at {url} sent unusable limits: {exc}") from exc
+
+
+def _cell_result(url: str, body: dict[str, Any]) -> CellResult:
+    """A CellResult from the server's JSON, every field checked."""
+    try:
+        status = CellStatus(body["status"])
+        output, detail = body["output"], body.get("detail")
+        numbers = [body["duration_s"], body.get("cpu_s", 0.0)]
+        if not isinstance(output, str) or not (detail is None or isinstance(detail, str)):
+            raise TypeError("output and detail must be strings")
+        if not all(isinstance(n, int | float) and not isinstance(n, bool) for n in numbers):
+            raise TypeError("duration_s and cpu_s must be numbers")
+    except (KeyError, ValueError, TypeError) as exc:
+        raise SandboxUnavailableError(
+            f"the sandbox at {url} sent an unusable cell result: {exc}"
+        ) from exc
+    duration, cpu = (float(n) for n in numbers)
+    return CellResult(output, status, duration, 0, bool(body.get("restarted")), detail, cpu)
