@@ -148,6 +148,11 @@ class RemoteSession:
         self._restart_reason: str | None = None
         self.cell_count = 0
 
+    @property
+    def session_id(self) -> str | None:
+        """The server's id of the session (None before its first cell, or once it is gone)."""
+        return self._id
+
     def run(self, code: str, timeout: float | None = None) -> CellResult:
         """Run one cell and wait for it; never raises for anything the code does."""
         interp = self._interpreter
