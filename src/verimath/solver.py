@@ -194,13 +194,11 @@ async def solver_parts(
     The interpreter is local, or the ``verimath serve`` host at ``sandbox``."""
     owned = not isinstance(model, ChatModel)
     chat_model = model if isinstance(model, ChatModel) else resolve_model(model, **model_options)
-    interpreter = executor_for(limits, sandbox, sandbox_token)
     try:
         with Grader() as grader:
-            await asyncio.to_thread(interpreter.start)
-            yield chat_model, interpreter, grader
+            async with executor_for(limits, sandbox, sandbox_token) as interpreter:
+                yield chat_model, interpreter, grader
     finally:
-        interpreter.close()
         if owned:
             await chat_model.aclose()
 

@@ -12,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import pytest
@@ -62,19 +63,20 @@ class Server:
 
 def start_server(*args: str, token: str | None = TOKEN) -> Server:
     """``python -m verimath serve --port 0 ARGS``; waits for the URL line it prints."""
-    log = tempfile.NamedTemporaryFile(prefix="verimath-serve-", suffix=".log", delete=False)
+    log = Path(tempfile.mkdtemp(prefix="verimath-serve-")) / "serve.log"
     env = dict(os.environ)
     env.pop("VERIMATH_SERVE_TOKEN", None)
     command = [sys.executable, "-m", "verimath", "serve", "--port", "0", *args]
     if token is not None:
         command += ["--token", token]
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    with open(log, "wb") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
-        text = open(log.name, encoding="utf-8", errors="replace").read()
+        text = log.read_text(encoding="utf-8", errors="replace")
         found = re.search(r"on (http://\S+)", text)
         if found:
-            server = Server(found.group(1), process, log.name, token)
+            server = Server(found.group(1), process, str(log), token)
             _wait_healthy(server)
             return server
         if process.poll() is not None:

@@ -19,7 +19,9 @@ from verimath.errors import ConfigError, SandboxUnavailableError
 from verimath.interpreter import CellStatus, Executor, Limits, RemoteInterpreter
 
 REPLAY = f"replay:{TRANSCRIPTS / 'mathcoder' / 'MathCoder-CL-34b' / 'GSM8K'}"
-CELLS = "SELECT problem_id, sample_index, cell_index, code, output, status FROM cells ORDER BY 1, 2, 3"
+CELLS = (
+    "SELECT problem_id, sample_index, cell_index, code, output, status FROM cells ORDER BY 1, 2, 3"
+)
 SAMPLES = (
     "SELECT problem_id, sample_index, answer, state, grade, code_executions FROM samples "
     "ORDER BY 1, 2"
@@ -88,7 +90,9 @@ def test_a_host_lost_mid_cell_kills_the_cell_with_the_reason() -> None:
     session = remote.session()
     session.run("x = 1")
     outcome: list[object] = []
-    cell = threading.Thread(target=lambda: outcome.append(session.run("import time; time.sleep(30)")))
+    cell = threading.Thread(
+        target=lambda: outcome.append(session.run("import time; time.sleep(30)"))
+    )
     cell.start()
     while not doomed.client.get(f"/v1/sessions/{session.session_id}").json()["busy"]:
         time.sleep(0.01)

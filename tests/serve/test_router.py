@@ -57,7 +57,9 @@ def test_router_needs_the_token_and_refuses_unknown_ids(
     cluster: tuple[Server, list[Server]],
 ) -> None:
     router, _ = cluster
-    assert router.client.post("/v1/sessions", headers={"Authorization": "Bearer x"}).status_code == 401
+    assert (
+        router.client.post("/v1/sessions", headers={"Authorization": "Bearer x"}).status_code == 401
+    )
     assert router.client.get("/v1/sessions/r7.abc").status_code == 404
     assert router.client.get("/v1/sessions/nonsense").status_code == 404
 

@@ -119,4 +119,6 @@ def test_one_shot_runs_leave_no_session_behind(server: Server) -> None:
     before = server.client.get("/health").json()["sessions"]
     run_code(server, {**VERL, "code": "leftover = 1"})
     assert server.client.get("/health").json()["sessions"] == before
-    assert "leftover" not in str(run_result(run_code(server, {**VERL, "code": "print(dir())"}))["stdout"])
+    assert "leftover" not in str(
+        run_result(run_code(server, {**VERL, "code": "print(dir())"}))["stdout"]
+    )

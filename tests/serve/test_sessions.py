@@ -48,7 +48,9 @@ def test_a_session_asks_for_lower_limits_not_higher(server: Server) -> None:
     assert len(str(server.cell(sid, "print('y' * 5000)")["output"])) < 400
     higher = server.client.post("/v1/sessions", json={"limits": {"memory_mb": 4096}})
     assert higher.status_code == 422 and "memory_mb" in higher.json()["message"]
-    cell_higher = server.client.post(f"/v1/sessions/{sid}/cells", json={"code": "1", "timeout_s": 5})
+    cell_higher = server.client.post(
+        f"/v1/sessions/{sid}/cells", json={"code": "1", "timeout_s": 5}
+    )
     assert cell_higher.status_code == 422
 
 
@@ -77,7 +79,9 @@ def test_every_request_is_bounded_and_checked(
     assert server.cell(sid, "'after'")["output"] == "'after'\n"
 
 
-@pytest.mark.parametrize("body", [{"limits": {"bogus": 1}}, {"limits": {"timeout_s": "1"}}, {"x": 1}])
+@pytest.mark.parametrize(
+    "body", [{"limits": {"bogus": 1}}, {"limits": {"timeout_s": "1"}}, {"x": 1}]
+)
 def test_bad_session_requests_name_the_field(server: Server, body: dict[str, object]) -> None:
     reply = server.client.post("/v1/sessions", json=body)
     assert reply.status_code == 400 and reply.json()["error"] == "bad_request"
@@ -118,7 +122,9 @@ def test_a_session_survives_its_clients_disconnect(server: Server) -> None:
         base_url=server.url, headers=server.client.headers, timeout=httpx.Timeout(5, read=0.3)
     )
     with pytest.raises(httpx.ReadTimeout):
-        impatient.post(f"/v1/sessions/{sid}/cells", json={"code": "import time\ntime.sleep(1.5)\ny = 7"})
+        impatient.post(
+            f"/v1/sessions/{sid}/cells", json={"code": "import time\ntime.sleep(1.5)\ny = 7"}
+        )
     impatient.close()
     _wait_until(lambda: not server.client.get(f"/v1/sessions/{sid}").json()["busy"])
     assert server.cell(sid, "y")["output"] == "7\n"

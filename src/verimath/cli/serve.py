@@ -11,6 +11,7 @@ from verimath.errors import ConfigError
 from verimath.serve.config import TOKEN_ENV, ServeConfig, default_cell_slots
 
 DEFAULTS = ServeConfig()
+KEEP_ALIVE_S = 75  # longer than a model turn: agents reuse their connection between cells
 
 
 @click.command("serve")
@@ -62,6 +63,12 @@ DEFAULTS = ServeConfig()
     metavar="URL",
     help="Route to these verimath servers instead of running cells here (repeat).",
 )
+@click.option(
+    "--replica-token",
+    envvar="VERIMATH_REPLICA_TOKEN",
+    default=None,
+    help="With --replica: the replicas' token (default: --token).",
+)
 @sandbox_options
 def command(
     host: str,
@@ -72,6 +79,7 @@ def command(
     max_queued: int,
     ttl: float,
     replicas: tuple[str, ...],
+    replica_token: str | None,
     timeout: float,
     memory_mb: int,
     max_output: int,
@@ -88,10 +96,10 @@ def command(
         ttl_s=ttl,
     )
     config.check_exposure()
-    serve(config, list(replicas))
+    serve(config, list(replicas), replica_token)
 
 
-def serve(config: ServeConfig, replicas: list[str]) -> None:
+def serve(config: ServeConfig, replicas: list[str], replica_token: str | None = None) -> None:
     """Bind, print the URL, then run until interrupted."""
     import uvicorn
 
@@ -100,7 +108,7 @@ def serve(config: ServeConfig, replicas: list[str]) -> None:
 
     listener = _bind(config.host, config.port)
     if replicas:
-        app = create_router_app(config, replicas)
+        app = create_router_app(config, replicas, replica_token)
         role = f"routing to {len(replicas)} replicas"
     else:
         app = create_app(config)
@@ -109,10 +117,16 @@ def serve(config: ServeConfig, replicas: list[str]) -> None:
     host, port = listener.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"verimath serve: {role} on http://{shown}:{port}", err=True)
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+    settings = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        timeout_keep_alive=KEEP_ALIVE_S,
+        timeout_graceful_shutdown=5,
     )
-    server.run(sockets=[listener])
+    uvicorn.Server(settings).run(sockets=[listener])
 
 
 def _bind(host: str, port: int) -> socket.socket:

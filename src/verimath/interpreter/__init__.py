@@ -35,7 +35,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    """The HTTP client loads httpx: only when it is used."""
+    """The HTTP client loads aiohttp: only when it is used."""
     if name in ("RemoteInterpreter", "RemoteSession"):
         try:
             from verimath.interpreter import remote

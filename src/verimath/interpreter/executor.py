@@ -52,6 +52,14 @@ class Executor(Protocol):
         """End every session and release the executor."""
         ...
 
+    async def __aenter__(self) -> Executor:
+        """``start``, off the event loop."""
+        ...
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """``close``, once what is in flight on this event loop is done."""
+        ...
+
 
 def executor_for(
     limits: Limits | None, sandbox: str | None = None, token: str | None = None

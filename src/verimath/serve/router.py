@@ -12,15 +12,17 @@ from __future__ import annotations
 import contextlib
 import hmac
 import itertools
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import aiohttp
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from verimath.interpreter.remote import TRANSPORT_ERRORS, Reply
 from verimath.serve.config import ServeConfig
 from verimath.serve.outcomes import Refusal
 from verimath.serve.schema import read_object
@@ -32,17 +34,16 @@ RETRIED = frozenset({429, 503})
 class Router:
     """Routes requests to replicas by the replica index in each session id."""
 
-    def __init__(self, config: ServeConfig, replicas: list[str]) -> None:
+    def __init__(
+        self, config: ServeConfig, replicas: list[str], replica_token: str | None = None
+    ) -> None:
         self.config = config
         self.replicas = [url.rstrip("/") for url in replicas]
         self.routed = [0] * len(replicas)
         self._next = itertools.cycle(range(len(replicas)))
-        headers = {"Authorization": f"Bearer {config.token}"} if config.token else {}
-        self.client = httpx.AsyncClient(
-            headers=headers,
-            timeout=httpx.Timeout(10.0, read=None),
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=256),
-        )
+        outbound = replica_token or config.token
+        self._headers = {"Authorization": f"Bearer {outbound}"} if outbound else {}
+        self._client: aiohttp.ClientSession | None = None
 
     def routes(self) -> list[Route]:
         return [
@@ -57,10 +58,15 @@ class Router:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        self._client = aiohttp.ClientSession(
+            headers=self._headers,
+            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=60),
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
+        )
         try:
             yield
         finally:
-            await self.client.aclose()
+            await self._client.close()
 
     def guard(self, handler: Any) -> Any:
         expected = f"Bearer {self.config.token}".encode() if self.config.token else None
@@ -86,9 +92,9 @@ class Router:
         states = []
         for url in self.replicas:
             try:
-                reply = await self.client.get(f"{url}/health")
-                states.append({"url": url, "status": reply.json().get("status", "?")})
-            except (httpx.HTTPError, ValueError) as exc:
+                reply = await self._send("GET", f"{url}/health", None)
+                states.append({"url": url, "status": json.loads(reply.body).get("status", "?")})
+            except (*TRANSPORT_ERRORS, ValueError, AttributeError) as exc:
                 states.append({"url": url, "status": f"unreachable ({type(exc).__name__})"})
         up = sum(state["status"] == "ok" for state in states)
         return JSONResponse(
@@ -102,11 +108,11 @@ class Router:
         body = await read_object(request, self.config)
         order = sorted(range(len(self.replicas)), key=lambda i: self.routed[i])
         reply, index = await self._try_in_turn(order, "POST", "/v1/sessions", body)
-        payload = reply.json()
-        if reply.status_code == 201:
+        payload = json.loads(reply.body)
+        if reply.status == 201:
             self.routed[index] += 1
             payload["session_id"] = f"r{index}.{payload['session_id']}"
-        return JSONResponse(payload, reply.status_code, headers=_retry_after(reply))
+        return JSONResponse(payload, reply.status, headers=_retry_after(reply))
 
     async def forward(self, request: Request) -> Response:
         index, inner = self._replica_of(request.path_params["sid"])
@@ -114,19 +120,19 @@ class Router:
         tail = request.url.path.rsplit(request.path_params["sid"], 1)[1]
         url = f"{self.replicas[index]}/v1/sessions/{inner}{tail}"
         try:
-            reply = await self.client.request(request.method, url, json=body)
-        except httpx.TransportError as exc:
+            reply = await self._send(request.method, url, body)
+        except TRANSPORT_ERRORS as exc:
             raise Refusal(
                 "lost",
                 f"replica r{index} ({self.replicas[index]}) cannot be reached "
                 f"({type(exc).__name__}): its sessions are gone; create a new session",
             ) from exc
-        payload = reply.json()
+        payload = json.loads(reply.body)
         if isinstance(payload, dict) and "session_id" in payload:
             payload["session_id"] = f"r{index}.{payload['session_id']}"
-        if request.method == "DELETE" and reply.status_code == 200:
+        if request.method == "DELETE" and reply.status == 200:
             self.routed[index] = max(0, self.routed[index] - 1)
-        return JSONResponse(payload, reply.status_code, headers=_retry_after(reply))
+        return JSONResponse(payload, reply.status, headers=_retry_after(reply))
 
     async def run_code(self, request: Request) -> Response:
         body = await read_object(request, self.config)
@@ -137,31 +143,38 @@ class Router:
         order = [(start + i) % len(self.replicas) for i in range(len(self.replicas))]
         reply, _ = await self._try_in_turn(order, method, path, body)
         return Response(
-            reply.content,
-            reply.status_code,
+            reply.body,
+            reply.status,
             headers=_retry_after(reply),
             media_type="application/json",
         )
 
     async def _try_in_turn(
         self, order: list[int], method: str, path: str, body: object
-    ) -> tuple[httpx.Response, int]:
+    ) -> tuple[Reply, int]:
         """The first answer not in RETRIED from the replicas in ``order`` (else the last one);
         a 502 Refusal when none answered."""
-        last: tuple[httpx.Response, int] | None = None
+        last: tuple[Reply, int] | None = None
         for index in order:
             try:
-                reply = await self.client.request(
-                    method, f"{self.replicas[index]}{path}", json=body
-                )
-            except httpx.TransportError:
+                reply = await self._send(method, f"{self.replicas[index]}{path}", body)
+            except TRANSPORT_ERRORS:
                 continue
             last = (reply, index)
-            if reply.status_code not in RETRIED:
+            if reply.status not in RETRIED:
                 return last
         if last is not None:
             return last
         raise Refusal("replica_unreachable", f"none of the {len(self.replicas)} replicas answered")
+
+    async def _send(self, method: str, url: str, body: object) -> Reply:
+        """One request to a replica, its answer read whole (replicas are ours, and bounded)."""
+        assert self._client is not None, "the router's lifespan has not started"
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"} if data is not None else None
+        async with self._client.request(method, url, data=data, headers=headers) as response:
+            content = await response.read()
+            return Reply(response.status, content, response.headers.get("Retry-After", ""))
 
     def _replica_of(self, session_id: str) -> tuple[int, str]:
         prefix, _, inner = session_id.partition(".")
@@ -171,14 +184,18 @@ class Router:
         return int(number), inner
 
 
-def _retry_after(reply: httpx.Response) -> dict[str, str]:
-    value = reply.headers.get("retry-after")
-    return {"Retry-After": value} if value else {}
+def _retry_after(reply: Reply) -> dict[str, str]:
+    return {"Retry-After": reply.retry_after} if reply.retry_after else {}
 
 
-def create_router_app(config: ServeConfig, replicas: list[str]) -> Starlette:
-    """A router over ``replicas`` (base URLs of ``verimath serve``), sharing ``config.token``."""
-    router = Router(config, replicas)
+def create_router_app(
+    config: ServeConfig, replicas: list[str], replica_token: str | None = None
+) -> Starlette:
+    """A router over ``replicas`` (base URLs of ``verimath serve``). Clients show it
+    ``config.token``; it shows the replicas ``replica_token`` (default: the same token), so a
+    router on a training node's loopback can take token-less requests (verl's SandboxFusion
+    client sends none) and still reach token-protected replicas."""
+    router = Router(config, replicas, replica_token)
     app = Starlette(routes=router.routes(), lifespan=router.lifespan)
     app.state.router = router
     return app
