@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import socket
 
 import click
@@ -106,6 +107,7 @@ def serve(config: ServeConfig, replicas: list[str], replica_token: str | None = 
     from verimath.serve.app import create_app
     from verimath.serve.router import create_router_app
 
+    _raise_open_files()
     listener = _bind(config.host, config.port)
     if replicas:
         app = create_router_app(config, replicas, replica_token)
@@ -127,6 +129,14 @@ def serve(config: ServeConfig, replicas: list[str], replica_token: str | None = 
         timeout_graceful_shutdown=5,
     )
     uvicorn.Server(settings).run(sockets=[listener])
+
+
+def _raise_open_files() -> None:
+    """Each live session holds six descriptors and each client one: lift the soft limit on
+    open files to the hard one, as servers do."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def _bind(host: str, port: int) -> socket.socket:

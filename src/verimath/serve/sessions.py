@@ -181,6 +181,7 @@ class SessionPool:
         try:
             result = await self._slotted(live.session, code, timeout_s or live.limits.timeout_s)
         finally:
+            self._release()
             live.busy = False
             live.last_used = time.monotonic()
             if live.closed:
@@ -191,29 +192,27 @@ class SessionPool:
         return result
 
     async def _run_once(self, code: str, limits: Limits, setup: str | None) -> CellResult:
-        interpreter = await self._interpreter(limits)
-        with interpreter.session() as session:
-            if setup is not None:
-                prepared = await self._slotted(session, setup, limits.timeout_s, release=False)
-                if not prepared.ok:
-                    self._release()
-                    return prepared
-            return await self._slotted(session, code, limits.timeout_s)
+        try:
+            interpreter = await self._interpreter(limits)
+            with interpreter.session() as session:
+                if setup is not None:
+                    prepared = await self._slotted(session, setup, limits.timeout_s)
+                    if not prepared.ok:
+                        return prepared
+                return await self._slotted(session, code, limits.timeout_s)
+        finally:
+            self._release()
 
-    async def _slotted(
-        self, session: Session, code: str, timeout_s: float, *, release: bool = True
-    ) -> CellResult:
-        """A cell run in one of the slots; counted, timed, and its queue place given back."""
+    async def _slotted(self, session: Session, code: str, timeout_s: float) -> CellResult:
+        """A cell run in one of the slots; counted and timed (its queue place is the
+        caller's to give back)."""
         started = time.perf_counter()
         try:
             async with self._slots:
                 result = await session.arun(code, timeout_s)
         except SandboxUnavailableError:
             self.metrics.failures.labels("sandbox_unavailable").inc()
-            self._release()
             raise
-        if release:
-            self._release()
         self.metrics.cells.labels(str(result.status)).inc()
         self.metrics.latency.observe(time.perf_counter() - started)
         return result
