@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import socket
 
@@ -12,6 +13,7 @@ from verimath.errors import ConfigError
 from verimath.serve.config import TOKEN_ENV, ServeConfig, default_cell_slots
 
 DEFAULTS = ServeConfig()
+OPEN_FILES = 1 << 16
 KEEP_ALIVE_S = 75  # longer than a model turn: agents reuse their connection between cells
 
 
@@ -135,8 +137,10 @@ def _raise_open_files() -> None:
     """Each live session holds six descriptors and each client one: lift the soft limit on
     open files to the hard one, as servers do."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    wanted = OPEN_FILES if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):  # a lower limit still serves fewer
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
 def _bind(host: str, port: int) -> socket.socket:

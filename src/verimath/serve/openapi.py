@@ -35,7 +35,7 @@ SESSION_STATE = {
         "idle_s": {"type": "number"},
         "expires_in_s": {"type": "number"},
         "ended_because": {"type": ["string", "null"]},
-        "limits": LIMITS,
+        "limits": {"$ref": "#/components/schemas/Limits"},
     },
 }
 CELL_RESULT = {
@@ -81,7 +81,7 @@ RUN_CODE_RESPONSE = {
         "status": {"enum": ["Success", "Failed", "SandboxError"]},
         "message": {"type": "string"},
         "compile_result": {"type": "null"},
-        "run_result": {"oneOf": [RUN_RESULT, {"type": "null"}]},
+        "run_result": {"oneOf": [{"$ref": "#/components/schemas/RunResult"}, {"type": "null"}]},
         "executor_pod_name": {"type": "null"},
         "files": {"type": "object"},
     },
@@ -90,6 +90,21 @@ REFUSAL = {
     "type": "object",
     "properties": {"error": {"enum": sorted(OUTCOMES)}, "message": {"type": "string"}},
 }
+
+SCHEMAS = {
+    "Limits": LIMITS,
+    "SessionState": SESSION_STATE,
+    "CellResult": CELL_RESULT,
+    "RunResult": RUN_RESULT,
+    "RunCodeRequest": RUN_CODE_REQUEST,
+    "RunCodeResponse": RUN_CODE_RESPONSE,
+    "Refusal": REFUSAL,
+}
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
 
 # path, method, summary, request schema, success status, success schema, refusal kinds
 ENDPOINTS: list[tuple[str, str, str, dict[str, Any] | None, int, dict[str, Any], list[str]]] = [
@@ -100,9 +115,13 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any] | None, int, dict[str, Any],
         "/v1/sessions",
         "post",
         "Create a session (its process starts with its first cell).",
-        {"type": "object", "properties": {"limits": LIMITS}, "additionalProperties": False},
+        {
+            "type": "object",
+            "properties": {"limits": _ref("Limits")},
+            "additionalProperties": False,
+        },
         201,
-        SESSION_STATE,
+        _ref("SessionState"),
         ["bad_request", "limits", "too_large", "overloaded", "sandbox_unavailable"],
     ),
     (
@@ -111,7 +130,7 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any] | None, int, dict[str, Any],
         "A session's state.",
         None,
         200,
-        SESSION_STATE,
+        _ref("SessionState"),
         ["not_found", "lost"],
     ),
     (
@@ -120,7 +139,7 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any] | None, int, dict[str, Any],
         "Close a session.",
         None,
         200,
-        SESSION_STATE,
+        _ref("SessionState"),
         ["not_found", "lost"],
     ),
     (
@@ -134,7 +153,7 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any] | None, int, dict[str, Any],
             "properties": {"code": {"type": "string"}, "timeout_s": NUMBER},
         },
         200,
-        CELL_RESULT,
+        _ref("CellResult"),
         [
             "bad_request",
             "not_found",
@@ -150,9 +169,9 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any] | None, int, dict[str, Any],
         "/run_code",
         "post",
         "SandboxFusion-compatible one-shot run (also at /v1/run_code).",
-        RUN_CODE_REQUEST,
+        _ref("RunCodeRequest"),
         200,
-        RUN_CODE_RESPONSE,
+        _ref("RunCodeResponse"),
         ["bad_request", "too_large", "overloaded"],
     ),
 ]
@@ -169,14 +188,17 @@ def openapi_document() -> dict[str, Any]:
         }
         for kind in [*kinds, *([] if path == "/health" else ["unauthorized"])]:
             code, when = OUTCOMES[kind]
-            operation["responses"][str(code)] = {"description": when, **_json(REFUSAL)}
+            operation["responses"][str(code)] = {"description": when, **_json(_ref("Refusal"))}
         if request is not None:
             operation["requestBody"] = {"required": True, **_json(request)}
         paths.setdefault(path, {})[method] = operation
     return {
         "openapi": "3.1.0",
         "info": {"title": "verimath serve", "version": "1"},
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": SCHEMAS,
+        },
         "paths": paths,
     }
 
