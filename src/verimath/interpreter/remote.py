@@ -86,6 +86,9 @@ class RemoteInterpreter:
         self._thread: tuple[asyncio.AbstractEventLoop, threading.Thread] | None = None
         self._lock = threading.Lock()
         self._started = False
+        self.cell_slots: int | None = None
+        """Cells the server runs or queues at once (known after ``start``): how many a
+        caller should keep in flight to use it without meeting 429s."""
 
     def start(self) -> RemoteInterpreter:
         """Reach the server, check the token and that the limits fit within the server's."""
@@ -130,7 +133,11 @@ class RemoteInterpreter:
     def _check(self, info: Reply) -> None:
         if info.status == 401:
             raise ConfigError(f"the sandbox at {self.url} refused the token: pass its --token")
-        server = _server_limits(self.url, _checked(self.url, info))
+        body = _checked(self.url, info)
+        server = _server_limits(self.url, body)
+        slots, queued = body.get("cell_slots"), body.get("max_queued")
+        if isinstance(slots, int) and isinstance(queued, int) and 0 < slots + queued < 1 << 20:
+            self.cell_slots = slots + queued
         if self._asked is None:
             self.limits = server
         too_big = [

@@ -49,7 +49,7 @@ class RunCode:
 def parse_run_code(body: dict[str, Any], server: Limits) -> RunCode:
     """The request, checked; fields SandboxFusion knows but Python ignores are ignored."""
     language = body.get("language", "python")
-    if language not in PYTHON_NAMES:
+    if not isinstance(language, str) or language not in PYTHON_NAMES:
         raise Refusal("bad_request", f"language {str(language)[:40]!r} is not served: only python")
     code = body.get("code")
     if not isinstance(code, str):
@@ -86,7 +86,7 @@ def _files(files: object) -> dict[str, bytes]:
     decoded: dict[str, bytes] = {}
     for path, content in files.items():
         normal = posixpath.normpath(path)
-        if posixpath.isabs(normal) or normal.startswith(".."):
+        if posixpath.isabs(normal) or normal.startswith("..") or normal == "." or "\x00" in normal:
             raise Refusal("bad_request", f"files: {path[:80]!r} must be a path inside the scratch")
         if content is None:
             continue
