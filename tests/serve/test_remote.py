@@ -4,6 +4,7 @@ identical results on the shipped transcripts' replay, clear statuses when a sess
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import sqlite3
 import threading
@@ -126,3 +127,30 @@ def test_replay_through_a_remote_sandbox_is_identical_to_local(
     assert len(cells) > 20
     assert remote.execute(CELLS).fetchall() == cells
     assert remote.execute(SAMPLES).fetchall() == local.execute(SAMPLES).fetchall()
+
+
+SOLVE_PROBLEM = "What is the sum of the squares of the first ten positive integers?"
+SOLVE_TURNS = [
+    "```python\ns = sum(i * i for i in range(1, 11))\nprint(s)\n```",
+    "Let me verify.\n```python\nprint(s == 10 * 11 * 21 // 6)\n```",
+    "The verification confirms it: \\boxed{385}.",
+]
+
+
+def test_solve_runs_its_cells_on_the_sandbox_host(server: Server, tmp_path: Path) -> None:
+    replay = tmp_path / "samples.jsonl"
+    replay.write_text(json.dumps({"problem": SOLVE_PROBLEM, "turns": SOLVE_TURNS}) + "\n")
+    before = _cells_run(server)
+    result = run_cli(
+        "solve", SOLVE_PROBLEM, "--model", f"replay:{replay}", "--samples", "1", "--json",
+        *LIMITS, "--sandbox", server.url, "--sandbox-token", str(server.token),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    solution = json.loads(result.stdout)
+    assert solution["answer"] == "385" and solution["samples"][0]["verification"] == "True"
+    assert _cells_run(server) - before == 2  # both cells ran there, state kept between them
+
+
+def _cells_run(server: Server) -> float:
+    lines = server.client.get("/metrics").text.splitlines()
+    return sum(float(line.split()[-1]) for line in lines if line.startswith("verimath_cells_total"))
