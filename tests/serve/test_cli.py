@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.cli.cli_helpers import error_line, run_cli
 
 
@@ -25,3 +27,36 @@ def test_a_busy_port_is_one_line() -> None:
         port = str(taken.getsockname()[1])
         line = error_line(run_cli("serve", "--port", port))
     assert f"cannot listen on 127.0.0.1:{port}" in line
+
+
+def test_sigterm_ends_the_server_and_every_session_process() -> None:
+    import signal
+
+    from tests.serve.conftest import LIMITS, start_server
+
+    server = start_server(*LIMITS)
+    sid = server.create()
+    server.cell(sid, "x = 1")
+    children = _descendants(server.process.pid)
+    assert children, "the fork server and the session run as the server's descendants"
+    server.stop(signal.SIGTERM)
+    # uvicorn shuts down gracefully, then ends by the signal it caught, as servers do
+    assert server.process.returncode in (0, -signal.SIGTERM)
+    assert "Traceback" not in Path(server.log).read_text()
+    assert not [pid for pid in children if _alive(pid)]
+
+
+def _descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            found += [int(child), *_descendants(int(child))]
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"

@@ -132,6 +132,8 @@ class SessionPool:
 
     async def run(self, live: LiveSession, code: str, timeout_s: float | None) -> CellResult:
         """Run one cell of ``live``; the cell goes on if the caller is cancelled."""
+        if live.closed:  # closed or expired while its request was read
+            raise Refusal("not_found", f"session {live.id} was closed")
         if live.busy:
             raise Refusal(
                 "busy", f"session {live.id} is running a cell; send the next one after it"
