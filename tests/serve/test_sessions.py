@@ -88,11 +88,13 @@ def test_bad_session_requests_name_the_field(server: Server, body: dict[str, obj
 
 
 def test_an_id_of_an_earlier_server_run_is_lost_not_unknown(server: Server) -> None:
-    lost = server.client.get("/v1/sessions/00000000-abc")
-    assert lost.status_code == 410 and lost.json()["error"] == "lost"
     sid = server.create()
-    unknown = server.client.get(f"/v1/sessions/{sid}x")
-    assert unknown.status_code == 404
+    instance, _, secret = sid.partition("-")
+    earlier = "0" * 8 if instance != "0" * 8 else "1" * 8
+    lost = server.client.get(f"/v1/sessions/{earlier}-{secret}")
+    assert lost.status_code == 410 and lost.json()["error"] == "lost"
+    for unknown in (f"{sid}x", f"{instance}-{'A' * 16}", "nonsense"):
+        assert server.client.get(f"/v1/sessions/{unknown}").status_code == 404
 
 
 def test_requests_without_the_token_are_401(server: Server) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from verimath.serve.config import ServeConfig
 from verimath.serve.metrics import ServeMetrics
 from verimath.serve.outcomes import Refusal
 
+SESSION_ID = re.compile(r"([0-9a-f]{8})-[A-Za-z0-9_-]{16}")
+"""A session id: the server run's instance, then 96 random bits."""
 EXPIRED_REMEMBERED = 10_000
 """Expired session ids kept to say "expired" rather than "never existed"."""
 
@@ -110,20 +113,24 @@ class SessionPool:
         return live
 
     def get(self, session_id: str) -> LiveSession:
+        """The live session ``session_id``; a Refusal saying whether it expired, belonged to
+        an earlier run of the server (``lost``) or never existed."""
         live = self._sessions.get(session_id)
         if live is not None:
             return live
+        shown = session_id[:80]
         if session_id in self._expired:
             raise Refusal(
-                "not_found", f"session {session_id} expired after {self.config.ttl_s:g} s idle"
+                "not_found", f"session {shown} expired after {self.config.ttl_s:g} s idle"
             )
-        if not session_id.startswith(f"{self.instance}-"):
+        earlier = SESSION_ID.fullmatch(session_id)
+        if earlier and earlier.group(1) != self.instance:
             raise Refusal(
                 "lost",
-                f"session {session_id} is not of this server run: the server it was on ended, "
+                f"session {shown} is not of this server run: the server it was on ended, "
                 "so its variables are gone; create a new session",
             )
-        raise Refusal("not_found", f"no session {session_id} (closed or never created)")
+        raise Refusal("not_found", f"no session {shown} (closed or never created)")
 
     def close_session(self, session_id: str) -> LiveSession:
         live = self.get(session_id)
