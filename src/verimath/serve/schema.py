@@ -52,7 +52,7 @@ def only_fields(body: dict[str, Any], allowed: frozenset[str], where: str) -> No
     if unknown:
         raise Refusal(
             "bad_request",
-            f"unknown field(s) {', '.join(unknown)} in {where}; "
+            f"unknown field(s) {', '.join(repr(name)[:40] for name in unknown[:5])} in {where}; "
             f"known: {', '.join(sorted(allowed))}",
         )
 
