@@ -178,3 +178,14 @@ def _wait_until(condition: object, limit_s: float = 60.0) -> None:
             return
         time.sleep(0.02)
     raise AssertionError("the condition never held")
+
+
+def test_the_documented_statuses_are_the_servers() -> None:
+    import re
+
+    from tests.shared import CHECKOUT
+    from verimath.serve.outcomes import OUTCOMES
+
+    docs = (CHECKOUT / "docs" / "serve.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (\d{3}) \| `(\w+)` \| (.+) \|$", docs, flags=re.MULTILINE)
+    assert {kind: (int(code), when) for code, kind, when in rows} == OUTCOMES

@@ -80,11 +80,14 @@ class Router:
                     )
                 response: Response = await handler(request)
                 return response
-            except Refusal as refusal:
-                headers = (
-                    {"Retry-After": str(refusal.retry_after_s)} if refusal.retry_after_s else {}
-                )
-                return JSONResponse(refusal.body(), refusal.status, headers=headers)
+            except Refusal as refused:
+                refusal = refused
+            except ValueError as exc:  # a replica (or a proxy before it) answered no JSON
+                refusal = Refusal("replica_unreachable", f"a replica answered no JSON: {exc}")
+            except Exception as exc:  # a bug: a 500 with its one line, and the router goes on
+                refusal = Refusal("internal", f"{type(exc).__name__} in {request.url.path}: {exc}")
+            headers = {"Retry-After": str(refusal.retry_after_s)} if refusal.retry_after_s else {}
+            return JSONResponse(refusal.body(), refusal.status, headers=headers)
 
         return endpoint
 
