@@ -40,6 +40,7 @@ from verimath.interpreter.session import _restart_note
 MAX_REPLY_BYTES = 8 << 20
 MAX_REPLY_DEPTH = 8
 CONNECT_TIMEOUT_S = 10.0
+QUEUE_MARGIN_S = 600.0
 FIRST_PAUSE_S = 0.05
 MAX_PAUSE_S = 10.0
 GONE = frozenset({404, 410})
@@ -172,7 +173,7 @@ class RemoteInterpreter:
         headers = {"Content-Type": "application/json"} if data is not None else None
         try:
             async with self._client().request(
-                method, self.url + path, data=data, headers=headers
+                method, self.url + path, data=data, headers=headers, timeout=self._deadline()
             ) as response:
                 content = await _read_bounded(self.url, response)
                 return Reply(response.status, content, response.headers.get("Retry-After", ""))
@@ -181,6 +182,16 @@ class RemoteInterpreter:
                 f"the sandbox at {self.url} cannot be reached ({type(exc).__name__}: {exc}); "
                 "is 'verimath serve' running there?"
             ) from exc
+
+    def _deadline(self) -> aiohttp.ClientTimeout:
+        """How long an answer may take: the longest a cell can run on the server (its
+        wall-clock limit and grace), plus QUEUE_MARGIN_S for the server's queue. Past it the
+        host is taken for lost (a connection that breaks is noticed at once)."""
+        limits = self.limits
+        longest = limits.timeout_s * limits.wait_factor + limits.grace_s
+        return aiohttp.ClientTimeout(
+            total=None, sock_connect=CONNECT_TIMEOUT_S, sock_read=longest + QUEUE_MARGIN_S
+        )
 
     async def _call(self, method: str, path: str, body: object) -> Reply:
         """``_send``, waiting out 429s as they ask, with growing pauses, up to patience_s."""
