@@ -49,8 +49,8 @@ def command(
     console = Console(stderr=as_json, quiet=as_json)
     limits = limits_from(timeout, memory_mb, max_output)
     model_options = http_model_options(model, retries, request_timeout)
-    model_options.update(sandbox=sandbox, sandbox_token=sandbox_token)
-    solution = asyncio.run(_solve(problem, model, options, limits, model_options, console))
+    parts = {"sandbox": sandbox, "sandbox_token": sandbox_token, **model_options}
+    solution = asyncio.run(_solve(problem, model, options, limits, parts, console))
     if as_json:
         click.echo(json.dumps(solution.to_dict(), ensure_ascii=False))
     else:
@@ -69,10 +69,12 @@ async def _solve(
     model: str | None,
     options: SolveOptions,
     limits: Limits,
-    model_options: dict[str, Any],
+    parts: dict[str, Any],
     console: Console,
 ) -> Solution:
-    async with solver_parts(model, limits, **model_options) as (chat_model, interpreter, grader):
+    """Solve with the parts ``solver_parts`` makes of ``parts``: where the sandbox is and the
+    model's HTTP options."""
+    async with solver_parts(model, limits, **parts) as (chat_model, interpreter, grader):
         console.print(
             f"[bold]{chat_model.name}[/bold] · strategy {options.strategy} · "
             f"{options.samples} sample(s)"
