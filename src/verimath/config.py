@@ -147,6 +147,10 @@ class RunConfig:
     """Model calls in flight at once."""
     ray_address: str | None = None
     """Run the samples on Ray: ``local`` for a local runtime, else a cluster's address."""
+    sandbox: str | None = None
+    """Run the cells on the ``verimath serve`` host at this URL (None: in this process)."""
+    sandbox_token: str | None = field(default=None, repr=False)
+    """The bearer token of ``sandbox``."""
     retries: int = DEFAULT_RETRIES
     """Retries of a failed request to an HTTP model server."""
     request_timeout: float | None = None
@@ -171,6 +175,8 @@ class RunConfig:
             object.__setattr__(self, name, tuple(value))
         if self.concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, got {self.concurrency}")
+        if self.sandbox is not None and self.ray_address is not None:
+            raise ConfigError("--sandbox and --ray cannot be combined: Ray workers run their own")
 
     @classmethod
     def of(cls, dataset: str, **options: Any) -> RunConfig:

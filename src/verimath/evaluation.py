@@ -27,6 +27,7 @@ from verimath.datasets import Problem, load_dataset, select
 from verimath.engine import Engine, LocalExecutor, Progress, ProgressCallback, SampleExecutor
 from verimath.errors import ConfigError
 from verimath.grading import Grader
+from verimath.interpreter import Executor
 from verimath.models import ChatModel, ModelSpec, resolve_model
 from verimath.models.endpoints import EndpointStats
 from verimath.models.replay import ReplayModel
@@ -251,7 +252,9 @@ async def _executor_of(
     cache = None if spec.is_replay else store
     if config.ray_address is None:
         assert model is not None
-        async with solver_parts(model, config.limits) as (chat_model, interpreter, grader):
+        async with solver_parts(
+            model, config.limits, sandbox=config.sandbox, sandbox_token=config.sandbox_token
+        ) as (chat_model, interpreter, grader):
             executor = LocalExecutor(
                 chat_model,
                 interpreter,
@@ -259,6 +262,7 @@ async def _executor_of(
                 config.method,
                 store=cache,
                 concurrency=config.concurrency,
+                cell_slots=_remote_cell_slots(interpreter) if config.sandbox else None,
             )
             yield executor, grader
         return
@@ -279,6 +283,14 @@ async def _executor_of(
             concurrency=config.concurrency,
         ) as ray:
             yield ray, grader
+
+
+def _remote_cell_slots(interpreter: Executor) -> int | None:
+    """Cells to keep in flight on a sandbox host: its own slots and queue, not this machine's
+    cores (None: not known, two per core of this machine)."""
+    from verimath.interpreter import RemoteInterpreter
+
+    return interpreter.cell_slots if isinstance(interpreter, RemoteInterpreter) else None
 
 
 def _recording_of(model: ChatModel) -> ReplayModel | None:

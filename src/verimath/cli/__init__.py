@@ -29,6 +29,7 @@ SUBCOMMANDS: dict[str, str] = {
     "exec": "verimath.cli.exec_cmd",
     "doctor": "verimath.cli.doctor",
     "tune-weights": "verimath.cli.tune_weights",
+    "serve": "verimath.cli.serve",
 }
 
 

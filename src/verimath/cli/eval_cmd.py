@@ -16,6 +16,7 @@ from verimath.cli.options import (
     EXIT_INCOMPLETE,
     limits_from,
     method_options,
+    remote_sandbox_options,
     sandbox_options,
     solve_options_from,
 )
@@ -88,6 +89,7 @@ from verimath.terminal import for_terminal, json_for_terminal
     help="Also write one JSON line per sample to this file.",
 )
 @sandbox_options
+@remote_sandbox_options
 def command(
     dataset: str,
     model: str | None,
@@ -110,6 +112,8 @@ def command(
     timeout: float,
     memory_mb: int,
     max_output: int,
+    sandbox: str | None,
+    sandbox_token: str | None,
     retries: int,
     request_timeout: float,
     max_response_mb: float,
@@ -134,6 +138,8 @@ def command(
         new=new,
         concurrency=concurrency,
         ray_address=ray_address,
+        sandbox=sandbox,
+        sandbox_token=sandbox_token,
         retries=retries,
         request_timeout=request_timeout,
         max_response_mb=max_response_mb,

@@ -62,6 +62,24 @@ def sandbox_options(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
+def remote_sandbox_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--sandbox URL`` and ``--sandbox-token``: run the cells on a ``verimath serve`` host
+    (environment: ``VERIMATH_SANDBOX``, ``VERIMATH_SANDBOX_TOKEN``)."""
+    command = click.option(
+        "--sandbox-token",
+        envvar="VERIMATH_SANDBOX_TOKEN",
+        default=None,
+        help="Bearer token of the --sandbox host (or VERIMATH_SANDBOX_TOKEN).",
+    )(command)
+    return click.option(
+        "--sandbox",
+        envvar="VERIMATH_SANDBOX",
+        default=None,
+        metavar="URL",
+        help="Run the code cells on this 'verimath serve' host instead of here.",
+    )(command)
+
+
 def _allow_unsandboxed(context: click.Context, parameter: click.Parameter, value: bool) -> None:
     if value:
         os.environ["VERIMATH_UNSAFE_NO_SANDBOX"] = "1"  # what Interpreter() reads

@@ -13,6 +13,7 @@ from verimath.cli.options import (
     EXIT_INCOMPLETE,
     limits_from,
     method_options,
+    remote_sandbox_options,
     sandbox_options,
     solve_options_from,
 )
@@ -29,6 +30,7 @@ from verimath.terminal import for_terminal, json_for_terminal
 @click.option("--dataset", default=None, help="Answer rules of a dataset (gsm8k, math, ...).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object, nothing else.")
 @sandbox_options
+@remote_sandbox_options
 def command(
     problem: str,
     model: str | None,
@@ -37,6 +39,8 @@ def command(
     timeout: float,
     memory_mb: int,
     max_output: int,
+    sandbox: str | None,
+    sandbox_token: str | None,
     retries: int,
     request_timeout: float,
     max_response_mb: float,
@@ -47,7 +51,8 @@ def command(
     console = Console(stderr=as_json, quiet=as_json)
     limits = limits_from(timeout, memory_mb, max_output)
     model_options = http_model_options(model, retries, request_timeout, max_response_mb)
-    solution = asyncio.run(_solve(problem, model, options, limits, model_options, console))
+    parts = {"sandbox": sandbox, "sandbox_token": sandbox_token, **model_options}
+    solution = asyncio.run(_solve(problem, model, options, limits, parts, console))
     if as_json:
         click.echo(json_for_terminal(solution.to_dict()))
     else:
@@ -66,10 +71,12 @@ async def _solve(
     model: str | None,
     options: SolveOptions,
     limits: Limits,
-    model_options: dict[str, Any],
+    parts: dict[str, Any],
     console: Console,
 ) -> Solution:
-    async with solver_parts(model, limits, **model_options) as (chat_model, interpreter, grader):
+    """Solve with the parts ``solver_parts`` makes of ``parts``: where the sandbox is and the
+    model's HTTP options."""
+    async with solver_parts(model, limits, **parts) as (chat_model, interpreter, grader):
         console.print(
             Text.assemble(
                 (for_terminal(chat_model.name), "bold"),

@@ -429,8 +429,10 @@ class Session:
         decoder = FrameDecoder(MAX_STATUS_BYTES)
         deadline = time.monotonic() + CONTROL_TIMEOUT_S
         problem = "no answer"
+        status = select.poll()  # not select(): a process serving many sessions has fds > 1023
+        status.register(process.status_fd, select.POLLIN)
         while (remaining := deadline - time.monotonic()) > 0:
-            select.select([process.status_fd], [], [], remaining)
+            status.poll(remaining * 1000)
             try:
                 data = os.read(process.status_fd, MAX_STATUS_BYTES)
                 messages = decoder.feed_messages(data)
