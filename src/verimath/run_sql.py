@@ -28,11 +28,14 @@ __all__ = [
     "step_budget",
 ]
 
-MIN_STEPS = 100_000_000
-"""Virtual-machine steps any one statement may take, whatever the file's size."""
-STEPS_PER_PAGE = 100_000
-"""Further steps a statement may take per 4 KiB of the file (and its WAL): every query
-verimath makes reads each row a bounded number of times, so its cost grows with the file."""
+MIN_STEPS = 20_000_000
+"""Virtual-machine steps any one statement may take, whatever the file's size (about a
+second of SQLite's time)."""
+STEPS_PER_PAGE = 5_000
+"""Further steps a statement may take per 4 KiB of the file (and its WAL). Every query
+verimath makes reads each row a bounded number of times, so its cost grows with the file: on
+a run of 80,000 samples (1 GiB) the costliest takes 32 steps per page, and a page of the
+smallest rows (failures) costs under 1,500."""
 PAGE_BYTES = 4096
 PROGRESS_EVERY = 10_000
 """Steps between two calls of the progress handler."""
