@@ -162,3 +162,12 @@ def test_a_transcript_bomb_costs_no_memory(runs: RunMaker, tmp_path: Path) -> No
     line = error_line(result.completed())
     assert f"{bomb}:1" in line and "longer than 16 MiB" in line
     assert result.peak_rss_kib < 400 * 1024, result.peak_rss_kib
+
+
+def test_field_names_holding_a_line_break_stay_on_the_error_line(tmp_path: Path) -> None:
+    # found by tests/fuzz/test_files.py: the list of fields present quoted names raw
+    for line in ('{"gold": "1", "a\\nb": 1}', '{"g\\nx": "1", "pred": 1}'):
+        graded = tmp_path / "fields.jsonl"
+        graded.write_text(line + "\n")
+        error = refused("grade", str(graded))
+        assert "fields here: " in error and "\\n" in error

@@ -171,7 +171,7 @@ def _parse_record(
     if fields.pred not in data:
         raise InputError(
             f"missing; name the prediction field with --pred-field "
-            f"(fields here: {', '.join(sorted(data))})",
+            f"(fields here: {_field_names(data)})",
             path=path,
             line=number,
             field=fields.pred,
@@ -191,11 +191,16 @@ def _parse_record(
     return _Record(number, data, preds, isinstance(pred, list), dataset)
 
 
+def _field_names(data: dict[str, Any]) -> str:
+    """The record's field names, quoted: a name may hold a line break or a comma."""
+    return ", ".join(repr(name) for name in sorted(data))
+
+
 def _check_gold(data: dict[str, Any], number: int, path: str, field: str) -> None:
     if field not in data:
         raise InputError(
             f"missing; name the reference field with --gold-field "
-            f"(fields here: {', '.join(sorted(data))})",
+            f"(fields here: {_field_names(data)})",
             path=path,
             line=number,
             field=field,
