@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import zlib
 from collections.abc import Iterator
@@ -11,7 +13,7 @@ import pytest
 
 from tests.test_store import PROBLEMS, trajectory
 from verimath.caching import checked_entries
-from verimath.errors import StoreError
+from verimath.errors import RunLockedError, StoreError
 from verimath.grading import Status
 from verimath.run_rows import MAX_BLOB_BYTES
 from verimath.run_sql import MIN_STEPS, STEPS_PER_PAGE, step_budget
@@ -100,3 +102,19 @@ def test_a_cached_response_of_another_shape_is_refused(run: Path, response: byte
     db.close()
     with RunStore.read(run) as store, pytest.raises(StoreError, match="column response"):
         store.cached_response("k", checked_entries)
+
+
+@pytest.mark.parametrize(
+    "holder", [b"[" * 3000 + b"]" * 3000, b'{"pid": 1, "since": "noon"}', b'{"since": 1e999}']
+)
+def test_a_hostile_lock_file_still_gives_one_line(run: Path, holder: bytes) -> None:
+    lock = Path(f"{run}.lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.pwrite(fd, holder, 0)
+        with pytest.raises(RunLockedError) as caught:
+            RunStore(run)
+    finally:
+        os.close(fd)
+    assert "\n" not in str(caught.value) and str(run) in str(caught.value)

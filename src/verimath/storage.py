@@ -29,6 +29,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from verimath.bounded import loads_json
 from verimath.errors import OutputError, RunLockedError, StoreError
 
 __all__ = [
@@ -123,18 +124,25 @@ def _same_file(fd: int, path: Path) -> bool:
 def _read_holder(fd: int) -> dict[str, object]:
     for _ in range(20):  # the holder writes its name just after it takes the lock
         try:
-            holder = json.loads(os.pread(fd, 4096, 0) or b"null")
-        except (OSError, ValueError):
+            holder = loads_json(os.pread(fd, 4096, 0) or b"null", max_depth=1)
+        except (OSError, ValueError):  # BoundsExceeded is a ValueError
             holder = None
-        if isinstance(holder, dict):
+        if isinstance(holder, dict) and isinstance(holder.get("since"), int | float):
             return holder
         time.sleep(0.01)
     return {}
 
 
+def _when(stamp: object) -> str:
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(float(stamp)))  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError, OSError):
+        return f"a time it gave as {stamp!r}"[:80]
+
+
 def _locked_message(run: Path, holder: dict[str, object]) -> str:
     if holder:
-        since = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(float(holder["since"])))  # type: ignore[arg-type]
+        since = _when(holder["since"])
         who = f"process {holder.get('pid')} on {holder.get('host')}, since {since}"
     else:
         who = "another process"
