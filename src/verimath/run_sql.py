@@ -1,12 +1,12 @@
 """The run file's SQL connection: every statement bounded, every error one line.
 
 A run file is a database anyone can edit. Before its first read or write,
-:func:`verimath.storage.check_objects` makes sure it holds only verimath's own tables; then
-:class:`RunConnection` bounds every statement: a SQLite progress handler interrupts one
-  that has run more than :func:`step_budget` virtual-machine steps (a query that runs away,
-  whatever slipped the checks), and no value read or written may exceed
-  :data:`MAX_VALUE_BYTES` (SQLite's length limit). Either is a one-line StoreError naming the
-  file, as is every other SQLite error (:func:`~verimath.storage.guarded`).
+:func:`verimath.storage.check_objects` makes sure it holds only verimath's own tables, and
+:func:`verimath.storage.bound_connection` caps every value at
+:data:`~verimath.storage.MAX_VALUE_BYTES`. :class:`RunConnection` then bounds every statement:
+a SQLite progress handler interrupts one that has run more than :func:`step_budget`
+virtual-machine steps (a query that runs away, whatever slipped the checks). Either is a
+one-line StoreError naming the file, as is every other SQLite error.
 """
 
 from __future__ import annotations
