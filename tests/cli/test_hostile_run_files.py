@@ -99,7 +99,12 @@ MUTATIONS = [
     ("UPDATE problems SET question = X'00ff'", "problems", "question"),
     ("UPDATE meta SET value = '[1, 2]' WHERE key = 'config'", "meta", "config"),
     ("UPDATE meta SET value = '{' WHERE key = 'config'", "meta", "config"),
-    ("UPDATE cells SET duration_s = 'slow'", "cells", "duration_s"),
+    # the echo server's samples run no cell: one is added, with a duration that is text
+    (
+        "INSERT INTO cells VALUES ('p0', 0, 0, 0, 'print(1)', '1', 'ok', 'slow', 0.1)",
+        "cells",
+        "duration_s",
+    ),
     ("UPDATE turns SET tool_calls = 'calls'", "turns", "tool_calls"),
     ("UPDATE turns SET tool_calls = '[{\"id\": 1}]'", "turns", "tool_calls"),
     ("UPDATE turns SET latency_s = 'x'", "turns", "latency_s"),
