@@ -19,7 +19,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 __all__ = [
     "DEFAULT_BOUNDS",
@@ -27,6 +27,7 @@ __all__ = [
     "BoundsExceeded",
     "inflate",
     "inflated_size",
+    "iter_lines",
     "json_depth",
     "loads_json",
     "read_lines",
@@ -152,10 +153,15 @@ def read_lines(path: Path, bounds: Bounds = DEFAULT_BOUNDS) -> Iterator[tuple[in
     Raises ``OSError`` when the file cannot be opened or read, :class:`BoundsExceeded` when it
     breaks a bound, is not UTF-8 or is a damaged gzip file."""
     with path.open("rb") as handle:
-        yield from _lines(_chunks(handle, bounds), bounds)
+        yield from iter_lines(handle, bounds)
 
 
-def _chunks(handle: BinaryIO, bounds: Bounds) -> Iterator[bytes]:
+def iter_lines(handle: IO[bytes], bounds: Bounds = DEFAULT_BOUNDS) -> Iterator[tuple[int, str]]:
+    """:func:`read_lines` of an open binary stream (standard input, say), read to its end."""
+    yield from _lines(_chunks(handle, bounds), bounds)
+
+
+def _chunks(handle: IO[bytes], bounds: Bounds) -> Iterator[bytes]:
     """The file's bytes, inflated when it is gzip, never more than ``bounds.max_bytes``."""
     first = handle.read(READ_CHUNK)
     if not first.startswith(GZIP_MAGIC):
@@ -171,7 +177,7 @@ def _chunks(handle: BinaryIO, bounds: Bounds) -> Iterator[bytes]:
     yield from _gunzip(first, handle, bounds.max_bytes)
 
 
-def _gunzip(first: bytes, handle: BinaryIO, limit: int) -> Iterator[bytes]:
+def _gunzip(first: bytes, handle: IO[bytes], limit: int) -> Iterator[bytes]:
     """Inflate every gzip member of a file, chunk by chunk, at most ``limit`` bytes in all."""
     inflater, total, pending = zlib.decompressobj(31), 0, first
     try:
