@@ -110,7 +110,7 @@ async def test_a_number_of_5000_digits_is_refused() -> None:
     # found by tests/fuzz/test_model_replies.py: json.loads raises a bare ValueError for it
     reply = Reply(b'{"choices": [{"index": %s, "message": {"content": "x"}}]}' % (b"9" * 5000))
     with ReplyServer(lambda: reply) as server:
-        assert "answered JSON that cannot be read: Exceeds the limit" in await refused(server)
+        assert "answered JSON value out of bounds: Exceeds the limit" in await refused(server)
 
 
 async def test_invalid_utf8_is_refused() -> None:
