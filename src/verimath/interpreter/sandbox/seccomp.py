@@ -119,7 +119,11 @@ class SeccompFilter:
         dont_need = _ArgCmp(3, SCMP_CMP_MASKED_EQ, INT_MASK, POSIX_FADV_DONTNEED)
         flt._add("fadvise64", _errno_action(errno.EPERM), dont_need)
         for advice in EVICTING_MADVICE:
-            flt._add("madvise", _errno_action(errno.EPERM), _ArgCmp(2, SCMP_CMP_MASKED_EQ, INT_MASK, advice))
+            flt._add(
+                "madvise",
+                _errno_action(errno.EPERM),
+                _ArgCmp(2, SCMP_CMP_MASKED_EQ, INT_MASK, advice),
+            )
         return flt
 
     def _add(self, name: str, action: int, *conditions: _ArgCmp) -> None:
