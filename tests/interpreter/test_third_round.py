@@ -236,7 +236,9 @@ def test_system_wide_memory_and_process_counts_are_denied(session: Session) -> N
 
 
 def test_own_process_is_still_readable(session: Session) -> None:
-    code = "import os\nopen('/proc/self/status').read().count('VmRSS'), os.listdir('/proc/self/task')"
+    code = (
+        "import os\nopen('/proc/self/status').read().count('VmRSS'), os.listdir('/proc/self/task')"
+    )
     assert session.run(code).output == "(1, ['1'])\n"
 
 
