@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from click.testing import CliRunner
 
 from verimath.cli import cli
 from verimath.config import SolveOptions
+from verimath.errors import SandboxUnavailableError
 from verimath.interpreter import CellStatus, Interpreter, Session, launcher, uids
 from verimath.store import RunStore
 
@@ -116,6 +118,19 @@ def test_a_path_through_a_directory_of_another_user_is_refused(tmp_path: Path) -
     assert launcher.untrusted_component(str(tmp_path / "mine")) is None
 
 
+def test_bwrap_in_a_directory_of_another_user_is_not_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    shutil.copy("/usr/bin/bwrap", theirs / "bwrap")
+    os.chown(theirs, OTHER_UID, OTHER_UID)
+    monkeypatch.setattr(launcher.shutil, "which", lambda name: str(theirs / name))
+    monkeypatch.delenv("VERIMATH_UNSAFE_NO_SANDBOX", raising=False)
+    with pytest.raises(SandboxUnavailableError, match="another user can write"):
+        Interpreter(TEST_LIMITS).start()
+
+
 def test_idle_mirrors_are_swept(mirrors: Path, site_dir: str) -> None:
     old = Path(launcher.mirror_of(site_dir))
     launcher.release_mirrors()
@@ -169,8 +184,7 @@ def test_stale_lease_files_are_swept() -> None:
         held.release()
 
 
-def test_a_lease_survives_a_sweep_racing_it() -> None:
-    """A lease taken on a file that a sweep unlinks in between is retaken on a fresh file."""
+def test_a_held_lease_is_not_swept_and_its_release_removes_it() -> None:
     lease = uids.lease_uid()
     try:
         path = os.path.join(uids.LOCK_DIR, f"{lease.uid}.lock")

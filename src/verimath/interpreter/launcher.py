@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -279,7 +280,7 @@ def _trusted_mirror_root() -> None:
 
 
 @contextlib.contextmanager
-def _opened(path: str, flags: int, dir_fd: int | None = None):  # type: ignore[no-untyped-def]
+def _opened(path: str, flags: int, dir_fd: int | None = None) -> Iterator[int]:
     fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
     try:
         yield fd
@@ -329,6 +330,8 @@ def _build_mirror(site_dir: str, mirror: str) -> int:
 
 def sweep_mirrors() -> None:
     """Remove mirrors idle for ``MIRROR_IDLE_S`` that no process holds, and leftovers."""
+    if not os.path.isdir(SITE_MIRROR_ROOT):
+        return
     try:
         _trusted_mirror_root()
         root_fd = os.open(SITE_MIRROR_ROOT, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)

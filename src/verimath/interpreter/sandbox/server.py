@@ -364,8 +364,8 @@ class ForkServer:
         limits = slot.limits
         if self.own_namespaces:
             self._private_scratch(slot.scratch, uid if self.switch_uid else os.geteuid(), limits)
-            self._mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                        SESSION_PROC_OPTIONS)  # fmt: skip
+            flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
+            self._mount(b"proc", b"/proc", b"proc", flags, SESSION_PROC_OPTIONS)
         _apply_rlimits(limits, switch_uid=self.switch_uid)
         if self.switch_uid:
             os.setgroups([])
@@ -374,7 +374,9 @@ class ForkServer:
         # after the uid change, which clears it: the session dies with its server
         self.libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != (0 if self.own_pid_ns is not None else server_pid):
-            os._exit(71)  # the server died before the line above (the parent is 0 when unseen)
+            # the server died before the line above; in its own PID namespace the session sees
+            # no parent (0), and under bubblewrap the server's death ends every namespace below
+            os._exit(71)
         seed_generators(slot.seed)
         os.chdir(slot.scratch)
         os.environ.clear()
