@@ -17,7 +17,7 @@ from tests.cli.cli_helpers import error_line, run_cli
 from tests.serve.conftest import LIMITS, Server, start_server
 from tests.shared import TRANSCRIPTS
 from verimath.errors import ConfigError, SandboxUnavailableError
-from verimath.interpreter import CellStatus, Executor, Limits, RemoteInterpreter
+from verimath.interpreter import CellStatus, Executor, Interpreter, Limits, RemoteInterpreter
 
 REPLAY = f"replay:{TRANSCRIPTS / 'mathcoder' / 'MathCoder-CL-34b' / 'GSM8K'}"
 CELLS = (
@@ -154,3 +154,31 @@ def test_solve_runs_its_cells_on_the_sandbox_host(server: Server, tmp_path: Path
 def _cells_run(server: Server) -> float:
     lines = server.client.get("/metrics").text.splitlines()
     return sum(float(line.split()[-1]) for line in lines if line.startswith("verimath_cells_total"))
+
+
+DRAWS = (
+    "import random, numpy, sympy\n"
+    "(random.random(), float(numpy.random.rand()), int(sympy.randprime(1, 10**9)))"
+)
+
+
+def test_a_seed_gives_the_remote_session_the_local_sessions_numbers(server: Server) -> None:
+    with RemoteInterpreter(server.url, token=server.token) as remote:
+        with remote.session(seed=11) as first, remote.session(seed=11) as second:
+            drawn = [first.run(DRAWS).output, second.run(DRAWS).output]
+        with remote.session(seed=12) as other:
+            different = other.run(DRAWS).output
+    with (
+        Interpreter(Limits(timeout_s=3, memory_mb=1024)) as local,
+        local.session(seed=11) as session,
+    ):
+        expected = session.run(DRAWS).output
+    assert drawn == [expected, expected]
+    assert different != expected
+
+
+@pytest.mark.parametrize("seed", [-1, 2**63, 1.5, True, "7"])
+def test_a_seed_out_of_range_is_refused(server: Server, seed: object) -> None:
+    reply = server.client.post("/v1/sessions", json={"seed": seed})
+    assert reply.status_code == 400
+    assert reply.json()["error"] == "bad_request" and "seed must be" in reply.json()["message"]

@@ -44,8 +44,9 @@ class Executor(Protocol):
         """Get ready now (start the fork server, reach the sandbox host) rather than later."""
         ...
 
-    def session(self) -> NotebookSession:
-        """A new notebook session."""
+    def session(self, seed: int | None = None) -> NotebookSession:
+        """A new notebook session, its random generators seeded with ``seed`` (a fresh seed
+        when None)."""
         ...
 
     def close(self) -> None:

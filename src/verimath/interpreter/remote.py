@@ -98,9 +98,10 @@ class RemoteInterpreter:
             self._started = True
         return self
 
-    def session(self) -> RemoteSession:
-        """A new notebook session; the server creates it with its first cell."""
-        return RemoteSession(self)
+    def session(self, seed: int | None = None) -> RemoteSession:
+        """A new notebook session, seeded with ``seed`` (the server picks one when None); the
+        server creates it with its first cell."""
+        return RemoteSession(self, seed)
 
     def close(self) -> None:
         """Close the connections (on an event loop: once the sessions' closing is sent)."""
@@ -242,8 +243,9 @@ class RemoteInterpreter:
 class RemoteSession:
     """One notebook on the server; same behaviour as a local ``Session``."""
 
-    def __init__(self, interpreter: RemoteInterpreter) -> None:
+    def __init__(self, interpreter: RemoteInterpreter, seed: int | None = None) -> None:
         self._interpreter = interpreter
+        self._seed = seed
         self._id: str | None = None
         self._restart_reason: str | None = None
         self.cell_count = 0
@@ -307,7 +309,10 @@ class RemoteSession:
         self.close()
 
     def _new(self) -> dict[str, object]:
-        return {"limits": dataclasses.asdict(self._interpreter.limits)}
+        request: dict[str, object] = {"limits": dataclasses.asdict(self._interpreter.limits)}
+        if self._seed is not None:
+            request["seed"] = self._seed
+        return request
 
     def _cells(self) -> str:
         return f"/v1/sessions/{self._id}/cells"

@@ -29,6 +29,7 @@ from verimath.serve.schema import (
     only_fields,
     read_object,
     session_limits,
+    session_seed,
 )
 from verimath.serve.sessions import SessionPool
 
@@ -141,9 +142,9 @@ class Service:
 
     async def create_session(self, request: Request) -> Response:
         body = await read_object(request, self.config)
-        only_fields(body, frozenset({"limits"}), "the session request")
+        only_fields(body, frozenset({"limits", "seed"}), "the session request")
         limits = session_limits(body.get("limits"), self.config.limits)
-        live = await self.pool.create(limits)
+        live = await self.pool.create(limits, session_seed(body.get("seed")))
         return JSONResponse(live.state(self.config.ttl_s), 201)
 
     async def session_state(self, request: Request) -> Response:

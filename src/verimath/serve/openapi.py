@@ -117,7 +117,16 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any] | None, int, dict[str, Any],
         "Create a session (its process starts with its first cell).",
         {
             "type": "object",
-            "properties": {"limits": _ref("Limits")},
+            "properties": {
+                "limits": _ref("Limits"),
+                "seed": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "maximum": 2**63 - 1,
+                    "description": "Seed of the session's random generators (stdlib, NumPy's "
+                    "global, SymPy's); omitted: a fresh one.",
+                },
+            },
             "additionalProperties": False,
         },
         201,

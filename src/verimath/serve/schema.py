@@ -68,6 +68,20 @@ def number(value: object, name: str, *, integer: bool = False) -> float:
     return float(value)
 
 
+MAX_SEED = 2**63 - 1
+
+
+def session_seed(value: object) -> int | None:
+    """The seed of a new session's random generators: None, or an integer in 0..2^63-1."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
+        raise Refusal(
+            "bad_request", f"seed must be an integer from 0 to 2^63-1, got {value!r}"[:300]
+        )
+    return value
+
+
 def session_limits(asked: object, server: Limits) -> Limits:
     """The limits of a new session: the server's, lowered where ``asked`` says; a Refusal
     when a field is unknown, not a number, or above the server's."""

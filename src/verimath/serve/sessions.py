@@ -101,13 +101,14 @@ class SessionPool:
     def inflight(self) -> int:
         return self._inflight
 
-    async def create(self, limits: Limits) -> LiveSession:
-        """A new session with ``limits`` (already checked against the server's)."""
+    async def create(self, limits: Limits, seed: int | None = None) -> LiveSession:
+        """A new session with ``limits`` (already checked against the server's), its random
+        generators seeded with ``seed`` (a fresh one when None)."""
         if len(self._sessions) >= self.config.max_sessions:
             raise self._overloaded(f"{self.config.max_sessions} sessions are live")
         interpreter = await self._interpreter(limits)
         session_id = f"{self.instance}-{secrets.token_urlsafe(12)}"
-        live = LiveSession(session_id, interpreter.session(), limits)
+        live = LiveSession(session_id, interpreter.session(seed=seed), limits)
         self._sessions[session_id] = live
         self.metrics.sessions_live.set(len(self._sessions))
         return live
