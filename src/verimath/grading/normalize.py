@@ -19,6 +19,7 @@ __all__ = [
     "Answer",
     "align_assignments",
     "is_list",
+    "list_size",
     "normalize_answer",
     "strip_unit",
     "text_key",
@@ -89,6 +90,16 @@ _BACKSLASH_SPACE = re.compile(r"(?<!\\)\\ ")
 _MARKDOWN_BOLD = re.compile(r"(?<![\w)])\*\*([^*]+?)\*\*(?![\w(])")
 _PYTHON_POWER = re.compile(r"\*\*")
 _MULTI_DIGIT_EXPONENT = re.compile(r"\^(\d{2,})")
+_JUXTAPOSED_EXPONENT = re.compile(r"\^(\d)(?=\s+\d)")
+_PYTHON_FUNCTION = re.compile(
+    r"(?<![\\A-Za-z])(exp|ln|log|sin|cos|tan|cot|sec|csc|arcsin|arccos|arctan|sinh|cosh|tanh)"
+    r"(?=\s*\()"
+)
+_FUNCTION_COMMAND = re.compile(
+    r"\\(?:sin|cos|tan|cot|sec|csc|arcsin|arccos|arctan|sinh|cosh|tanh|exp|ln|log)(?![A-Za-z])"
+)
+_UPRIGHT_CONSTANT = re.compile(r"\\(?:mathrm|mathit|operatorname)\s*\{\s*([ie])\s*\}")
+_UNICODE_DEGREE = re.compile(r"°|\\degree(?![A-Za-z])")
 _BARE_PI = re.compile(r"(?<![\\A-Za-z])pi(?![A-Za-z])")
 _UNICODE_ROOT = re.compile(r"√\s*(\d+|[A-Za-z])")
 _UNICODE = {
@@ -125,6 +136,9 @@ _TEXT_UNIT = re.compile(
 )
 _WORD_UNIT = re.compile(
     r"(?:(?<=[\d}])|(?<=\\pi))(?:\s+|\s*[({]\s*)([A-Za-z][A-Za-z .'-]*?)\s*[)}]?\.?$"
+)
+_POWER_UNIT = re.compile(
+    r"(?<=[\d}])\s+(cm|mm|km|dm|m|in|ft|yd|mi|units?)\s*(?:\^\s*\{?\s*[23]\s*\}?|[²³])$"
 )
 _WHOLE_TEXT = re.compile(
     r"^\\(?:text|textrm|mbox|mathrm|textnormal|textsf)\s*\{([^{}]*)\}(?:\s*\^\s*\{?\d\}?)?$"
@@ -242,6 +256,12 @@ def _is_relation(text: str) -> bool:
 
 def is_list(answer: Answer) -> bool:
     """A comma-separated list at the top level (``2,-3``, ``\\{1,2\\}``; not ``(1,2)``)."""
+    return list_size(answer) > 1
+
+
+def list_size(answer: Answer) -> int:
+    """The number of items of a top-level comma-separated list (1 for a single answer)."""
+    items = 1
     depth = 0
     escaped = False
     for char in answer.text:
@@ -255,8 +275,8 @@ def is_list(answer: Answer) -> bool:
         elif char in ")]}":
             depth -= 1
         elif char == "," and depth == 0:
-            return True
-    return False
+            items += 1
+    return items
 
 
 def _without_assignment(answer: Answer, match: re.Match[str] | None) -> Answer:
@@ -308,10 +328,16 @@ def _strip_notation(text: str) -> str:
         text = _PYTHON_POWER.sub("^", text)
     if "^" in text:
         text = _MULTI_DIGIT_EXPONENT.sub(r"^{\1}", text)
+        text = _JUXTAPOSED_EXPONENT.sub(r"^{\1}", text)  # 2^6 3^5: a product, not 2^{63}
+    if "(" in text:
+        text = _PYTHON_FUNCTION.sub(r"\\\1", text)  # exp(16), ln(2), sin(x)
+        backslash = "\\" in text
     if "pi" in text:
         text = _BARE_PI.sub(r"\\pi ", text)
     if "," in text or backslash:
         text = _THOUSANDS_MARKED.sub("", text)
+    if backslash and "{" in text:
+        text = _UPRIGHT_CONSTANT.sub(r"\1", text)  # \mathrm{i}^2 is i^2, not the unit "i"
     if backslash or "~" in text:
         text = _BACKSLASH_SPACE.sub(" ", text)
         text = _SPACING.sub("", text)
@@ -321,7 +347,7 @@ def _strip_notation(text: str) -> str:
     if backslash:
         text = _BOLD.sub(r"\1", text)
     if "circ" in text or "°" in text or "degree" in text:
-        text = _DEGREES.sub("", text)
+        text = _degrees(text)
     if "{" in text and "," in text:
         text = _THOUSANDS_BRACE.sub(",", text)
         text = _GROUPED_IN_BRACES.sub(lambda m: m.group(1).replace(",", ""), text)
@@ -336,6 +362,14 @@ def _strip_notation(text: str) -> str:
     if "=" in text and "," in text:
         text = _same_variable_values(text)
     return _SPACES.sub(" ", text).strip()
+
+
+def _degrees(text: str) -> str:
+    """A degree sign is a unit (``90^\\circ`` is ``90``), except in a function's argument:
+    ``\\sin 60^\\circ`` keeps it, as ``^\\circ``, for the worker to convert to radians."""
+    if _FUNCTION_COMMAND.search(text) is None:
+        return _DEGREES.sub("", text)
+    return _UNICODE_DEGREE.sub(lambda _: "^\\circ ", text)
 
 
 def _relation(match: re.Match[str]) -> str:
@@ -410,6 +444,9 @@ def _strip_units(text: str, *, single_letters: bool) -> tuple[str, str]:
             break
         unit = unit or match.group(1).strip()
         text = text[: match.start()].rstrip()
+    match = _POWER_UNIT.search(text)  # 10 cm^2, 10 m^3: a unit of area or volume, even "m"
+    if match is not None:
+        return text[: match.start()].rstrip(), unit or match.group(1)
     match = _WORD_UNIT.search(text)
     if match is not None and _is_unit_phrase(match.group(1), single_letters):
         unit = unit or match.group(1).strip()
