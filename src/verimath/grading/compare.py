@@ -56,6 +56,8 @@ NUMERIC_PRECISION = 15
 _EVALF_DIGITS = 30
 EXACT_DIGITS = 40
 """Significant digits to which two exact irrational numbers must agree to be equal."""
+EXACT_LIMIT = Float("1e30")
+"""Largest magnitude at which two exact irrational numbers are compared by value."""
 
 logging.getLogger("math_verify").setLevel(logging.ERROR)
 
@@ -270,7 +272,8 @@ def _exact_verdict(gold: Any, pred: Any) -> Verdict | None:
     ``1/2006!`` (math-verify compares them to 15 significant digits after rounding to six
     places, which makes all tiny values equal). Other exact numbers (radicals, ``\\pi``,
     ``\\sin 60^\\circ``, complex numbers) are equal when their difference is 0 or
-    vanishes to ``EXACT_DIGITS`` significant digits of the larger value.
+    vanishes to ``EXACT_DIGITS`` significant digits of the larger value (up to
+    ``EXACT_LIMIT``; math-verify decides beyond it).
     """
     if not (_is_exact_number(gold) and _is_exact_number(pred)):
         return None
@@ -290,19 +293,22 @@ def _is_exact_number(expr: Any) -> bool:
 
 
 def _same_value(gold: Expr, pred: Expr) -> bool | None:
-    """Equal to ``EXACT_DIGITS`` significant digits; None when a side has no value."""
+    """Equal to ``EXACT_DIGITS`` significant digits; None (math-verify decides) when a side
+    has no numeric value or the values are beyond ``EXACT_LIMIT``, where a relative test
+    could not tell ``N`` from ``N + 1``."""
     if gold == pred:
         return True
     digits = EXACT_DIGITS + 10
-    gold_value, pred_value = gold.evalf(digits), pred.evalf(digits)
-    if not (gold_value.is_number and pred_value.is_number):
+    values = gold.evalf(digits), pred.evalf(digits)
+    if not all(value.is_number and value.is_finite for value in values):
         return None
-    scale = max(abs(gold_value), abs(pred_value))
-    if not scale.is_number or not scale.is_finite:
-        return None
+    scale = max(abs(values[0]), abs(values[1]))
     if scale == 0:
         return True
-    return bool(abs(gold_value - pred_value) <= scale * Float(10) ** -EXACT_DIGITS)
+    if scale > EXACT_LIMIT:
+        return None
+    difference = abs((gold - pred).evalf(digits))
+    return bool(difference <= scale * Float(10) ** -EXACT_DIGITS)
 
 
 def _is_real_number(expr: Any) -> bool:

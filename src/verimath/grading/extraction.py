@@ -486,7 +486,7 @@ def _choice_phrases(letters: str) -> re.Pattern[str]:
     "My answer: B", "I think it's B", "I'd go with (A)". The letter is a capital."""
     letter = rf"\(?([{letters}])\)?"
     return re.compile(
-        r"(?i:\b(?:answer|option|choice)\s*(?:is|would be|should be|must be|will be)?\s*:?"
+        r"(?i:\b(?:answer|option|choice)\s*(?:(?:is|would be|should be|must be|will be)\s*:?|:)"
         rf"\s*(?:option\s+|choice\s+)?){letter}(?![\w'])"
         r"|(?i:\b(?:it's|it is|I'd say|I think|I believe|I choose|I pick|I select|go with)"
         rf"\s+(?:option\s+|choice\s+)?){letter}(?=\s*(?:[.,;:!)]|$))",

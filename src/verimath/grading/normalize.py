@@ -98,7 +98,6 @@ _PYTHON_FUNCTION = re.compile(
 _FUNCTION_COMMAND = re.compile(
     r"\\(?:sin|cos|tan|cot|sec|csc|arcsin|arccos|arctan|sinh|cosh|tanh|exp|ln|log)(?![A-Za-z])"
 )
-_UPRIGHT_CONSTANT = re.compile(r"\\(?:mathrm|mathit|operatorname)\s*\{\s*([ie])\s*\}")
 _UNICODE_DEGREE = re.compile(r"°|\\degree(?![A-Za-z])")
 _BARE_PI = re.compile(r"(?<![\\A-Za-z])pi(?![A-Za-z])")
 _UNICODE_ROOT = re.compile(r"√\s*(\d+|[A-Za-z])")
@@ -204,7 +203,7 @@ def normalize_answer(raw: str, rules: DatasetRules) -> Answer:
         letter = choice_letter(text, rules.choices)
         return Answer(letter if letter is not None else _collapse_spaces(text))
     text = _strip_trailing_punctuation(_strip_notation(text))
-    whole_text = _WHOLE_TEXT.match(text)
+    whole_text = _whole_text(text)
     if whole_text is not None and _has_digit(whole_text.group(1)):
         text = whole_text.group(1).strip()  # \text{10 apples}: a number and its unit in text
         single_letters = True
@@ -213,7 +212,7 @@ def normalize_answer(raw: str, rules: DatasetRules) -> Answer:
     text, percent = _strip_percent(text)
     text, unit = _strip_units(text, single_letters=single_letters)
     text = _strip_currency(text)
-    whole_text = _WHOLE_TEXT.match(text)
+    whole_text = _whole_text(text)
     if whole_text is not None:
         text = whole_text.group(1).strip()
     option = _OPTION.match(text)
@@ -223,6 +222,15 @@ def normalize_answer(raw: str, rules: DatasetRules) -> Answer:
     if _looks_like_text(text):
         return Answer(_collapse_spaces(text), percent, is_text=True, unit=unit)
     return Answer(_canonical_spacing(text), percent, unit=unit)
+
+
+def _whole_text(text: str) -> re.Match[str] | None:
+    """An answer that is all text (``\\text{10 apples}``); ``\\mathrm{i}^2`` is not: it is
+    the imaginary unit squared, not the word "i"."""
+    match = _WHOLE_TEXT.match(text)
+    if match is None or match.group(1).strip() in _SINGLE_LETTER_CONSTANTS:
+        return None
+    return match
 
 
 def text_key(answer: Answer) -> str:
@@ -336,8 +344,6 @@ def _strip_notation(text: str) -> str:
         text = _BARE_PI.sub(r"\\pi ", text)
     if "," in text or backslash:
         text = _THOUSANDS_MARKED.sub("", text)
-    if backslash and "{" in text:
-        text = _UPRIGHT_CONSTANT.sub(r"\1", text)  # \mathrm{i}^2 is i^2, not the unit "i"
     if backslash or "~" in text:
         text = _BACKSLASH_SPACE.sub(" ", text)
         text = _SPACING.sub("", text)
