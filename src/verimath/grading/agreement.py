@@ -16,13 +16,15 @@ agreement and puts every disagreement in exactly one named group, tried in this 
 ``sets and order``                     a list, tuple, interval or set on either side.
 ``rule: NAME``                         otherwise, the rule of verimath's that decided
                                        (``rule: symbolic``, ``rule: exact``, ``rule: text``,
-                                       ``rule: answer not parseable``, ...).
+                                       ``rule: answer not parseable``, ``rule: thousands
+                                       separator``, ...).
 
 This module reads no files; the CLI and the report feed it.
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -59,6 +61,7 @@ EXAMPLES = 3
 
 _TRUE = frozenset({"correct", "true", "yes", "1", "right", "pass"})
 _FALSE = frozenset({"incorrect", "false", "no", "0", "wrong", "fail", "unparseable", "timeout"})
+_THOUSANDS = re.compile(r"\d(?:,|\{,\}|\\,|\\!|\s)\d{3}(?!\d)")
 _SET_MARKS = ("\\cup", "\\cap", "\\pm", "\\{", "\\emptyset", "\\infty")
 
 
@@ -237,11 +240,11 @@ def cause_of(item: Labelled, result: GradeResult, their_grade: GradeResult | Non
     rules = rules_for(item.dataset)
     gold = normalize_answer(reference_answer(result.gold, rules), rules)
     pred = normalize_answer(result.answer, rules)
-    return _value_cause(gold, pred, result.answer) or RULE + _rule_name(result.detail)
+    return _value_cause(gold, pred, result) or RULE + _rule_name(result)
 
 
-def _value_cause(gold: Answer, pred: Answer, raw: str) -> str | None:
-    if gold.unit or pred.unit or gold.percent or pred.percent or "\\circ" in raw:
+def _value_cause(gold: Answer, pred: Answer, result: GradeResult) -> str | None:
+    if gold.unit or pred.unit or gold.percent or pred.percent or "\\circ" in str(result.answer):
         return UNITS
     gold_number, pred_number = parse_number(gold.text), parse_number(pred.text)
     if gold_number is not None and pred_number is not None:
@@ -249,6 +252,8 @@ def _value_cause(gold: Answer, pred: Answer, raw: str) -> str | None:
             return UNITS
         if gold_number.decimal or pred_number.decimal:
             return TOLERANCE
+    if result.detail.startswith("numeric") and "." in gold.text + pred.text:
+        return TOLERANCE  # the numeric rule decided on a decimal: how close is close enough
     if list_size(gold) > 1 or list_size(pred) > 1 or _is_collection(gold) or _is_collection(pred):
         return SETS
     return None
@@ -265,9 +270,13 @@ def _is_collection(answer: Answer) -> bool:
     return text[:1] in "([" and text[-1:] in ")]" and "," in text
 
 
-def _rule_name(detail: str) -> str:
-    """``answer not parseable: I don't understand`` -> ``answer not parseable``."""
-    return detail.split(":", 1)[0].strip() or "unknown"
+def _rule_name(result: GradeResult) -> str:
+    """The rule that decided: ``answer not parseable: I don't understand`` is ``answer not
+    parseable``; answers equal once normalised name what normalisation removed."""
+    if result.detail == "identical":
+        raw = f"{result.gold} {result.answer}"
+        return "thousands separator" if _THOUSANDS.search(raw) else "notation (normalised away)"
+    return result.detail.split(":", 1)[0].strip() or "unknown"
 
 
 def agreement_text(agreement: Agreement, against: str) -> str:
