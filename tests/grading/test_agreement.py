@@ -69,7 +69,15 @@ def test_verdicts_are_read_as_harnesses_write_them(value: object, label: bool | 
 # (cause, gold, pred, dataset, verimath's status, their verdict, their answer)
 ONE_OF_EACH = [
     (TIMEOUT, "5", r"\boxed{10^{10^{10}}}", "math", Status.TIMEOUT, True, None),
-    (NOTHING, "7", "I could not solve this problem at all, sorry.", None, Status.UNPARSEABLE, True, None),
+    (
+        NOTHING,
+        "7",
+        "I could not solve this problem at all, sorry.",
+        None,
+        Status.UNPARSEABLE,
+        True,
+        None,
+    ),
     (SPAN, "18", "Half of 24 is 12. The answer is 12.", "gsm8k", Status.INCORRECT, True, "18"),
     (UNITS, r"50\%", "0.5", "math", Status.INCORRECT, True, None),
     (UNITS, "52", "52 cm^2", "math", Status.CORRECT, False, None),
@@ -77,7 +85,15 @@ ONE_OF_EACH = [
     (TOLERANCE, r"\sqrt{6}", "2.4495", "math", Status.INCORRECT, True, None),
     (SETS, "1, -2", r"\boxed{1}", "math", Status.INCORRECT, True, None),
     (SETS, "(1, 2)", "(2, 1)", "math", Status.INCORRECT, True, None),
-    (RULE + "exact", r"\frac{1}{2^{99}}", r"\frac{1}{2^{98}}", "math", Status.INCORRECT, True, None),
+    (
+        RULE + "exact",
+        r"\frac{1}{2^{99}}",
+        r"\frac{1}{2^{98}}",
+        "math",
+        Status.INCORRECT,
+        True,
+        None,
+    ),
     (RULE + "thousands separator", "10{,}000", "10000", "math", Status.CORRECT, False, None),
     (RULE + "text", r"\text{Monday}", r"\text{Tuesday}", "math", Status.INCORRECT, True, None),
 ]
@@ -168,7 +184,9 @@ def test_mathcoder_labels_end_to_end(tmp_path: Path) -> None:
     source = tmp_path / "mathcoder.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     graded, report_path = tmp_path / "graded.jsonl", tmp_path / "agreement.json"
-    run = _grade(str(source), "-o", str(graded), "--against", "label", "--against-json", str(report_path))
+    run = _grade(
+        str(source), "-o", str(graded), "--against", "label", "--against-json", str(report_path)
+    )
     assert run.returncode == 0, run.stderr
     ours = [json.loads(line)["status"] for line in graded.read_text().splitlines()]
     report = json.loads(report_path.read_text())
@@ -208,15 +226,23 @@ def _invoke(tmp_path: Path, rows: list[dict[str, Any]], *args: str) -> Any:
     ("row", "message"),
     [
         ({"gold": "1", "pred": "1"}, "in.jsonl:2 field 'ok': missing; --against names"),
-        ({"gold": "1", "pred": "1", "ok": "maybe"}, "in.jsonl:2 field 'ok': 'maybe' is not a verdict"),
-        ({"gold": "1", "pred": ["1", "2"], "ok": [True]}, "in.jsonl:2 field 'ok': holds 1 values for 2"),
+        (
+            {"gold": "1", "pred": "1", "ok": "maybe"},
+            "in.jsonl:2 field 'ok': 'maybe' is not a verdict",
+        ),
+        (
+            {"gold": "1", "pred": ["1", "2"], "ok": [True]},
+            "in.jsonl:2 field 'ok': holds 1 values for 2",
+        ),
     ],
 )
 def test_bad_labels_are_reported_before_any_grading(
     tmp_path: Path, row: dict[str, Any], message: str
 ) -> None:
     target = tmp_path / "out.jsonl"
-    result = _invoke(tmp_path, [{"gold": "1", "pred": "1", "ok": 1}, row], "--against", "ok", "-o", str(target))
+    result = _invoke(
+        tmp_path, [{"gold": "1", "pred": "1", "ok": 1}, row], "--against", "ok", "-o", str(target)
+    )
     assert isinstance(result.exception, InputError)
     assert message in str(result.exception)
     assert not target.exists()

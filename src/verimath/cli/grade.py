@@ -374,7 +374,5 @@ def _labelled(
         ):
             where = f"line {record.line}" + (f" #{index}" if record.many else "")
             gold = record.data[fields.gold]
-            items.append(
-                Labelled(where, gold, pred, record.dataset, Status(status), label, answer)
-            )
+            items.append(Labelled(where, gold, pred, record.dataset, Status(status), label, answer))
     return items

@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from verimath.errors import ConfigError
-
 from verimath.report.bootstrap import DEFAULT_RESAMPLES
 from verimath.report.build import ReportOptions, build_report, load_runs
 from verimath.report.curves import DEFAULT_TRIALS
@@ -87,7 +86,6 @@ def command(
 ) -> None:
     """Report on RUN files side by side: accuracy, code usage, verification, voting, costs."""
     from verimath.grading import Grader
-
     from verimath.report.against import against_section, read_labels
 
     if against is not None and len(runs) != 1:

@@ -209,14 +209,18 @@ def explain(grader: Grader, items: Sequence[Labelled], *, examples: int = EXAMPL
 
 def _their_grades(grader: Grader, items: Sequence[Labelled]) -> list[GradeResult | None]:
     asked = [i for i, item in enumerate(items) if item.their_answer is not None]
-    graded = grader.grade_many([(items[i].gold, items[i].their_answer, items[i].dataset) for i in asked])
+    graded = grader.grade_many(
+        [(items[i].gold, items[i].their_answer, items[i].dataset) for i in asked]
+    )
     results: list[GradeResult | None] = [None] * len(items)
     for index, result in zip(asked, graded, strict=True):
         results[index] = result
     return results
 
 
-def _disagreement(item: Labelled, result: GradeResult, their_grade: GradeResult | None) -> Disagreement:
+def _disagreement(
+    item: Labelled, result: GradeResult, their_grade: GradeResult | None
+) -> Disagreement:
     return Disagreement(
         record=item.record,
         cause=cause_of(item, result, their_grade),
@@ -281,14 +285,16 @@ def _rule_name(result: GradeResult) -> str:
 
 def agreement_text(agreement: Agreement, against: str) -> str:
     """The agreement table and the groups with their examples, as plain text."""
+    ours = agreement.both_correct + agreement.only_ours
+    theirs = agreement.both_correct + agreement.only_theirs
     lines = [
         f"agreement with {against}: {agreement.agreed} of {agreement.total} "
         f"({_percent(agreement.agreed, agreement.total)})",
         f"  both correct {agreement.both_correct}, both not correct {agreement.both_not}, "
         f"only verimath correct {agreement.only_ours}, only {against} correct "
         f"{agreement.only_theirs}",
-        f"  accuracy: verimath {_percent(agreement.both_correct + agreement.only_ours, agreement.total)}, "
-        f"{against} {_percent(agreement.both_correct + agreement.only_theirs, agreement.total)}",
+        f"  accuracy: verimath {_percent(ours, agreement.total)}, "
+        f"{against} {_percent(theirs, agreement.total)}",
     ]
     if agreement.groups:
         lines.append(f"disagreements by cause ({agreement.disagreed}):")
@@ -299,7 +305,9 @@ def agreement_text(agreement: Agreement, against: str) -> str:
 
 
 def _example(example: Disagreement) -> str:
-    theirs = f" (theirs: {_short(example.their_answer)})" if example.their_answer is not None else ""
+    theirs = (
+        f" (theirs: {_short(example.their_answer)})" if example.their_answer is not None else ""
+    )
     return (
         f"{example.record}: gold {_short(example.gold)}, answer {_short(example.answer)}{theirs}; "
         f"verimath {example.ours} ({example.rule}), other {example.theirs}"

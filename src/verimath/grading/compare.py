@@ -277,12 +277,9 @@ def _exact_verdict(gold: Any, pred: Any) -> Verdict | None:
     """
     if not (_is_exact_number(gold) and _is_exact_number(pred)):
         return None
-    if gold.is_Rational and pred.is_Rational:
-        same = bool(gold == pred)
-    else:
-        same = _same_value(gold, pred)
-        if same is None:
-            return None
+    same = bool(gold == pred) if gold.is_Rational and pred.is_Rational else _same_value(gold, pred)
+    if same is None:
+        return None
     return Verdict(Status.CORRECT if same else Status.INCORRECT, "exact")
 
 

@@ -56,7 +56,9 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
             if line.strip():
                 yield number, line
     except BoundsExceeded as exc:
-        raise InputError(f"{exc}; give a smaller labels file", path=str(path), line=exc.line) from None
+        raise InputError(
+            f"{exc}; give a smaller labels file", path=str(path), line=exc.line
+        ) from None
     except OSError as exc:
         raise InputError(
             f"cannot be read ({exc.strerror}); check the --against path", path=str(path)
@@ -81,8 +83,7 @@ def _label(line: str, number: int, path: str) -> tuple[LabelKey, Label]:
     verdict = read_label(data.get("correct"))
     if verdict is None:
         raise InputError(
-            f"{data.get('correct')!r} is not a verdict; use true/false, 1/0 or "
-            "correct/incorrect",
+            f"{data.get('correct')!r} is not a verdict; use true/false, 1/0 or correct/incorrect",
             path=path,
             line=number,
             field="correct",
@@ -92,7 +93,9 @@ def _label(line: str, number: int, path: str) -> tuple[LabelKey, Label]:
     return (str(data["problem_id"]), index), label
 
 
-def against_section(run: Run, labels: dict[LabelKey, Label], source: str, grader: Grader) -> Section:
+def against_section(
+    run: Run, labels: dict[LabelKey, Label], source: str, grader: Grader
+) -> Section:
     """Agreement of ``run``'s grades with ``labels`` (from ``source``), disagreements by cause."""
     items = list(_labelled(run, labels))
     agreement = explain(grader, items)
@@ -139,7 +142,11 @@ def _counts_table(agreement: Agreement) -> Table:
         ("both correct", str(agreement.both_correct), _percent(agreement.both_correct, total)),
         ("both not correct", str(agreement.both_not), _percent(agreement.both_not, total)),
         ("only verimath correct", str(agreement.only_ours), _percent(agreement.only_ours, total)),
-        ("only the other correct", str(agreement.only_theirs), _percent(agreement.only_theirs, total)),
+        (
+            "only the other correct",
+            str(agreement.only_theirs),
+            _percent(agreement.only_theirs, total),
+        ),
         ("labelled samples", str(total), "100%" if total else "–"),
     )
     return Table("Agreement", ("", "samples", "share"), rows)
@@ -166,7 +173,7 @@ def _examples_table(agreement: Agreement) -> Table:
         for example in group.examples
     )
     columns = ("cause", "sample", "gold", "verimath answer", "their answer", "verimath", "other")
-    return Table("Examples of each cause", columns, rows)
+    return Table("Examples of each cause", columns, rows, "" if rows else "No disagreements.")
 
 
 def _percent(part: int, whole: int) -> str:
