@@ -269,8 +269,8 @@ def _exact_verdict(gold: Any, pred: Any) -> Verdict | None:
     """Two exact numbers (no decimal in either) are equal only if they are equal.
 
     Rationals are compared exactly: ``1/2^{99}`` is not ``1/2^{98}``, ``1/2004!`` is not
-    ``1/2006!`` (math-verify compares them to 15 significant digits after rounding to six
-    places, which makes all tiny values equal). Other exact numbers (radicals, ``\\pi``,
+    ``1/2006!`` (math-verify evaluates the difference with ``chop=True``, which makes all
+    tiny values equal). Other exact numbers (radicals, ``\\pi``,
     ``\\sin 60^\\circ``, complex numbers) are equal when their difference is 0 or
     vanishes to ``EXACT_DIGITS`` significant digits of the larger value (up to
     ``EXACT_LIMIT``; math-verify decides beyond it).
