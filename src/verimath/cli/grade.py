@@ -16,7 +16,13 @@ import click
 
 from verimath.errors import ConfigError, InputError
 from verimath.grading import DEFAULT_TIMEOUT, Grader, GradeResult, Status, rules_for
-from verimath.grading.agreement import Labelled, agreement_text, explain, read_label
+from verimath.grading.agreement import (
+    Agreement,
+    Labelled,
+    agreement_text,
+    explain,
+    read_label,
+)
 
 __all__ = ["command"]
 
@@ -159,13 +165,7 @@ def command(
                 labelled += _labelled(chunk, theirs[start : start + CHUNK_RECORDS], fields)
         click.echo(_summary(counts), err=True)
         if against:
-            agreement = explain(grader, labelled)
-    if against:
-        click.echo(agreement_text(agreement, against), err=True)
-        if against_json:
-            with click.open_file(against_json, "w", encoding="utf-8") as target:
-                json.dump(agreement.to_dict(), target, indent=2, ensure_ascii=False)
-                target.write("\n")
+            _report_agreement(explain(grader, labelled), against, against_json)
 
 
 def _read_records(path: str, fields: _Fields, default_dataset: str | None) -> Iterator[_Record]:
@@ -314,6 +314,14 @@ def _summary(counts: Counter[str]) -> str:
             f"{reason} {n}" for reason, n in reasons
         )
     return summary
+
+
+def _report_agreement(agreement: Agreement, against: str, json_path: str | None) -> None:
+    click.echo(agreement_text(agreement, against), err=True)
+    if json_path:
+        with click.open_file(json_path, "w", encoding="utf-8") as target:
+            json.dump(agreement.to_dict(), target, indent=2, ensure_ascii=False)
+            target.write("\n")
 
 
 def _their_verdicts(

@@ -39,12 +39,19 @@ from verimath.grading.rules import rules_for
 from verimath.grading.status import GradeResult, Status
 
 __all__ = [
+    "NOTHING",
+    "RULE",
+    "SETS",
+    "SPAN",
     "TIMEOUT",
+    "TOLERANCE",
+    "UNITS",
     "Agreement",
     "Disagreement",
     "Group",
     "Labelled",
     "agreement_text",
+    "cause_of",
     "explain",
     "read_label",
 ]
