@@ -111,8 +111,9 @@ ToRA graders), it says so; each such rule is pinned by a case in tests/grading.
   ``\textnormal{...}``, ``\mbox{...}``, ``\mathrm{...}``, a squared unit ``\text{ cm}^2``
   or ``m²``, a squared or cubed length after a space (``10 cm^2``, ``10 m^2``, ``24 ft^3``:
   ``cm``, ``mm``, ``km``, ``dm``, ``m``, ``in``, ``ft``, ``yd``, ``mi``, ``units``), or words
-  after a number); the value is compared, the unit is not checked. ``2m^2`` (no space)
-  keeps its ``m``.
+  after a number, also in other scripts: ``18美元``, ``18 долларов``); the value is
+  compared, the unit is not checked. ``2m^2`` (no space) keeps its ``m``, and Greek
+  letters are never units (``2θ`` is not ``2``).
   An answer that is all text with a number in it (``\text{10 apples}``) is the number and
   its unit. The reference's unit is also removed from the prediction in any wrapping
   (``144{m}^3`` for ``144\mbox{m}^3``). One-letter words count as units only in the
@@ -154,8 +155,8 @@ ToRA graders), it says so; each such rule is pinned by a case in tests/grading.
 * **Form.** Values are compared, not forms: ``(a+5)(b+2)`` matches ``ab+2a+5b+10``.
   Factors written side by side are a product: ``2^6 3^5 5^4`` matches
   ``2^6\cdot 3^5\cdot 5^4`` (a digit exponent before a space and a digit is braced).
-* **Words.** ``\text{Monday}``, ``Chicken finger``, ``3:30 p.m.`` are compared as text,
-  ignoring case and punctuation. A bare multi-letter word (``xy``) is read as a word, not
+* **Words.** ``\text{Monday}``, ``Chicken finger``, ``3:30 p.m.``, ``\text{星期一}`` are
+  compared as text, ignoring case and punctuation. A bare multi-letter word (``xy``) is read as a word, not
   a product of variables. In the number datasets a prediction without any digit, against
   a numeric reference, is ``unparseable``.
 * **Multiple choice** (``mmlu_stem``): letters only; ``(B)``, ``\boxed{B}``, "the answer

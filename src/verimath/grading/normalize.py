@@ -139,6 +139,9 @@ _WORD_UNIT = re.compile(
 _POWER_UNIT = re.compile(
     r"(?<=[\d}])\s+(cm|mm|km|dm|m|in|ft|yd|mi|units?)\s*(?:\^\s*\{?\s*[23]\s*\}?|[²³])$"
 )
+_SCRIPT_WORD = re.compile(r"(?:(?![A-Za-z\u0370-\u03ff])[^\W\d_])+")
+"""Letters of scripts other than Latin and Greek (Greek letters are mathematics)."""
+_SCRIPT_UNIT = re.compile(r"(?<=\d)\s*((?:(?![A-Za-z\u0370-\u03ff])[^\W\d_])+)\.?$")
 _WHOLE_TEXT = re.compile(
     r"^\\(?:text|textrm|mbox|mathrm|textnormal|textsf)\s*\{([^{}]*)\}(?:\s*\^\s*\{?\d\}?)?$"
 )
@@ -457,6 +460,9 @@ def _strip_units(text: str, *, single_letters: bool) -> tuple[str, str]:
     if match is not None and _is_unit_phrase(match.group(1), single_letters):
         unit = unit or match.group(1).strip()
         text = text[: match.start()].rstrip()
+    elif not text.isascii() and (match := _SCRIPT_UNIT.search(text)) is not None:
+        unit = unit or match.group(1)  # 18美元, 18 долларов: scripts that glue their units
+        text = text[: match.start()].rstrip()
     return text, unit
 
 
@@ -530,6 +536,8 @@ def _looks_like_text(text: str) -> bool:
         return True
     if _NOT_TEXT_CHAR.search(text):
         return False
+    if not text.isascii() and _SCRIPT_WORD.search(text):
+        return True  # a word in another script: 星期一, понедельник
     return any(w.lower() not in MATH_WORDS for w in _ALPHA_WORD.findall(text))
 
 
