@@ -156,9 +156,9 @@ ToRA graders), it says so; each such rule is pinned by a case in tests/grading.
   Factors written side by side are a product: ``2^6 3^5 5^4`` matches
   ``2^6\cdot 3^5\cdot 5^4`` (a digit exponent before a space and a digit is braced).
 * **Words.** ``\text{Monday}``, ``Chicken finger``, ``3:30 p.m.``, ``\text{星期一}`` are
-  compared as text, ignoring case and punctuation. A bare multi-letter word (``xy``) is read as a word, not
-  a product of variables. In the number datasets a prediction without any digit, against
-  a numeric reference, is ``unparseable``.
+  compared as text, ignoring case and punctuation. A bare multi-letter word (``xy``) is
+  read as a word, not a product of variables. In the number datasets a prediction without
+  any digit, against a numeric reference, is ``unparseable``.
 * **Multiple choice** (``mmlu_stem``): letters only; ``(B)``, ``\boxed{B}``, "the answer
   is B", ``**B**``, "I think the correct answer is B", "The answer: B, ...", "My answer:
   B", "Choice: B", "the right answer would be B", "I think it's B." all give ``B`` (the
