@@ -3,15 +3,17 @@
 The methods, tried in this order (the first that finds something wins):
 
 ``boxed``        the last ``\\boxed{}``, ``\\fbox{}`` or ``\\framebox{}`` (nested braces are
-                 matched; boxes right next to each other, e.g. ``\\boxed{2} and \\boxed{3}``,
-                 are joined with commas).
+                 matched; boxes right next to each other, e.g. ``\\boxed{2} and \\boxed{3}``
+                 or ``\\(\\boxed{2}\\) and \\(\\boxed{3}\\)``, are joined with commas, and
+                 against a list reference of n items a text of exactly n boxes gives all).
 ``gsm8k_hash``   the last ``#### N`` line, as in GSM8K reference solutions.
 ``final_answer`` "final answer is X", "the answer is X", a line starting "Answer: X" or
                  "Answer $X$" (and, outside multiple-choice datasets, "A: X" as in OpenAI's
                  GSM8K samples). When X is a sentence ("The largest $n$ is 34."), the answer
                  is read from it as in ``sentence``. A Minerva-style "Final Answer: ..." line
                  written *after* the last box wins over the box (the model's last word).
-``choice``       multiple-choice datasets only: an option letter ("(B)", "answer is B").
+``choice``       multiple-choice datasets only: an option letter ("(B)", "answer is B", "the
+                 correct answer is B", "The answer: B, ...", "I think it's B").
 ``whole``        the whole text, when it is one short line and not a sentence (an answer
                  already extracted, as other harnesses store it).
 ``sentence``     the whole text is one line that is a sentence: what follows its last
