@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import zlib
@@ -26,6 +27,12 @@ def test_json_just_within_the_depth_bound_is_read_just_past_it_is_not() -> None:
     assert loads_json("[" * 8 + "]" * 8, max_depth=8) == json.loads("[" * 8 + "]" * 8)
     with pytest.raises(BoundsExceeded):
         loads_json('{"a":' * 9 + "1" + "}" * 9, max_depth=8)
+
+
+def test_a_number_past_the_digit_limit_is_a_size_error() -> None:
+    with pytest.raises(BoundsExceeded) as caught:
+        loads_json("[" + "9" * 5_000 + "]")
+    assert caught.value.kind == "size"
 
 
 def test_invalid_json_is_still_a_decode_error() -> None:
@@ -76,7 +83,8 @@ def test_gzip_is_told_by_its_bytes_and_members_are_all_read(tmp_path: Path) -> N
 
 def test_truncated_gzip_is_a_compression_error(tmp_path: Path) -> None:
     path = tmp_path / "cut.gz"
-    path.write_bytes(gzip.compress(b"line\n" * 10_000)[:200])
+    whole = gzip.compress("".join(f"{n * 7919}\n" for n in range(20_000)).encode())
+    path.write_bytes(whole[: len(whole) // 2])
     with pytest.raises(BoundsExceeded) as caught:
         list(read_lines(path))
     assert caught.value.kind == "compression"
@@ -93,7 +101,12 @@ def test_bad_utf8_names_its_line(tmp_path: Path) -> None:
 @settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(st.lists(st.text(alphabet=st.characters(exclude_characters="\n\r")), max_size=20))
+@given(
+    st.lists(
+        st.text(alphabet=st.characters(exclude_characters="\n\r", exclude_categories=["Cs"])),
+        max_size=20,
+    )
+)
 def test_lines_read_back_as_written_plain_or_gzip(tmp_path: Path, lines: list[str]) -> None:
     data = "".join(line + "\n" for line in lines).encode()
     for raw, name in ((data, "plain"), (gzip.compress(data), "gz")):
@@ -128,7 +141,5 @@ def test_json_reads_as_the_stdlib_does_or_is_a_depth_error(value: object) -> Non
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=2_000))
 def test_any_bytes_either_inflate_within_the_limit_or_raise_bounds_exceeded(blob: bytes) -> None:
-    try:
+    with contextlib.suppress(BoundsExceeded):
         assert len(inflate(blob, limit=4_096, wbits=47)) <= 4_096
-    except BoundsExceeded:
-        pass

@@ -280,5 +280,5 @@ def test_a_run_of_an_older_schema_is_migrated_when_opened_for_writing(
 
 def test_an_unknown_grade_in_the_file_is_a_store_error(store: RunStore) -> None:
     store._db.execute("UPDATE samples SET grade = 'almost' WHERE problem_id = 'p1'")
-    with pytest.raises(StoreError, match="cannot read"):
+    with pytest.raises(StoreError, match="column grade"):
         store.samples()

@@ -19,13 +19,15 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 __all__ = [
     "DEFAULT_BOUNDS",
     "Bounds",
     "BoundsExceeded",
     "inflate",
+    "inflated_size",
+    "iter_lines",
     "json_depth",
     "loads_json",
     "read_lines",
@@ -72,6 +74,10 @@ def loads_json(data: str | bytes, *, max_depth: int = DEFAULT_BOUNDS.max_depth) 
         raise BoundsExceeded("depth", f"JSON nested deeper than {max_depth} levels") from None
     except UnicodeDecodeError as exc:
         raise BoundsExceeded("encoding", f"not valid UTF-8 (byte {exc.start + 1})") from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError as exc:  # an integer past the interpreter's digit limit, and the like
+        raise BoundsExceeded("size", f"JSON value out of bounds: {exc}") from None
     if json_depth(value, limit=max_depth) > max_depth:
         raise BoundsExceeded("depth", f"JSON nested deeper than {max_depth} levels")
     return value
@@ -113,6 +119,27 @@ def inflate(blob: bytes, *, limit: int, wbits: int = zlib.MAX_WBITS) -> bytes:
     return out
 
 
+def inflated_size(blob: bytes, *, limit: int, wbits: int = zlib.MAX_WBITS) -> int:
+    """Bytes a zlib stream inflates to, counted a chunk at a time without keeping them: a bomb
+    costs one chunk of memory, not ``limit`` (``inflate`` then decodes a stream known to fit).
+    Raises :class:`BoundsExceeded` as :func:`inflate` does."""
+    inflater, total, pending = zlib.decompressobj(wbits), 0, blob
+    try:
+        while pending and not inflater.eof:
+            total += len(inflater.decompress(pending, READ_CHUNK))
+            pending = inflater.unconsumed_tail
+            if total > limit:
+                raise BoundsExceeded("size", f"inflates to more than {_size(limit)}")
+        total += len(inflater.flush())
+    except zlib.error as exc:
+        raise BoundsExceeded("compression", f"not a valid compressed stream: {exc}") from None
+    if total > limit:
+        raise BoundsExceeded("size", f"inflates to more than {_size(limit)}")
+    if not inflater.eof:
+        raise BoundsExceeded("compression", "compressed stream is truncated")
+    return total
+
+
 def read_text(path: Path, bounds: Bounds = DEFAULT_BOUNDS) -> str:
     """A whole file (gzip-compressed or not) as UTF-8 text, within ``bounds.max_bytes``.
     A leading byte-order mark is dropped."""
@@ -126,10 +153,15 @@ def read_lines(path: Path, bounds: Bounds = DEFAULT_BOUNDS) -> Iterator[tuple[in
     Raises ``OSError`` when the file cannot be opened or read, :class:`BoundsExceeded` when it
     breaks a bound, is not UTF-8 or is a damaged gzip file."""
     with path.open("rb") as handle:
-        yield from _lines(_chunks(handle, bounds), bounds)
+        yield from iter_lines(handle, bounds)
 
 
-def _chunks(handle: BinaryIO, bounds: Bounds) -> Iterator[bytes]:
+def iter_lines(handle: IO[bytes], bounds: Bounds = DEFAULT_BOUNDS) -> Iterator[tuple[int, str]]:
+    """:func:`read_lines` of an open binary stream (standard input, say), read to its end."""
+    yield from _lines(_chunks(handle, bounds), bounds)
+
+
+def _chunks(handle: IO[bytes], bounds: Bounds) -> Iterator[bytes]:
     """The file's bytes, inflated when it is gzip, never more than ``bounds.max_bytes``."""
     first = handle.read(READ_CHUNK)
     if not first.startswith(GZIP_MAGIC):
@@ -145,7 +177,7 @@ def _chunks(handle: BinaryIO, bounds: Bounds) -> Iterator[bytes]:
     yield from _gunzip(first, handle, bounds.max_bytes)
 
 
-def _gunzip(first: bytes, handle: BinaryIO, limit: int) -> Iterator[bytes]:
+def _gunzip(first: bytes, handle: IO[bytes], limit: int) -> Iterator[bytes]:
     """Inflate every gzip member of a file, chunk by chunk, at most ``limit`` bytes in all."""
     inflater, total, pending = zlib.decompressobj(31), 0, first
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 from verimath.models import ChatModel, Completion, GenerateConfig, Message, ToolCall, Usage
 from verimath.models.messages import WireMessage, to_wire
@@ -22,6 +22,7 @@ __all__ = [
     "CachedCompletion",
     "StoreCachedModel",
     "cache_request",
+    "checked_entries",
     "completion_from_entry",
     "completion_to_entry",
 ]
@@ -89,7 +90,8 @@ class StoreCachedModel(ChatModel):
     ) -> list[Completion]:
         request = cache_request(self.name, messages, config, tools)
         key = request_key(request)
-        if self._store is not None and (cached := self._store.cached_response(key)) is not None:
+        cached = None if self._store is None else self._store.cached_response(key, checked_entries)
+        if cached is not None:
             self.hits += 1
             return [completion_from_entry(entry) for entry in cached]
         async with self._slots:
@@ -121,10 +123,49 @@ def completion_to_entry(completion: Completion) -> CachedCompletion:
 
 
 def completion_from_entry(entry: CachedCompletion) -> Completion:
-    calls = tuple(ToolCall(**c) for c in entry["tool_calls"])
+    calls = tuple(ToolCall(c["id"], c["name"], c["arguments"]) for c in entry["tool_calls"])
+    usage = entry["usage"]
     return Completion(
         Message("assistant", entry["content"], tool_calls=calls),
         entry["finish_reason"],
-        Usage(**entry["usage"]),
+        Usage(usage["prompt_tokens"], usage["completion_tokens"], usage["cost_usd"]),
         entry["latency_s"],
     )
+
+
+def checked_entries(value: object) -> list[CachedCompletion]:
+    """A cached response read back from a run file, checked to be what
+    :func:`completion_to_entry` writes (TypeError saying what is not)."""
+    if not isinstance(value, list):
+        raise TypeError("expected a list of completions")
+    for entry in value:
+        _check_entry(entry)
+    return cast(list[CachedCompletion], value)
+
+
+def _check_entry(entry: object) -> None:
+    if not isinstance(entry, dict):
+        raise TypeError("a completion that is not an object")
+    usage, calls = entry.get("usage"), entry.get("tool_calls")
+    if not isinstance(entry.get("content"), str) or not isinstance(calls, list):
+        raise TypeError("a completion without text content and a list of tool calls")
+    if not isinstance(entry.get("finish_reason"), str | None):
+        raise TypeError("a finish reason that is not text")
+    if not _number(entry.get("latency_s")) or not isinstance(usage, dict):
+        raise TypeError("a completion without latency or usage")
+    tokens = (usage.get("prompt_tokens"), usage.get("completion_tokens"))
+    cost = usage.get("cost_usd", "missing")
+    if not all(_integer(n) for n in tokens) or not (cost is None or _number(cost)):
+        raise TypeError("a usage whose token counts or cost are not numbers")
+    for call in calls:
+        parts = [call.get(k) for k in ("id", "name", "arguments")] if isinstance(call, dict) else []
+        if len(parts) != 3 or not all(isinstance(part, str) for part in parts):
+            raise TypeError("a tool call whose id, name or arguments are not text")
+
+
+def _integer(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

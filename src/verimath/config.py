@@ -92,15 +92,20 @@ def agent_config(model: ChatModel, options: SolveOptions) -> AgentConfig:
 
 
 def http_model_options(
-    model: str | None, retries: int = DEFAULT_RETRIES, request_timeout: float | None = None
+    model: str | None,
+    retries: int = DEFAULT_RETRIES,
+    request_timeout: float | None = None,
+    max_response_mb: float | None = None,
 ) -> dict[str, Any]:
-    """Backend options of ``model`` that only HTTP backends take: the retry policy and the
-    time one request may take (None: the backend's default)."""
+    """Backend options of ``model`` that only HTTP backends take: the retry policy, the total
+    time one request may take and the size cap of one reply (None: the backend's default)."""
     if not ModelSpec.parse(model).over_http:
         return {}
     options: dict[str, Any] = {"retry": RetryPolicy(max_attempts=retries + 1)}
     if request_timeout is not None:
         options["timeout_s"] = request_timeout
+    if max_response_mb is not None:
+        options["max_response_mb"] = max_response_mb
     return options
 
 
@@ -142,10 +147,18 @@ class RunConfig:
     """Model calls in flight at once."""
     ray_address: str | None = None
     """Run the samples on Ray: ``local`` for a local runtime, else a cluster's address."""
+    sandbox: str | None = None
+    """Run the cells on the ``verimath serve`` host at this URL (None: in this process)."""
+    sandbox_token: str | None = field(default=None, repr=False)
+    """The bearer token of ``sandbox``."""
     retries: int = DEFAULT_RETRIES
     """Retries of a failed request to an HTTP model server."""
     request_timeout: float | None = None
-    """Seconds an HTTP model server may take to answer one request (None: 600)."""
+    """Seconds one request to an HTTP model server may take in all, connecting and every read
+    included: a deadline, then the request is retried (None: 600)."""
+    max_response_mb: float | None = None
+    """Cap on one reply of an HTTP model server in MiB, raw and decompressed; a larger reply
+    is a ModelResponseError (None: 32)."""
     export: Path | None = None
     """Also write one JSON line per sample to this file."""
 
@@ -162,6 +175,8 @@ class RunConfig:
             object.__setattr__(self, name, tuple(value))
         if self.concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, got {self.concurrency}")
+        if self.sandbox is not None and self.ray_address is not None:
+            raise ConfigError("--sandbox and --ray cannot be combined: Ray workers run their own")
 
     @classmethod
     def of(cls, dataset: str, **options: Any) -> RunConfig:

@@ -32,7 +32,7 @@ from verimath.errors import (
     failure_message,
 )
 from verimath.grading import Grader, Status, known_rules
-from verimath.interpreter import CellResult, Interpreter, Session
+from verimath.interpreter import CellResult, Executor, NotebookSession
 from verimath.models import ChatModel
 from verimath.store import RunStore
 from verimath.tally import adaptive_stop, vote_record
@@ -81,7 +81,7 @@ ProgressCallback = Callable[[Progress], None]
 class _ThrottledSession:
     """A session whose cells wait for one of the interpreter's slots."""
 
-    def __init__(self, session: Session, slots: asyncio.Semaphore) -> None:
+    def __init__(self, session: NotebookSession, slots: asyncio.Semaphore) -> None:
         self._session = session
         self._slots = slots
 
@@ -127,7 +127,7 @@ class LocalExecutor:
     def __init__(
         self,
         model: ChatModel,
-        interpreter: Interpreter,
+        interpreter: Executor,
         grader: Grader,
         options: SolveOptions,
         *,
@@ -199,7 +199,7 @@ class Engine:
     def local(
         cls,
         model: ChatModel,
-        interpreter: Interpreter,
+        interpreter: Executor,
         grader: Grader,
         store: RunStore,
         options: SolveOptions,

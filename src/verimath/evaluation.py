@@ -27,6 +27,7 @@ from verimath.datasets import Problem, load_dataset, select
 from verimath.engine import Engine, LocalExecutor, Progress, ProgressCallback, SampleExecutor
 from verimath.errors import ConfigError
 from verimath.grading import Grader
+from verimath.interpreter import Executor
 from verimath.models import ChatModel, ModelSpec, resolve_model
 from verimath.models.endpoints import EndpointStats
 from verimath.models.replay import ReplayModel
@@ -208,7 +209,9 @@ def _driver_model(config: RunConfig) -> ChatModel | None:
     """The model this process calls; None on Ray, where the workers build it (except a
     replay, whose recording the driver reads to pick the problems)."""
     if config.ray_address is None or ModelSpec.parse(config.model).is_replay:
-        options = http_model_options(config.model, config.retries, config.request_timeout)
+        options = http_model_options(
+            config.model, config.retries, config.request_timeout, config.max_response_mb
+        )
         return resolve_model(config.model, **options)
     return None
 
@@ -242,12 +245,16 @@ async def _executor_of(
     config: RunConfig, model: ChatModel | None, store: RunStore
 ) -> AsyncIterator[tuple[SampleExecutor, Grader]]:
     spec = ModelSpec.parse(config.model)
-    model_options = http_model_options(config.model, config.retries, config.request_timeout)
+    model_options = http_model_options(
+        config.model, config.retries, config.request_timeout, config.max_response_mb
+    )
     # a replayed model answers from its recording: caching its responses would only copy it
     cache = None if spec.is_replay else store
     if config.ray_address is None:
         assert model is not None
-        async with solver_parts(model, config.limits) as (chat_model, interpreter, grader):
+        async with solver_parts(
+            model, config.limits, sandbox=config.sandbox, sandbox_token=config.sandbox_token
+        ) as (chat_model, interpreter, grader):
             executor = LocalExecutor(
                 chat_model,
                 interpreter,
@@ -255,6 +262,7 @@ async def _executor_of(
                 config.method,
                 store=cache,
                 concurrency=config.concurrency,
+                cell_slots=_remote_cell_slots(interpreter) if config.sandbox else None,
             )
             yield executor, grader
         return
@@ -275,6 +283,14 @@ async def _executor_of(
             concurrency=config.concurrency,
         ) as ray:
             yield ray, grader
+
+
+def _remote_cell_slots(interpreter: Executor) -> int | None:
+    """Cells to keep in flight on a sandbox host: its own slots and queue, not this machine's
+    cores (None: not known, two per core of this machine)."""
+    from verimath.interpreter import RemoteInterpreter
+
+    return interpreter.cell_slots if isinstance(interpreter, RemoteInterpreter) else None
 
 
 def _recording_of(model: ChatModel) -> ReplayModel | None:

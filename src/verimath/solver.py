@@ -25,7 +25,8 @@ from verimath.errors import (
     failure_message,
 )
 from verimath.grading import Grader
-from verimath.interpreter import Interpreter, Limits
+from verimath.interpreter import Executor, Limits
+from verimath.interpreter.executor import executor_for
 from verimath.models import ChatModel, resolve_model
 from verimath.tally import adaptive_stop, candidates_of, vote_classes
 from verimath.trajectory import Trajectory
@@ -98,7 +99,7 @@ UNUSABLE_MODEL = (ModelAuthError, ModelNotFoundError)
 
 async def solve_with(
     model: ChatModel,
-    interpreter: Interpreter,
+    interpreter: Executor,
     grader: Grader,
     problem: str,
     options: SolveOptions,
@@ -181,15 +182,22 @@ def sample_waves(options: SolveOptions) -> list[range]:
 
 @contextlib.asynccontextmanager
 async def solver_parts(
-    model: str | ChatModel | None, limits: Limits | None = None, **model_options: object
-) -> AsyncIterator[tuple[ChatModel, Interpreter, Grader]]:
-    """A model, an interpreter and a grader, closed on exit (a given ChatModel is not)."""
+    model: str | ChatModel | None,
+    limits: Limits | None = None,
+    *,
+    sandbox: str | None = None,
+    sandbox_token: str | None = None,
+    **model_options: object,
+) -> AsyncIterator[tuple[ChatModel, Executor, Grader]]:
+    """A model, an interpreter and a grader, closed on exit (a given ChatModel is not).
+
+    The interpreter is local, or the ``verimath serve`` host at ``sandbox``."""
     owned = not isinstance(model, ChatModel)
     chat_model = model if isinstance(model, ChatModel) else resolve_model(model, **model_options)
     try:
-        with Interpreter(limits) as interpreter, Grader() as grader:
-            await asyncio.to_thread(interpreter.start)
-            yield chat_model, interpreter, grader
+        with Grader() as grader:
+            async with executor_for(limits, sandbox, sandbox_token) as interpreter:
+                yield chat_model, interpreter, grader
     finally:
         if owned:
             await chat_model.aclose()

@@ -7,6 +7,10 @@
 - A run file carries :data:`APPLICATION_ID` in its SQLite header. A writer checks it before its
   first write, so a SQLite file of some other program is never modified; readers open files
   read-only (``mode=ro``, or ``immutable`` where the directory is read-only).
+- A run file is a database anyone can edit: before its first read or write,
+  :func:`check_objects` refuses one holding anything but verimath's own tables (a view, a
+  trigger...), and every connection caps the size of a value (:data:`MAX_VALUE_BYTES`) and
+  runs no function the schema names (``trusted_schema=OFF``).
 - :func:`store_error` and :func:`write_error` turn SQLite and OS errors into one line naming
   the file, what went wrong and what to do.
 """
@@ -25,11 +29,16 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from verimath.bounded import loads_json
 from verimath.errors import OutputError, RunLockedError, StoreError
 
 __all__ = [
     "APPLICATION_ID",
+    "MAX_VALUE_BYTES",
+    "RUN_TABLES",
     "WriterLock",
+    "bound_connection",
+    "check_objects",
     "guarded",
     "move_aside",
     "open_for_reading",
@@ -48,6 +57,12 @@ RUN_TABLES = frozenset(
 """Tables of a run file; a file with only these (and ``meta``, ``samples``) and no
 application id is a run written before the id existed."""
 
+MAX_VALUE_BYTES = 32 << 20
+"""Largest text or blob a run file may hold in one cell (SQLite's ``SQLITE_LIMIT_LENGTH``,
+32 MiB); a sample's whole conversation is a few hundred KiB."""
+STAT_TABLES = frozenset({"sqlite_stat1"})
+"""Tables SQLite's ``ANALYZE`` adds: statistics for the query planner, harmless."""
+_INDEX_PREFIX = "sqlite_autoindex_"
 _LOCK_SUFFIX = ".lock"
 NEARLY_FULL_BYTES = 64 * 1024
 """Free space under which an I/O error on the run file is reported as a full disk."""
@@ -109,18 +124,25 @@ def _same_file(fd: int, path: Path) -> bool:
 def _read_holder(fd: int) -> dict[str, object]:
     for _ in range(20):  # the holder writes its name just after it takes the lock
         try:
-            holder = json.loads(os.pread(fd, 4096, 0) or b"null")
-        except (OSError, ValueError):
+            holder = loads_json(os.pread(fd, 4096, 0) or b"null", max_depth=1)
+        except (OSError, ValueError):  # BoundsExceeded is a ValueError
             holder = None
-        if isinstance(holder, dict):
+        if isinstance(holder, dict) and isinstance(holder.get("since"), int | float):
             return holder
         time.sleep(0.01)
     return {}
 
 
+def _when(stamp: object) -> str:
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(float(stamp)))  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError, OSError):
+        return f"a time it gave as {stamp!r}"[:80]
+
+
 def _locked_message(run: Path, holder: dict[str, object]) -> str:
     if holder:
-        since = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(float(holder["since"])))  # type: ignore[arg-type]
+        since = _when(holder["since"])
         who = f"process {holder.get('pid')} on {holder.get('host')}, since {since}"
     else:
         who = "another process"
@@ -185,6 +207,8 @@ def _prepare_for_writing(db: sqlite3.Connection, path: Path) -> None:
         tables = _tables(db)
         if application_id != 0 or (tables and not _is_legacy_run(tables)):
             raise StoreError(_not_a_run(path, tables, "choose another file with --run"))
+    bound_connection(db)
+    check_objects(db, path, "copy what you need from it, or start a new run (--new)")
     db.execute("PRAGMA busy_timeout=10000")
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
@@ -217,6 +241,8 @@ def _checked_reader(path: Path, uri: str) -> sqlite3.Connection:
             tables = _tables(db)
             if application_id != 0 or not _is_legacy_run(tables):
                 raise StoreError(_not_a_run(path, tables, "pass a file written by 'verimath eval'"))
+        bound_connection(db)
+        check_objects(db, path, "pass a run file as 'verimath eval' wrote it")
     except BaseException:
         db.close()
         raise
@@ -240,6 +266,38 @@ def _not_a_run(path: Path, tables: set[str], hint: str) -> str:
         f"{path} is not a verimath run but a SQLite file of another program (it holds tables "
         f"{held}); it was left untouched: {hint}"
     )
+
+
+def check_objects(db: sqlite3.Connection, path: Path, hint: str) -> None:
+    """StoreError naming the first object of ``sqlite_master`` that is not one of the run's
+    tables (:data:`RUN_TABLES`, ``sqlite_stat1``) or an index SQLite made for their keys."""
+    query = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid"
+    for kind, name, table, sql in db.execute(query):
+        if not _own(kind, name, table, sql):
+            raise StoreError(
+                f"{path} holds a {kind} {name!r} that verimath did not make (a run file holds "
+                f"only its own tables); it was left untouched: {hint}"
+            )
+
+
+def _own(kind: object, name: object, table: object, sql: object) -> bool:
+    if kind == "table":
+        virtual = isinstance(sql, str) and sql.lstrip().upper().startswith("CREATE VIRTUAL")
+        return (name in RUN_TABLES and not virtual) or name in STAT_TABLES
+    # the indexes SQLite makes for primary keys have no SQL and a reserved name
+    return (
+        kind == "index"
+        and sql is None
+        and table in RUN_TABLES
+        and isinstance(name, str)
+        and name.startswith(f"{_INDEX_PREFIX}{table}_")
+    )
+
+
+def bound_connection(db: sqlite3.Connection) -> None:
+    """Cap the size of every value and keep the schema from running functions on its own."""
+    db.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+    db.execute("PRAGMA trusted_schema=OFF")
 
 
 @contextlib.contextmanager
@@ -279,6 +337,12 @@ def store_error(path: Path, exc: sqlite3.Error) -> StoreError:
         return StoreError(
             f"input/output error on the run file {path} ({exc}); check the disk (is it full?) "
             f"and rerun the same command: {kept}"
+        )
+    if primary == sqlite3.SQLITE_TOOBIG:
+        return StoreError(
+            f"the run file {path} holds a value larger than {MAX_VALUE_BYTES >> 20} MiB ({exc}), "
+            "more than verimath writes; check where the file came from, or start a new run "
+            "(--new)"
         )
     if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
         return StoreError(

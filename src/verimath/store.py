@@ -11,6 +11,11 @@ sample, and readers (reports, the viewer: ``RunStore.read``) can open it while t
 One process writes it at a time, and only a file that is a run (its application id) is ever
 written; every SQLite error is a one-line StoreError naming the file (see
 :mod:`verimath.storage`).
+
+A run file is a database anyone can edit: it is opened only if it holds nothing but
+verimath's own tables, every statement is bounded (:mod:`verimath.run_sql`) and every row is
+checked as it is decoded into its record (:mod:`verimath.run_rows`), so that a value that does
+not fit is a StoreError naming the table, the row and the column.
 """
 
 from __future__ import annotations
@@ -18,17 +23,16 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import sqlite3
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from verimath.datasets import Problem
 from verimath.errors import RunConfigMismatchError, StoreError
 from verimath.grading import Status
-from verimath.models import Message, ToolCall
+from verimath.models import Message
 from verimath.run_records import (
     CellRecord,
     FailureRecord,
@@ -38,14 +42,24 @@ from verimath.run_records import (
     SampleStats,
     TurnRecord,
     Versions,
-    VoteClassRecord,
     VoteRecord,
     checked_config,
     results_config,
 )
-from verimath.storage import WriterLock, guarded, open_for_reading, open_for_writing
+from verimath.run_rows import (
+    CHANGED_OUTSIDE,
+    StoredRow,
+    cell_record,
+    failure_record,
+    message_list,
+    problem_record,
+    sample_record,
+    turn_record,
+    vote_record,
+)
+from verimath.run_sql import RunConnection
+from verimath.storage import WriterLock, open_for_reading, open_for_writing
 from verimath.trajectory import Trajectory
-from verimath.verification import VerificationState
 
 __all__ = ["SCHEMA_VERSION", "RunStore", "VoteRecord", "request_key"]
 
@@ -91,13 +105,13 @@ CREATE TABLE IF NOT EXISTS responses (
 """
 
 
-def _add_failure_kinds(db: _GuardedConnection) -> None:
+def _add_failure_kinds(db: RunConnection) -> None:
     # Version 1 files made by 0.1 have no kind; later version 1 files may have added it.
     if "kind" not in {row[1] for row in db.execute("PRAGMA table_info(failures)")}:
         db.execute("ALTER TABLE failures ADD COLUMN kind TEXT")
 
 
-MIGRATIONS: dict[int, Callable[[_GuardedConnection], None]] = {1: _add_failure_kinds}
+MIGRATIONS: dict[int, Callable[[RunConnection], None]] = {1: _add_failure_kinds}
 """What brings a run file of schema version v (the key) to version v + 1, in one transaction."""
 
 SAMPLE_COLUMNS = (
@@ -114,7 +128,7 @@ CELL_COLUMNS = (
     "problem_id, sample_index, cell_index, turn_index, code, output, status, duration_s, cpu_s"
 )
 _Record = TypeVar("_Record")
-_CHANGED_OUTSIDE = "the file was changed by something other than verimath. Start a new run (--new)."
+_Checked = TypeVar("_Checked")
 
 
 def request_key(request: Mapping[str, object]) -> str:
@@ -125,10 +139,6 @@ def request_key(request: Mapping[str, object]) -> str:
 
 def _pack(value: Any) -> bytes:
     return zlib.compress(json.dumps(value, ensure_ascii=False).encode(), 6)
-
-
-def _unpack(blob: bytes) -> Any:
-    return json.loads(zlib.decompress(blob))
 
 
 class RunStore:
@@ -144,10 +154,10 @@ class RunStore:
         self.path = Path(path)
         self._lock: WriterLock | None = None
         if readonly:
-            self._db = _GuardedConnection(open_for_reading(self.path), self.path)
+            self._db = RunConnection(open_for_reading(self.path), self.path)
         else:
             db, self._lock = open_for_writing(self.path, fresh=new)
-            self._db = _GuardedConnection(db, self.path)
+            self._db = RunConnection(db, self.path)
         try:
             if not readonly:
                 self._db.executescript(SCHEMA)
@@ -169,11 +179,8 @@ class RunStore:
 
     def _check_schema(self, readonly: bool) -> None:
         """A file of another kind, or of a schema this version cannot read, is refused."""
-        try:
-            found = self.meta("schema_version")
-            is_run = found is not None or self.meta("config") is not None
-        except (sqlite3.DatabaseError, ValueError):
-            found, is_run = None, False
+        found = self.meta("schema_version")
+        is_run = found is not None or self.meta("config") is not None
         if readonly and not is_run:
             raise StoreError(
                 f"{self.path} is not a verimath run (no config in a meta table); pass a file "
@@ -184,7 +191,7 @@ class RunStore:
         if found is not None and (type(found) is not int or found < 1):
             raise StoreError(
                 f"{self.path}: its schema_version ({found!r}) is not a version number; "
-                + _CHANGED_OUTSIDE
+                + CHANGED_OUTSIDE
             )
         if found is not None and found > SCHEMA_VERSION:
             raise StoreError(
@@ -211,11 +218,9 @@ class RunStore:
                 self._lock.release()
                 self._lock = None
 
-    def _kind(self, alias: str = "") -> str:
+    def _kind(self) -> str:
         """The failures' kind column, or NULL in a run file (read as it is) from before it."""
-        if "kind" not in self._columns("failures"):
-            return "NULL"
-        return f"{alias}.kind" if alias else "kind"
+        return "kind" if "kind" in self._columns("failures") else "NULL AS kind"
 
     def _columns(self, table: str) -> set[str]:
         return {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
@@ -229,15 +234,23 @@ class RunStore:
     # --- config -----------------------------------------------------------------------------
 
     def meta(self, key: str) -> Any:
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
+        row = self._meta_row(key)
+        return None if row is None else row.json("value")
+
+    def _meta_row(self, key: str) -> StoredRow | None:
+        cursor = self._db.execute("SELECT key, value FROM meta WHERE key = ?", (key,))
+        row = cursor.fetchone()
+        return None if row is None else StoredRow.of(self.path, "meta", cursor.columns, row)
 
     def config(self) -> RecordedConfig:
         """The run's recorded config (empty before ``bind_config``)."""
-        try:
-            return checked_config(self.meta("config") or {})
-        except ValueError as exc:
-            raise StoreError(f"{self.path}: {exc}; {_CHANGED_OUTSIDE}") from None
+        return self._checked_config()
+
+    def _checked_config(self) -> RecordedConfig:
+        row = self._meta_row("config")
+        if row is None:
+            return checked_config({})
+        return row.shaped("value", row.json("value"), checked_config)
 
     def versions(self) -> Versions:
         """The package versions recorded when the run started."""
@@ -251,18 +264,14 @@ class RunStore:
 
     def bind_config(self, config: RecordedConfig, versions: Versions) -> bool:
         """Record the run's config, or check it equals the recorded one; True when resuming."""
-        recorded = self.meta("config")
-        if recorded is None:
+        if self._meta_row("config") is None:
             with self._transaction():
                 self.set_meta("schema_version", SCHEMA_VERSION)
                 self.set_meta("config", config)
                 self.set_meta("versions", versions)
                 self.set_meta("created_at", time.time())
             return False
-        try:
-            checked_config(recorded)
-        except ValueError as exc:
-            raise StoreError(f"{self.path}: {exc}; {_CHANGED_OUTSIDE}") from None
+        recorded = cast(dict[str, object], self._checked_config())
         before, now = results_config(recorded), results_config(cast(dict[str, object], config))
         if before != now:
             changed = sorted(k for k in {*before, *now} if before.get(k) != now.get(k))
@@ -300,15 +309,15 @@ class RunStore:
             "SELECT problem_id, position, question, gold, dataset, subject, level FROM problems "
             "ORDER BY position"
         )
-        return self._records(query, (), ProblemRecord)
+        return self._records(query, (), "problems", problem_record)
 
     # --- samples ----------------------------------------------------------------------------
 
     def finished_samples(self) -> dict[str, set[int]]:
         """Sample indices already stored, by problem id."""
         done: dict[str, set[int]] = {}
-        for problem_id, index in self._db.execute("SELECT problem_id, sample_index FROM samples"):
-            done.setdefault(problem_id, set()).add(index)
+        for row in self._rows("SELECT problem_id, sample_index FROM samples", (), "samples"):
+            done.setdefault(row.text("problem_id"), set()).add(row.integer("sample_index"))
         return done
 
     def add_sample(
@@ -371,15 +380,20 @@ class RunStore:
     def missing_failures(self) -> list[tuple[str, int, str, str]]:
         """The last failure of every sample still missing: (problem id, index, kind, error),
         in problem then sample order."""
+        # one pass over the failures: SQLite takes a bare column of a MAX() group from the
+        # row that holds the maximum (a correlated subquery per row would be quadratic)
         query = (
-            f"SELECT f.problem_id, f.sample_index, COALESCE({self._kind('f')}, 'error'), f.error "
-            "FROM failures f JOIN problems p USING (problem_id) "
+            f"SELECT f.problem_id, f.sample_index, COALESCE(f.kind, 'error') AS kind, f.error, "
+            "f.failed_at FROM (SELECT problem_id, sample_index, "
+            f"{self._kind()}, error, MAX(failed_at) AS failed_at FROM failures "
+            "GROUP BY problem_id, sample_index) f JOIN problems p USING (problem_id) "
             "WHERE NOT EXISTS (SELECT 1 FROM samples s WHERE s.problem_id = f.problem_id "
-            "AND s.sample_index = f.sample_index) AND f.failed_at = (SELECT MAX(g.failed_at) "
-            "FROM failures g WHERE g.problem_id = f.problem_id "
-            "AND g.sample_index = f.sample_index) ORDER BY p.position, f.sample_index"
+            "AND s.sample_index = f.sample_index) ORDER BY p.position, f.sample_index"
         )
-        return [(str(p), int(i), str(k), str(e)) for p, i, k, e in self._db.execute(query)]
+        return [
+            (r.text("problem_id"), r.integer("sample_index"), r.text("kind"), r.text("error"))
+            for r in self._rows(query, (), "failures")
+        ]
 
     def samples(
         self, problem_id: str | None = None, *, below: int | None = None
@@ -393,15 +407,16 @@ class RunStore:
             f"SELECT {columns} FROM samples s JOIN problems p USING (problem_id){where} "
             "ORDER BY p.position, s.sample_index"
         )
-        return self._records(query, arguments, _sample_record)
+        return self._records(query, arguments, "samples", sample_record)
 
     def messages(self, problem_id: str, index: int) -> tuple[Message, ...]:
         """The sample's conversation as sent to and received from the model."""
-        row = self._db.execute(
-            "SELECT messages FROM samples WHERE problem_id = ? AND sample_index = ?",
-            (problem_id, index),
-        ).fetchone()
-        return tuple(_message(m) for m in json.loads(row[0])) if row else ()
+        query = (
+            "SELECT problem_id, sample_index, messages FROM samples "
+            "WHERE problem_id = ? AND sample_index = ?"
+        )
+        rows = self._records(query, (problem_id, index), "samples", message_list)
+        return rows[0] if rows else ()
 
     def cells(self, problem_id: str, index: int) -> list[CellRecord]:
         """The sample's cells in the order they ran."""
@@ -409,7 +424,7 @@ class RunStore:
             f"SELECT {CELL_COLUMNS} FROM cells WHERE problem_id = ? AND sample_index = ? "
             "ORDER BY cell_index"
         )
-        return self._records(query, (problem_id, index), CellRecord)
+        return self._records(query, (problem_id, index), "cells", cell_record)
 
     def iter_turns(self) -> Iterator[TurnRecord]:
         """Every model turn of the run, in problem, sample and turn order, read lazily."""
@@ -418,7 +433,7 @@ class RunStore:
             f"SELECT {columns} FROM turns t JOIN problems p USING (problem_id) "
             "ORDER BY p.position, t.sample_index, t.turn_index"
         )
-        return (_turn_record(row) for row in self._db.execute(query))
+        return (turn_record(row) for row in self._rows(query, (), "turns"))
 
     def iter_cells(self) -> Iterator[CellRecord]:
         """Every cell of the run, in problem, sample and cell order, read lazily."""
@@ -427,15 +442,18 @@ class RunStore:
             f"SELECT {columns} FROM cells c JOIN problems p USING (problem_id) "
             "ORDER BY p.position, c.sample_index, c.cell_index"
         )
-        return (CellRecord(*row) for row in self._db.execute(query))
+        return (cell_record(row) for row in self._rows(query, (), "cells"))
 
     def sample_stats(self) -> dict[tuple[str, int], SampleStats]:
         """Per (problem id, sample index): turns, model and code time, cells per status;
         one aggregate query each, not one per sample."""
         statuses: dict[tuple[str, int], dict[str, int]] = {}
-        query = "SELECT problem_id, sample_index, status, COUNT(*) FROM cells GROUP BY 1, 2, 3"
-        for problem_id, index, status, count in self._db.execute(query):
-            statuses.setdefault((problem_id, index), {})[status] = count
+        query = (
+            "SELECT problem_id, sample_index, status, COUNT(*) AS cells FROM cells GROUP BY 1, 2, 3"
+        )
+        for row in self._rows(query, (), "cells"):
+            key = (row.text("problem_id"), row.integer("sample_index"))
+            statuses.setdefault(key, {})[row.text("status")] = row.integer("cells")
         code_time = self._sums("cells", "duration_s")
         model_time = self._sums("turns", "COALESCE(latency_s, 0)")
         turns = self._sums("turns", "1")
@@ -450,8 +468,14 @@ class RunStore:
         }
 
     def _sums(self, table: str, expression: str) -> dict[tuple[str, int], float]:
-        query = f"SELECT problem_id, sample_index, SUM({expression}) FROM {table} GROUP BY 1, 2"
-        return {(p, i): float(total or 0) for p, i, total in self._db.execute(query)}
+        query = (
+            f"SELECT problem_id, sample_index, TOTAL({expression}) AS {table}_total FROM {table} "
+            "GROUP BY 1, 2"
+        )
+        return {
+            (row.text("problem_id"), row.integer("sample_index")): row.number(f"{table}_total")
+            for row in self._rows(query, (), table)
+        }
 
     def failures(self) -> list[FailureRecord]:
         """Failed sample attempts in the order they happened."""
@@ -459,18 +483,22 @@ class RunStore:
             f"SELECT problem_id, sample_index, error, failed_at, {self._kind()} FROM failures "
             "ORDER BY failed_at"
         )
-        return self._records(query, (), FailureRecord)
+        return self._records(query, (), "failures", failure_record)
 
     def _records(
         self,
         query: str,
         arguments: Sequence[object],
-        make: Callable[..., _Record],
+        table: str,
+        make: Callable[[StoredRow], _Record],
     ) -> list[_Record]:
-        try:
-            return [make(*row) for row in self._db.execute(query, arguments)]
-        except ValueError as exc:  # a grade or state this version does not know
-            raise StoreError(f"{self.path} holds a record verimath cannot read: {exc}") from exc
+        """Every row of ``query`` (on ``table``) decoded by ``make``, which checks its values."""
+        return [make(row) for row in self._rows(query, arguments, table)]
+
+    def _rows(self, query: str, arguments: Sequence[object], table: str) -> Iterator[StoredRow]:
+        cursor = self._db.execute(query, arguments)
+        for row in cursor:
+            yield StoredRow.of(self.path, table, cursor.columns, row)
 
     # --- votes ------------------------------------------------------------------------------
 
@@ -490,16 +518,23 @@ class RunStore:
 
     def votes(self) -> list[VoteRecord]:
         """The voted problems in run order."""
-        query = "SELECT v.* FROM votes v JOIN problems p USING (problem_id) ORDER BY p.position"
-        return self._records(query, (), _vote_record)
+        columns = "problem_id, answer, grade, plain_answer, plain_grade, samples_used, classes"
+        query = (
+            f"SELECT {', '.join(f'v.{c}' for c in columns.split(', '))} FROM votes v "
+            "JOIN problems p USING (problem_id) ORDER BY p.position"
+        )
+        return self._records(query, (), "votes", vote_record)
 
     # --- response cache -----------------------------------------------------------------------
 
-    def cached_response(self, key: str) -> Any:
-        row = self._db.execute(
-            "SELECT response FROM responses WHERE request_key = ?", (key,)
-        ).fetchone()
-        return _unpack(row[0]) if row else None
+    def cached_response(self, key: str, check: Callable[[Any], _Checked]) -> _Checked | None:
+        """The response cached under ``key`` (None if there is none), as ``check`` makes it of
+        the stored JSON; what ``check`` refuses (``ValueError``, ``TypeError``, ``KeyError``)
+        is a StoreError naming the row. The blob inflates to at most
+        :data:`~verimath.run_rows.MAX_BLOB_BYTES`."""
+        query = "SELECT request_key, response FROM responses WHERE request_key = ?"
+        row = next(self._rows(query, (key,), "responses"), None)
+        return None if row is None else row.shaped("response", row.packed("response"), check)
 
     def cache_response(self, key: str, request: Mapping[str, object], response: Any) -> None:
         self._db.execute(
@@ -515,49 +550,8 @@ class RunStore:
         return _Transaction(self._db)
 
 
-class _GuardedCursor:
-    """A cursor whose rows, fetched lazily, raise StoreError instead of sqlite3 errors."""
-
-    def __init__(self, cursor: sqlite3.Cursor, path: Path) -> None:
-        self._cursor = cursor
-        self._path = path
-        self.description = cursor.description
-
-    def fetchone(self) -> Any:
-        with guarded(self._path):
-            return self._cursor.fetchone()
-
-    def __iter__(self) -> Iterator[Any]:
-        with guarded(self._path):
-            yield from self._cursor
-
-
-class _GuardedConnection:
-    """The run file's connection: every SQLite error becomes a one-line StoreError."""
-
-    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
-        self._db = db
-        self._path = path
-
-    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> _GuardedCursor:
-        with guarded(self._path):
-            return _GuardedCursor(self._db.execute(sql, parameters), self._path)
-
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        with guarded(self._path):
-            self._db.executemany(sql, rows)
-
-    def executescript(self, script: str) -> None:
-        with guarded(self._path):
-            self._db.executescript(script)
-
-    def close(self) -> None:
-        with guarded(self._path):
-            self._db.close()
-
-
 class _Transaction:
-    def __init__(self, db: _GuardedConnection) -> None:
+    def __init__(self, db: RunConnection) -> None:
         self._db = db
 
     def __enter__(self) -> None:
@@ -586,41 +580,3 @@ def _where(*conditions: tuple[str, object]) -> tuple[str, tuple[object, ...]]:
     if not used:
         return "", ()
     return " WHERE " + " AND ".join(c for c, _ in used), tuple(a for _, a in used)
-
-
-def _sample_record(*row: Any) -> SampleRecord:
-    (pid, index, answer, method, state, evidence, grade, *counts) = row
-    return SampleRecord(
-        pid,
-        index,
-        answer,
-        method,
-        VerificationState(state),
-        tuple(json.loads(evidence or "[]")),
-        Status(grade),
-        *counts,
-    )
-
-
-def _vote_record(*row: Any) -> VoteRecord:
-    pid, answer, grade, plain, plain_grade, used, classes = row
-    return VoteRecord(
-        pid,
-        answer,
-        Status(grade),
-        plain,
-        Status(plain_grade),
-        used,
-        tuple(VoteClassRecord.from_dict(c) for c in json.loads(classes)),
-    )
-
-
-def _turn_record(row: tuple[Any, ...]) -> TurnRecord:
-    pid, index, turn, content, calls, *rest = row
-    tool_calls = tuple(ToolCall(**c) for c in json.loads(calls)) if calls else ()
-    return TurnRecord(pid, index, turn, content, tool_calls, *rest)
-
-
-def _message(data: dict[str, Any]) -> Message:
-    calls = tuple(ToolCall(**c) for c in data.get("tool_calls", ()))
-    return Message(data["role"], data["content"], calls, data.get("tool_call_id"))

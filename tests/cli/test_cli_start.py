@@ -75,7 +75,7 @@ def test_request_timeout_is_an_option(tmp_path: Path) -> None:
             "eval", str(data), "-m", f"openai:tiny@{server.base_url}", "--run",
             str(tmp_path / "run.sqlite"), "--retries", "0", "--request-timeout", "0.5",
         )  # fmt: skip
-    assert "0.5 s timeout" in error_line(result)
+    assert "0.5 s deadline (--request-timeout)" in error_line(result)
 
 
 def test_the_default_model_failing_to_download_names_the_alternatives(tmp_path: Path) -> None:

@@ -27,7 +27,8 @@ class Fault:
     status: int = 200
     headers: tuple[tuple[str, str], ...] = ()
     content: str | None = None
-    """For ``ok``: the assistant content to answer (default: an echo of the prompt)."""
+    """For ``ok``: the assistant content to answer (default: an echo of the prompt); for
+    ``status``: the error message (default: ``injected STATUS``)."""
 
 
 OK = Fault("ok")
@@ -37,8 +38,9 @@ DROP = Fault("drop")
 PARTIAL = Fault("partial")
 
 
-def status(code: int, **headers: str) -> Fault:
-    return Fault("status", code, tuple((k.replace("_", "-"), v) for k, v in headers.items()))
+def status(code: int, message: str | None = None, **headers: str) -> Fault:
+    pairs = tuple((k.replace("_", "-"), v) for k, v in headers.items())
+    return Fault("status", code, pairs, content=message)
 
 
 @dataclass
@@ -164,7 +166,8 @@ def _handler(server: FaultyChatServer) -> type[BaseHTTPRequestHandler]:
             elif fault.kind == "malformed":
                 self._send(200, b'{"id": "chatcmpl-test", "choices": [{"index": 0, "mess')
             elif fault.kind == "status":
-                error = {"error": {"message": f"injected {fault.status}", "type": "test"}}
+                message = fault.content or f"injected {fault.status}"
+                error = {"error": {"message": message, "type": "test"}}
                 self._send(fault.status, json.dumps(error).encode(), fault.headers)
             else:
                 time.sleep(server.delay_s)

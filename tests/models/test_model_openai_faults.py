@@ -89,7 +89,7 @@ async def test_retry_after_is_capped() -> None:
     [
         (status(500), "HTTP 500 Internal Server Error: injected 500"),
         (status(429, retry_after="0"), "HTTP 429 Too Many Requests: injected 429"),
-        (HANG, "no answer within the 0.5 s timeout"),
+        (HANG, "no complete answer within the 0.5 s deadline (--request-timeout)"),
         (DROP, "Connection error"),
     ],
 )

@@ -14,6 +14,7 @@ import click
 
 from verimath.errors import VerimathError
 from verimath.storage import os_reason
+from verimath.terminal import for_terminal
 
 __all__ = ["cli", "main"]
 
@@ -28,6 +29,7 @@ SUBCOMMANDS: dict[str, str] = {
     "exec": "verimath.cli.exec_cmd",
     "doctor": "verimath.cli.doctor",
     "tune-weights": "verimath.cli.tune_weights",
+    "serve": "verimath.cli.serve",
 }
 
 
@@ -69,12 +71,12 @@ def main() -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except VerimathError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        click.echo(f"Error: {for_terminal(exc)}", err=True)
         sys.exit(2)
     except OSError as exc:
         if exc.filename is None:
             raise
         # a file no command guards (the guarded ones say what to do): still one line
-        click.echo(f"Error: {exc.filename}: {os_reason(exc)}", err=True)
+        click.echo(f"Error: {for_terminal(exc.filename)}: {os_reason(exc)}", err=True)
         sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import shutil
@@ -14,8 +13,10 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from verimath.interpreter import Interpreter, Layer, Limits, Session
+from verimath.terminal import for_terminal, json_for_terminal
 
 # Each probe is a cell that tries what its layer must stop and prints one last line: "held",
 # or "breached: what got through". Anything else (an exception of the probe itself, a missing
@@ -111,7 +112,8 @@ def command(as_json: bool) -> None:
     checks = sandbox_checks()
     versions = {name: _version(name) for name in PACKAGES}
     if as_json:
-        click.echo(json.dumps({"sandbox": [c.__dict__ for c in checks], "packages": versions}))
+        report = {"sandbox": [c.__dict__ for c in checks], "packages": versions}
+        click.echo(json_for_terminal(report))
     else:
         _print(checks, versions)
     if not all(check.ok for check in checks):
@@ -175,7 +177,7 @@ def _print(checks: list[Check], versions: dict[str, str]) -> None:
     table.add_column("detail")
     for check in checks:
         state = "[green]on[/green]" if check.ok else "[bold red]OFF[/bold red]"
-        table.add_row(check.name, state, check.detail)
+        table.add_row(Text(for_terminal(check.name)), state, Text(for_terminal(check.detail)))
     console.print(table)
     console.print(
         f"python {sys.version.split()[0]} on {platform.platform()}; "

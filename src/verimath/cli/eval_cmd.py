@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
+from rich.text import Text
 
 from verimath.cli.options import (
     EXIT_INCOMPLETE,
     limits_from,
     method_options,
+    remote_sandbox_options,
     sandbox_options,
     solve_options_from,
 )
@@ -26,6 +27,7 @@ from verimath.engine import ProgressCallback
 from verimath.evaluation import evaluate_config
 from verimath.models.endpoints import EndpointStats
 from verimath.run_names import model_label
+from verimath.terminal import for_terminal, json_for_terminal
 
 
 @click.command("eval")
@@ -87,6 +89,7 @@ from verimath.run_names import model_label
     help="Also write one JSON line per sample to this file.",
 )
 @sandbox_options
+@remote_sandbox_options
 def command(
     dataset: str,
     model: str | None,
@@ -109,8 +112,11 @@ def command(
     timeout: float,
     memory_mb: int,
     max_output: int,
+    sandbox: str | None,
+    sandbox_token: str | None,
     retries: int,
     request_timeout: float,
+    max_response_mb: float,
     **method: Any,
 ) -> None:
     """Evaluate a model on DATASET (math, math500, gsm8k, a known set, a file, hf:...)."""
@@ -132,8 +138,11 @@ def command(
         new=new,
         concurrency=concurrency,
         ray_address=ray_address,
+        sandbox=sandbox,
+        sandbox_token=sandbox_token,
         retries=retries,
         request_timeout=request_timeout,
+        max_response_mb=max_response_mb,
         export=export,
     )
     result = asyncio.run(
@@ -147,7 +156,7 @@ def command(
         )
     )
     if as_json:
-        click.echo(json.dumps(result.to_dict()))
+        click.echo(json_for_terminal(result.to_dict()))
     else:
         print_summary(Console(), result.summary, result.path, result.recorded_accuracy)
         print_endpoints(Console(), list(result.endpoints))
@@ -174,10 +183,10 @@ class ConsoleMonitor:
         self.interval = interval
 
     def note(self, text: str) -> None:
-        self.console.print(text, markup=False)
+        self.console.print(for_terminal(text), markup=False)
 
     def warn(self, text: str) -> None:
-        self.console.print(f"[yellow]{text}[/yellow]")
+        self.console.print(Text(for_terminal(text), style="yellow"))
 
     @contextlib.contextmanager
     def watch(self, model_name: str) -> Iterator[ProgressCallback]:
@@ -193,6 +202,8 @@ def print_endpoints(console: Console, endpoints: list[EndpointStats]) -> None:
     for e in endpoints:
         state = " (backed off)" if e.out else ""
         console.print(
-            f"endpoint {e.base_url}: {e.requests} requests, {e.failures} failures, "
-            f"{e.in_flight} in flight{state}"
+            Text(
+                f"endpoint {for_terminal(e.base_url)}: {e.requests} requests, {e.failures} "
+                f"failures, {e.in_flight} in flight{state}"
+            )
         )

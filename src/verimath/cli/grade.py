@@ -1,7 +1,9 @@
 """``verimath grade FILE.jsonl``: add a ``status`` to every record of a JSON-lines file.
 
 Works on verimath's own files and on other harnesses' outputs: the field names are options,
-and a field holding a list of predictions (several samples) gets a list of statuses.
+and a field holding a list of predictions (several samples) gets a list of statuses. The input
+(a file, gzip-compressed or not, or standard input) is read within :data:`GRADE_BOUNDS`; a
+line past a bound, not UTF-8 or not JSON is one error naming the file and line.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import IO, Any
 
 import click
 
+from verimath.bounded import Bounds, BoundsExceeded, iter_lines, loads_json
 from verimath.errors import ConfigError, InputError
 from verimath.grading import DEFAULT_TIMEOUT, Grader, GradeResult, Status, rules_for
 from verimath.grading.agreement import (
@@ -23,13 +26,18 @@ from verimath.grading.agreement import (
     explain,
     read_label,
 )
+from verimath.terminal import escape_json_text
 
-__all__ = ["command"]
+__all__ = ["GRADE_BOUNDS", "command"]
 
 _UNPARSEABLE = "unparseable: "
 """Prefix of the counters that break ``unparseable`` down by the step that failed."""
 CHUNK_RECORDS = 512
 """Records graded (in parallel) and written per step: finished work reaches the output."""
+MiB = 1 << 20
+GRADE_BOUNDS = Bounds(max_bytes=512 * MiB, max_line=16 * MiB, max_depth=64)
+"""Grade input holds at most 512 MiB (after decompression), a record at most 16 MiB on one
+line, its JSON nested at most 64 deep."""
 
 
 @dataclass(frozen=True)
@@ -170,40 +178,40 @@ def command(
 
 def _read_records(path: str, fields: _Fields, default_dataset: str | None) -> Iterator[_Record]:
     with click.open_file(path, "rb") as source:
-        for number, raw in enumerate(source, start=1):
-            line = _decoded(raw, number, path)
+        for number, line in _decoded(source, path):
             if line.strip():
                 yield _parse_record(line, number, path, fields, default_dataset)
 
 
-def _decoded(raw: bytes, number: int, path: str) -> str:
+def _decoded(source: IO[bytes], path: str) -> Iterator[tuple[int, str]]:
+    """The numbered lines of the input, decoded as UTF-8 within :data:`GRADE_BOUNDS`."""
     try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"byte 0x{raw[exc.start]:02x} at column {exc.start + 1} is not UTF-8; save the "
-            "file as UTF-8",
-            path=path,
-            line=number,
-        ) from None
+        yield from iter_lines(source, GRADE_BOUNDS)
+    except BoundsExceeded as exc:
+        hint = "; save the file as UTF-8" if exc.kind == "encoding" else ""
+        raise InputError(f"{exc}{hint}", path=path, line=exc.line) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", path=path) from None
 
 
 def _parse_record(
     line: str, number: int, path: str, fields: _Fields, default_dataset: str | None
 ) -> _Record:
     try:
-        data = json.loads(line)
+        data = loads_json(line, max_depth=GRADE_BOUNDS.max_depth)
     except json.JSONDecodeError as exc:
         raise InputError(
             f"not valid JSON ({exc.msg}); each line must be one JSON object", path=path, line=number
         ) from None
+    except BoundsExceeded as exc:
+        raise InputError(str(exc), path=path, line=number) from None
     if not isinstance(data, dict):
         raise InputError("each line must be a JSON object", path=path, line=number)
     _check_gold(data, number, path, fields.gold)
     if fields.pred not in data:
         raise InputError(
             f"missing; name the prediction field with --pred-field "
-            f"(fields here: {', '.join(sorted(data))})",
+            f"(fields here: {_field_names(data)})",
             path=path,
             line=number,
             field=fields.pred,
@@ -223,11 +231,16 @@ def _parse_record(
     return _Record(number, data, preds, isinstance(pred, list), dataset)
 
 
+def _field_names(data: dict[str, Any]) -> str:
+    """The record's field names, quoted: a name may hold a line break or a comma."""
+    return ", ".join(repr(name) for name in sorted(data))
+
+
 def _check_gold(data: dict[str, Any], number: int, path: str, field: str) -> None:
     if field not in data:
         raise InputError(
             f"missing; name the reference field with --gold-field "
-            f"(fields here: {', '.join(sorted(data))})",
+            f"(fields here: {_field_names(data)})",
             path=path,
             line=number,
             field=field,
@@ -274,7 +287,7 @@ def _grade_chunk(
         if fields.details:
             notes = [_details(result) for result in graded]
             record.data["grading"] = notes if record.many else notes[0]
-        sink.write(json.dumps(record.data, ensure_ascii=False) + "\n")
+        sink.write(escape_json_text(json.dumps(record.data, ensure_ascii=False)) + "\n")
     sink.flush()
 
 
@@ -331,7 +344,7 @@ def _their_verdicts(
     if field not in record.data:
         raise InputError(
             f"missing; --against names the field holding the other harness's verdict "
-            f"(fields here: {', '.join(sorted(record.data))})",
+            f"(fields here: {_field_names(record.data)})",
             path=path,
             line=record.line,
             field=field,

@@ -62,6 +62,24 @@ def sandbox_options(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
+def remote_sandbox_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--sandbox URL`` and ``--sandbox-token``: run the cells on a ``verimath serve`` host
+    (environment: ``VERIMATH_SANDBOX``, ``VERIMATH_SANDBOX_TOKEN``)."""
+    command = click.option(
+        "--sandbox-token",
+        envvar="VERIMATH_SANDBOX_TOKEN",
+        default=None,
+        help="Bearer token of the --sandbox host (or VERIMATH_SANDBOX_TOKEN).",
+    )(command)
+    return click.option(
+        "--sandbox",
+        envvar="VERIMATH_SANDBOX",
+        default=None,
+        metavar="URL",
+        help="Run the code cells on this 'verimath serve' host instead of here.",
+    )(command)
+
+
 def _allow_unsandboxed(context: click.Context, parameter: click.Parameter, value: bool) -> None:
     if value:
         os.environ["VERIMATH_UNSAFE_NO_SANDBOX"] = "1"  # what Interpreter() reads
@@ -79,10 +97,11 @@ def limits_from(timeout: float, memory_mb: int, max_output: int) -> Limits:
 
 
 def method_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """The model and the method: everything ``SolveOptions`` holds, plus ``--retries`` and
-    ``--request-timeout`` for HTTP servers."""
+    """The model and the method: everything ``SolveOptions`` holds, plus ``--retries``,
+    ``--request-timeout`` and ``--max-response-mb`` for HTTP servers."""
     from verimath.adaptive import DEFAULT_THRESHOLD, DEFAULT_WAVE
     from verimath.config import DEFAULT_RETRIES, SolveOptions
+    from verimath.models.http_defaults import DEFAULT_MAX_RESPONSE_MB, DEFAULT_TIMEOUT_S
     from verimath.prompts import strategy_names
 
     solve = SolveOptions()
@@ -201,10 +220,19 @@ def method_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--request-timeout",
             type=click.FloatRange(min=0, min_open=True),
-            default=600.0,
+            default=DEFAULT_TIMEOUT_S,
             show_default=True,
-            help="Seconds an HTTP model server may take to answer one request (then the "
-            "request is retried).",
+            help="Seconds one request to an HTTP model server may take in all, connecting "
+            "and every read included (a deadline, not a per-read timeout; then the request is "
+            "retried).",
+        ),
+        click.option(
+            "--max-response-mb",
+            type=click.FloatRange(min=0, min_open=True),
+            default=DEFAULT_MAX_RESPONSE_MB,
+            show_default=True,
+            help="Largest reply accepted from an HTTP model server, in MiB, raw and "
+            "decompressed (a larger one fails the request).",
         ),
     ]
     for decorator in reversed(decorators):

@@ -18,6 +18,7 @@ from rich.live import Live
 from rich.text import Text
 
 from verimath.engine import Progress as EngineProgress
+from verimath.terminal import for_terminal
 
 __all__ = ["DEFAULT_LOG_INTERVAL", "EvalProgressDisplay", "progress_figures"]
 
@@ -102,8 +103,8 @@ class EvalProgressDisplay:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.console = console
-        self.model_name = model_name
-        self.label = label or model_name
+        self.model_name = for_terminal(model_name)
+        self.label = for_terminal(label or model_name)
         self.interval = interval
         self._clock = clock
         self._progress: EngineProgress | None = None

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from rich.console import Console, Group, RenderableType
-from rich.markup import escape
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from verimath.interpreter.sandbox.capture import escape_controls
 from verimath.solver import SampleFailure, Solution
+from verimath.terminal import for_terminal
 from verimath.trajectory import Trajectory
 from verimath.verification import CodeStep, TextStep
 
@@ -39,16 +38,16 @@ def render_sample(console: Console, index: int, trajectory: Trajectory) -> None:
     parts: list[RenderableType] = []
     for step in trajectory.steps:
         if isinstance(step, TextStep):
-            text = escape_controls(step.text.strip())
+            text = for_terminal(step.text.strip())
             if len(text) > PROSE_LIMIT:
                 text = f"{text[: PROSE_LIMIT // 2]}\n[...]\n{text[-PROSE_LIMIT // 2 :]}"
             parts.append(Text(text))
         elif isinstance(step, CodeStep):
-            parts.append(code_block(escape_controls(step.code), console.width - PANEL_PADDING))
+            parts.append(code_block(for_terminal(step.code), console.width - PANEL_PADDING))
             style = CELL_STYLE.get(step.status, "white")
             parts.append(
                 Panel(
-                    Text(escape_controls(step.output.rstrip()) or "(no output)"),
+                    Text(for_terminal(step.output.rstrip()) or "(no output)"),
                     title=f"output · {step.status}",
                     title_align="left",
                     border_style=style,
@@ -57,7 +56,7 @@ def render_sample(console: Console, index: int, trajectory: Trajectory) -> None:
     state = str(trajectory.verification.state)
     footer = Text.assemble(
         ("answer: ", "bold"),
-        (escape_controls(str(trajectory.answer)), "bold cyan"),
+        (for_terminal(trajectory.answer), "bold cyan"),
         "   verification: ",
         (state, STATE_STYLE.get(state, "")),
         f"   code runs: {trajectory.code_executions}   stop: {trajectory.stop_reason}",
@@ -68,7 +67,7 @@ def render_sample(console: Console, index: int, trajectory: Trajectory) -> None:
 
 def render_failure(console: Console, failure: SampleFailure) -> None:
     """Print one sample that failed (the others still vote)."""
-    message = escape_controls(f"{failure.kind}: {failure.message}")
+    message = for_terminal(f"{failure.kind}: {failure.message}")
     console.print(Text.assemble((f"sample {failure.index + 1} failed: ", "bold red"), message))
 
 
@@ -79,7 +78,7 @@ def render_votes(console: Console, solution: Solution) -> None:
         table.add_column(column)
     for answer_class in solution.vote.classes:
         table.add_row(
-            escape(str(answer_class.answer)),
+            Text(for_terminal(answer_class.answer)),
             f"{answer_class.score:g}",
             str(answer_class.counts.true),
             str(answer_class.counts.uncertain),
@@ -87,5 +86,5 @@ def render_votes(console: Console, solution: Solution) -> None:
             ", ".join(str(solution.sample_index(i) + 1) for i in answer_class.members),
         )
     console.print(table)
-    answer = escape_controls(str(solution.answer))
+    answer = for_terminal(solution.answer)
     console.print(Text.assemble(("final answer: ", "bold"), (answer, "bold green")))

@@ -13,6 +13,7 @@ from verimath.report.build import ReportOptions, build_report, load_runs
 from verimath.report.curves import DEFAULT_TRIALS
 from verimath.report.output import FORMATS, render_report, write_report
 from verimath.storage import write_error
+from verimath.terminal import escape_json_text, for_terminal
 
 
 @click.command("report")
@@ -99,7 +100,8 @@ def command(
             section = against_section(loaded[0], labels, against.name, grader)
             report = dataclasses.replace(report, sections=(*report.sections, section))
     if out is None:
-        click.echo(render_report(report, fmt, plots=not no_plots), nl=False)
+        text = render_report(report, fmt, plots=not no_plots)
+        click.echo(escape_json_text(text) if fmt == "json" else for_terminal(text), nl=False)
         return
     try:
         written = write_report(report, fmt, out, plots=not no_plots)
@@ -107,4 +109,5 @@ def command(
         raise write_error(
             out, exc, "choose another directory with --out, or leave it out for standard output"
         ) from None
-    click.echo(f"wrote {written[0]}" + (f" and {len(written) - 1} plots" if written[1:] else ""))
+    plots = f" and {len(written) - 1} plots" if written[1:] else ""
+    click.echo(f"wrote {for_terminal(written[0])}{plots}")

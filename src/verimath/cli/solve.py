@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 import click
 from rich.console import Console
+from rich.text import Text
 
 from verimath.cli.options import (
     EXIT_INCOMPLETE,
     limits_from,
     method_options,
+    remote_sandbox_options,
     sandbox_options,
     solve_options_from,
 )
@@ -20,6 +21,7 @@ from verimath.cli.render import render_failure, render_sample, render_votes
 from verimath.config import SolveOptions, http_model_options
 from verimath.interpreter import Limits
 from verimath.solver import Solution, solve_with, solver_parts
+from verimath.terminal import for_terminal, json_for_terminal
 
 
 @click.command("solve")
@@ -28,6 +30,7 @@ from verimath.solver import Solution, solve_with, solver_parts
 @click.option("--dataset", default=None, help="Answer rules of a dataset (gsm8k, math, ...).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object, nothing else.")
 @sandbox_options
+@remote_sandbox_options
 def command(
     problem: str,
     model: str | None,
@@ -36,18 +39,22 @@ def command(
     timeout: float,
     memory_mb: int,
     max_output: int,
+    sandbox: str | None,
+    sandbox_token: str | None,
     retries: int,
     request_timeout: float,
+    max_response_mb: float,
     **method: Any,
 ) -> None:
     """Solve PROBLEM with code, self-verification and verification-weighted voting."""
     options = solve_options_from(method, dataset)
     console = Console(stderr=as_json, quiet=as_json)
     limits = limits_from(timeout, memory_mb, max_output)
-    model_options = http_model_options(model, retries, request_timeout)
-    solution = asyncio.run(_solve(problem, model, options, limits, model_options, console))
+    model_options = http_model_options(model, retries, request_timeout, max_response_mb)
+    parts = {"sandbox": sandbox, "sandbox_token": sandbox_token, **model_options}
+    solution = asyncio.run(_solve(problem, model, options, limits, parts, console))
     if as_json:
-        click.echo(json.dumps(solution.to_dict(), ensure_ascii=False))
+        click.echo(json_for_terminal(solution.to_dict()))
     else:
         render_votes(console, solution)
     if solution.failures:
@@ -64,13 +71,17 @@ async def _solve(
     model: str | None,
     options: SolveOptions,
     limits: Limits,
-    model_options: dict[str, Any],
+    parts: dict[str, Any],
     console: Console,
 ) -> Solution:
-    async with solver_parts(model, limits, **model_options) as (chat_model, interpreter, grader):
+    """Solve with the parts ``solver_parts`` makes of ``parts``: where the sandbox is and the
+    model's HTTP options."""
+    async with solver_parts(model, limits, **parts) as (chat_model, interpreter, grader):
         console.print(
-            f"[bold]{chat_model.name}[/bold] · strategy {options.strategy} · "
-            f"{options.samples} sample(s)"
+            Text.assemble(
+                (for_terminal(chat_model.name), "bold"),
+                f" · strategy {options.strategy} · {options.samples} sample(s)",
+            )
         )
         with console.status("sampling ..."):
             return await solve_with(

@@ -6,14 +6,16 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from verimath.summary import Breakdown, RunSummary
+from verimath.terminal import for_terminal
 
 
 def print_summary(
     console: Console, summary: RunSummary, path: Path, recorded_accuracy: float | None = None
 ) -> None:
-    table = Table(title=f"run {path}")
+    table = Table(title=Text(f"run {for_terminal(path)}"))
     table.add_column("")
     table.add_column("problems", justify="right")
     table.add_column("weighted vote", justify="right")
@@ -21,7 +23,7 @@ def print_summary(
     table.add_column("single sample", justify="right")
     for label, rows in (("subject", summary.by_subject), ("level", summary.by_level)):
         for row in rows:
-            _add(table, f"{label} {row.name}", row)
+            _add(table, f"{label} {for_terminal(row.name)}", row)
     _add(
         table,
         "overall",
@@ -35,13 +37,18 @@ def print_summary(
     )
     console.print(table)
     console.print(
-        f"{summary.samples} samples · code executions per sample {summary.code_usage_mean:.2f}"
-        f" · verification {_counts(summary.states)} · grades {_counts(summary.grades)}"
+        Text(
+            f"{summary.samples} samples · code executions per sample "
+            f"{summary.code_usage_mean:.2f} · verification {_counts(summary.states)} · "
+            f"grades {_counts(summary.grades)}"
+        )
     )
     cost = f" · ${summary.cost_usd:.2f}" if summary.cost_usd else ""
     console.print(
-        f"tokens: {summary.prompt_tokens:,} prompt, {summary.completion_tokens:,} "
-        f"completion{cost} · stops {_counts(summary.stop_reasons)}"
+        Text(
+            f"tokens: {summary.prompt_tokens:,} prompt, {summary.completion_tokens:,} "
+            f"completion{cost} · stops {_counts(summary.stop_reasons)}"
+        )
     )
     if recorded_accuracy is not None:
         console.print(
@@ -49,7 +56,7 @@ def print_summary(
             f"(verimath, re-executing the code: {summary.sample_accuracy:.2%})"
         )
     if summary.incomplete:
-        console.print(f"[red]{incomplete_line(summary)}[/red]", highlight=False)
+        console.print(Text(for_terminal(incomplete_line(summary)), style="red"))
 
 
 def incomplete_line(summary: RunSummary) -> str:
@@ -68,7 +75,7 @@ def incomplete_line(summary: RunSummary) -> str:
 
 def _add(table: Table, name: str, row: Breakdown) -> None:
     table.add_row(
-        name,
+        Text(name),
         str(row.problems),
         f"{row.voted:.2%}",
         f"{row.plain_voted:.2%}",
@@ -77,4 +84,4 @@ def _add(table: Table, name: str, row: Breakdown) -> None:
 
 
 def _counts(counts: dict[str, int]) -> str:
-    return ", ".join(f"{key} {value}" for key, value in sorted(counts.items()))
+    return ", ".join(f"{for_terminal(key)} {value}" for key, value in sorted(counts.items()))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from verimath.grading import Grader, known_rules
 from verimath.run_records import SampleRecord
 from verimath.store import RunStore
 from verimath.tally import candidates_of
+from verimath.terminal import json_for_terminal
 from verimath.tuning import TuningResult, tune_weights
 from verimath.voting import Candidate, group_answers
 
@@ -44,7 +44,7 @@ def command(run: Path, dev_fraction: float, seed: int, bootstrap: int, as_json: 
     problems = run_problems(run)
     result = tune_weights(problems, dev_fraction=dev_fraction, seed=seed, bootstrap=bootstrap)
     if as_json:
-        click.echo(json.dumps(result_dict(result)))
+        click.echo(json_for_terminal(result_dict(result)))
     else:
         print_result(Console(), run, result)
 

@@ -8,6 +8,7 @@ import click
 
 from verimath.errors import ConfigError
 from verimath.storage import write_error
+from verimath.terminal import for_terminal
 
 
 @click.command("view")
@@ -37,7 +38,7 @@ def command(run: Path, out: Path | None, title: str | None, serve: bool, port: i
         page = write_viewer(run, target, title=title)
     except OSError as exc:
         raise write_error(target, exc, "choose another file with --out") from None
-    click.echo(f"wrote {page}")
+    click.echo(f"wrote {for_terminal(page)}")
     if serve:
         _serve(page, port)
 

@@ -1,28 +1,31 @@
 """Reading raw records from JSONL and CSV files, and typed access to their fields.
 
 Every failure becomes an :class:`~verimath.errors.InputError` naming the file, the line and,
-where one is to blame, the field. Readers yield records lazily, but callers collect the whole
-file before using any of it, so a bad line never leaves a half-loaded dataset behind.
+where one is to blame, the field. Files are read through :mod:`verimath.bounded` within
+:data:`DATASET_BOUNDS` (gzip told by its first bytes), so a decompression bomb, a line of a
+gigabyte, JSON nested past its depth or bytes that are not UTF-8 are each one error. Readers
+yield records lazily, but callers collect the whole file before using any of it, so a bad
+line never leaves a half-loaded dataset behind.
 """
 
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
 import math
 import re
-import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from verimath.bounded import Bounds, BoundsExceeded, loads_json, read_lines
 from verimath.errors import InputError
 
 __all__ = [
     "CSV_SUFFIXES",
+    "DATASET_BOUNDS",
     "JSONL_SUFFIXES",
     "Record",
     "number_text",
@@ -31,6 +34,11 @@ __all__ = [
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson")
 CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz")
+MiB = 1 << 20
+DATASET_BOUNDS = Bounds(max_bytes=256 * MiB, max_line=8 * MiB, max_depth=64)
+"""A dataset file holds at most 256 MiB (after decompression), a record at most 8 MiB on one
+line, its JSON nested at most 64 deep (MATH, the largest shipped set, is 4.3 MiB, with lines
+under 7 KiB)."""
 
 _LEVEL_TEXT = re.compile(r"(?:level\s*)?(\d+|\?)", re.IGNORECASE)
 # Integral floats up to 2**53 are exact, so printing them as integers loses nothing.
@@ -177,48 +185,31 @@ def read_records(path: Path) -> list[Record]:
     raise InputError(f"unsupported file type; expected one of {accepted}", path=str(path))
 
 
-def _open_binary(path: Path) -> io.BufferedIOBase:
+def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(1-based line number, text) of every line, decompressing gzip, within the bounds."""
     try:
-        if path.name.lower().endswith(".gz"):
-            return gzip.open(path, "rb")
-        return path.open("rb")
+        yield from read_lines(path, DATASET_BOUNDS)
     except OSError as exc:
-        raise InputError(f"cannot open: {exc.strerror or exc}", path=str(path)) from exc
-
-
-def _read_lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(1-based line number, raw bytes) of every line, decompressing ``.gz`` files."""
-    line_number = 0
-    try:
-        with _open_binary(path) as handle:
-            for line_number, raw in enumerate(handle, start=1):
-                yield line_number, raw
-    except (OSError, EOFError, zlib.error) as exc:
-        where = line_number + 1 if line_number else None
-        message = f"cannot read (corrupt or truncated file?): {exc}"
-        raise InputError(message, path=str(path), line=where) from exc
-
-
-def _decode(raw: bytes, path: Path, line: int) -> str:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        message = f"not valid UTF-8 (byte {exc.start + 1} of the line)"
-        raise InputError(message, path=str(path), line=line) from exc
-    return text.removeprefix("\ufeff") if line == 1 else text
+        raise InputError(f"cannot read: {exc.strerror or exc}", path=str(path)) from None
+    except BoundsExceeded as exc:
+        problem = str(exc)
+        if exc.kind == "compression":
+            problem = f"cannot read (corrupt or truncated file?): {exc}"
+        raise InputError(problem, path=str(path), line=exc.line) from None
 
 
 def _jsonl_records(path: Path) -> Iterator[Record]:
     index = 0
-    for line, raw in _read_lines(path):
-        text = _decode(raw, path, line)
+    for line, text in _read_lines(path):
         if not text.strip():
             continue  # blank lines (a trailing one especially) carry no record
         try:
-            data = json.loads(text.rstrip("\r\n"))  # so errors point into the line
+            data = loads_json(text.rstrip("\r\n"), max_depth=DATASET_BOUNDS.max_depth)
         except json.JSONDecodeError as exc:
             message = f"invalid JSON: {exc.msg} (column {exc.colno})"
             raise InputError(message, path=str(path), line=line) from exc
+        except BoundsExceeded as exc:
+            raise InputError(str(exc), path=str(path), line=line) from None
         if not isinstance(data, dict):
             message = f"expected a JSON object per line, got {_type_name(data)}"
             raise InputError(message, path=str(path), line=line)
@@ -227,7 +218,7 @@ def _jsonl_records(path: Path) -> Iterator[Record]:
 
 
 def _csv_records(path: Path, delimiter: str) -> Iterator[Record]:
-    chunks = [_decode(raw, path, line) for line, raw in _read_lines(path)]
+    chunks = [text for _, text in _read_lines(path)]
     reader = csv.reader(io.StringIO("".join(chunks), newline=""), delimiter=delimiter)
     header = _csv_header(reader, path)
     index = 0

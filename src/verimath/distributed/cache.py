@@ -25,6 +25,7 @@ from verimath.caching import (
     CachedCompletion,
     CacheRequest,
     cache_request,
+    checked_entries,
     completion_from_entry,
     completion_to_entry,
 )
@@ -175,7 +176,9 @@ class CachePump:
         for key, request, response in new:
             self.store.cache_response(key, request, response)
         self.stored += len(new)
-        answers = {key: self.store.cached_response(key) for key in dict.fromkeys(asked)}
+        answers = {
+            key: self.store.cached_response(key, checked_entries) for key in dict.fromkeys(asked)
+        }
         self.hits += sum(response is not None for response in answers.values())
         if answers:
             await self.relay.answer.remote(answers)

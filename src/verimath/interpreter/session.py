@@ -54,11 +54,15 @@ from verimath.interpreter.sandbox.protocol import (
     encode_frame,
     write_all,
 )
+from verimath.interpreter.sandbox.tasks import may_run, thread_ids
 from verimath.interpreter.uids import UidLease, lease_uid
 
 CONTROL_TIMEOUT_S = 30.0
 READ_CHUNK = 1 << 20
 PUMP_CHUNKS = 16
+LOOP_READ_BYTES = 1 << 18
+"""What one event-loop callback reads of a session's output: a few milliseconds of work, so
+that sessions flooding their output cannot keep the loop from its other tasks."""
 DRAIN_CHUNKS = 256
 F_SETPIPE_SZ = 1031
 OUTPUT_PIPE_BYTES = 1 << 20  # fewer round trips for a cell that prints a lot
@@ -360,7 +364,7 @@ class Session:
                 done.set_result(outcome)
 
         def on_output() -> None:
-            if not cell.pump_output():
+            if not cell.pump_output(1, LOOP_READ_BYTES):
                 loop.remove_reader(process.output_fd)
 
         loop.add_reader(process.status_fd, on_status)
@@ -425,8 +429,10 @@ class Session:
         decoder = FrameDecoder(MAX_STATUS_BYTES)
         deadline = time.monotonic() + CONTROL_TIMEOUT_S
         problem = "no answer"
+        status = select.poll()  # not select(): a process serving many sessions has fds > 1023
+        status.register(process.status_fd, select.POLLIN)
         while (remaining := deadline - time.monotonic()) > 0:
-            select.select([process.status_fd], [], [], remaining)
+            status.poll(remaining * 1000)
             try:
                 data = os.read(process.status_fd, MAX_STATUS_BYTES)
                 messages = decoder.feed_messages(data)
@@ -556,6 +562,9 @@ class _Process:
         self.pid = _pid_of(pidfd)
         self._stat_fd = os.open(f"/proc/{self.pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
         self._wchan_fd = os.open(f"/proc/{self.pid}/wchan", os.O_RDONLY | os.O_CLOEXEC)
+        self._task_fd = os.open(
+            f"/proc/{self.pid}/task", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+        )
         self.stopped = False
         os.set_blocking(status_fd, False)
         os.set_blocking(output_fd, False)
@@ -574,10 +583,11 @@ class _Process:
 
     def hold(self) -> None:
         """Make sure nothing of the process runs until the next cell. One asleep in a pipe read
-        (its requests) is idle; any other (a cell that said it ended but did not) is stopped
-        with SIGSTOP until ``resume``. Checking first spares the usual case two wake-ups."""
-        state, _ = self._stat()
-        if state == "S":
+        (its requests) with no other thread is idle; any other (a cell that said it ended but
+        did not, a thread left behind) is stopped with SIGSTOP until ``resume``. Checking first
+        spares the usual case two wake-ups."""
+        state, threads = self._stat()
+        if state == "S" and threads == 1:
             with contextlib.suppress(OSError):
                 if b"pipe" in os.pread(self._wchan_fd, 256, 0):
                     return
@@ -586,12 +596,21 @@ class _Process:
 
     def lingering_threads(self, names: list[Any]) -> str:
         """``"2 thread(s) still running (a, b)"`` when the process has threads besides its main
-        one (the names are the child's word, shown escaped; the count is the kernel's)."""
-        count = self._stat()[1] - 1
+        one that can still run code: running, sleeping or stopped, not exiting (the names are
+        the child's word, shown escaped; the count is the kernel's, ``tasks.may_run``)."""
+        count = self._threads_that_may_run() if self._stat()[1] > 1 else 0
         if count <= 0:
             return ""
         shown = [escape_controls(name)[:40] for name in names[:8] if isinstance(name, str)]
         return f"{count} thread(s) still running" + (f" ({', '.join(shown)})" if shown else "")
+
+    def _threads_that_may_run(self) -> int:
+        """How many threads besides the main one can still run code (unreadable: all)."""
+        try:
+            others = [tid for tid in thread_ids(self._task_fd) if tid != self.pid]
+        except OSError:
+            return self._stat()[1] - 1
+        return sum(1 for tid in others if _may_run(self._task_fd, tid))
 
     def resume(self) -> None:
         if self.stopped:
@@ -607,9 +626,16 @@ class _Process:
 
     def close(self) -> None:
         own = (self.requests_fd, self.status_fd, self.output_fd, self.pidfd)
-        for fd in (*own, self._stat_fd, self._wchan_fd):
+        for fd in (*own, self._stat_fd, self._wchan_fd, self._task_fd):
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+def _may_run(task_fd: int, tid: int) -> bool:
+    try:
+        return may_run(task_fd, tid)
+    except OSError:
+        return True  # a thread the kernel does not describe is not known to have stopped
 
 
 def _pid_of(pidfd: int) -> int:
@@ -664,14 +690,14 @@ class _PendingCell:
             or self.cpu_used() >= self.soft_limit_s + self.grace_s
         )
 
-    def pump_output(self, chunks: int = PUMP_CHUNKS) -> bool:
-        """Read what the cell wrote so far, at most ``chunks`` reads (a fast writer must not
-        keep the caller from its deadline); False once the output pipe has closed."""
+    def pump_output(self, chunks: int = PUMP_CHUNKS, chunk_bytes: int = READ_CHUNK) -> bool:
+        """Read what the cell wrote so far, at most ``chunks`` reads of ``chunk_bytes`` (a fast
+        writer must not keep the caller from its deadline); False once the pipe has closed."""
         for _ in range(chunks):
             if not self.process.output_open:
                 return False
             try:
-                data = os.read(self.process.output_fd, READ_CHUNK)
+                data = os.read(self.process.output_fd, chunk_bytes)
             except BlockingIOError:
                 return True
             except OSError:

@@ -4,12 +4,20 @@ Spec ``openai:MODEL[@BASE_URL]``, e.g. ``openai:gpt-4o`` or
 ``openai:Qwen/Qwen2.5-Math-7B-Instruct@http://127.0.0.1:8000/v1``. The SDK's own retries are
 off (``max_retries=0``); this module retries 408/409/429/5xx, timeouts, dropped connections
 and malformed JSON with exponential backoff and full jitter, honouring Retry-After.
+
+Every reply is hostile until checked: each attempt has a total deadline (``timeout_s``:
+connecting, sending and every read together, not a per-read timeout), the body is read within
+``max_response_bytes`` raw and decompressed (:mod:`verimath.models.http_limits`), parsed with
+bounded JSON depth, and every field used is checked for its type. A reply over a size bound,
+nested too deep or of the wrong shape is a ``ModelResponseError`` naming the server; a deadline
+passed is retried like a timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import re
 import socket
@@ -22,6 +30,7 @@ from urllib.parse import urlsplit
 
 import openai
 
+from verimath.bounded import BoundsExceeded, json_depth, loads_json
 from verimath.errors import (
     ConfigError,
     ModelAuthError,
@@ -30,6 +39,12 @@ from verimath.errors import (
     ModelResponseError,
 )
 from verimath.models.base import ChatModel
+from verimath.models.http_defaults import (
+    DEFAULT_MAX_RESPONSE_MB,
+    DEFAULT_TIMEOUT_S,
+    MAX_REPLY_DEPTH,
+)
+from verimath.models.http_limits import ReplyRefused, bounded_http_client
 from verimath.models.messages import (
     Completion,
     GenerateConfig,
@@ -58,7 +73,6 @@ __all__ = [
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
-DEFAULT_TIMEOUT_S = 600.0
 DEFAULT_MAX_CONCURRENCY = 16
 CONNECT_CHECK_TIMEOUT_S = 10.0
 NO_KEY_PLACEHOLDER = "no-key"
@@ -101,6 +115,7 @@ class OpenAIModel(ChatModel):
         base_url: str | None = None,
         api_key_env: str = DEFAULT_API_KEY_ENV,
         timeout_s: float = DEFAULT_TIMEOUT_S,
+        max_response_mb: float = DEFAULT_MAX_RESPONSE_MB,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         retry: RetryPolicy | None = None,
         price: Price | None = None,
@@ -108,17 +123,22 @@ class OpenAIModel(ChatModel):
     ) -> None:
         """``base_url`` defaults to $OPENAI_BASE_URL, then api.openai.com; the key is read
         from the environment variable ``api_key_env``. ``price`` overrides the price table;
-        ``extra_body`` adds server-specific fields (e.g. vLLM's ``top_k``) to every request."""
+        ``extra_body`` adds server-specific fields (e.g. vLLM's ``top_k``) to every request.
+        ``timeout_s`` is the total deadline of one attempt; ``max_response_mb`` caps one
+        reply, raw and decompressed."""
         if not model:
             raise ConfigError("the openai backend needs a model name: openai:MODEL[@BASE_URL]")
         if max_concurrency < 1:
             raise ConfigError(f"max_concurrency must be >= 1, not {max_concurrency!r}")
+        if not timeout_s > 0 or not max_response_mb > 0:
+            raise ConfigError("the request timeout and the response cap must be > 0")
         self.model = model
         self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_BASE_URL).rstrip(
             "/"
         )
         self.api_key_env = api_key_env
         self.timeout_s = timeout_s
+        self.max_response_bytes = math.ceil(max_response_mb * (1 << 20))
         self.retry = retry or RetryPolicy()
         self.extra_body = dict(extra_body or {})
         self.name = f"openai:{model}" if self._is_openai() else f"openai:{model}@{self.base_url}"
@@ -167,9 +187,8 @@ class OpenAIModel(ChatModel):
             data = await self._post(body)
             for message, finish in self._choices(data, config)[: config.n - len(results)]:
                 results.append((message, finish, body, data))
-            usage = data.get("usage") or {}
-            prompt_tokens += int(usage.get("prompt_tokens") or 0)
-            completion_tokens += int(usage.get("completion_tokens") or 0)
+            prompt_tokens += _token_count(data, "prompt_tokens")
+            completion_tokens += _token_count(data, "completion_tokens")
         latency = time.monotonic() - started
         cost = cost_usd(self.price, prompt_tokens, completion_tokens)
         total = Usage(prompt_tokens, completion_tokens, cost)
@@ -210,6 +229,9 @@ class OpenAIModel(ChatModel):
                 base_url=self.base_url,
                 timeout=self.timeout_s,
                 max_retries=0,
+                http_client=bounded_http_client(
+                    self.base_url, self.max_response_bytes, self.timeout_s
+                ),
             )
         return self._client
 
@@ -224,14 +246,14 @@ class OpenAIModel(ChatModel):
             failure = outcome
             if attempt < self.retry.max_attempts:
                 await asyncio.sleep(self.retry.delay_s(attempt, failure.retry_after_s))
-        attempts = self.retry.max_attempts
+        count = self.retry.max_attempts
+        attempts = f"{count} attempt" if count == 1 else f"{count} attempts"
         if failure.malformed:
             raise ModelResponseError(
-                f"{self.base_url} kept answering unusable data ({attempts} attempts): "
-                f"{failure.description}"
+                f"{self.base_url} kept answering unusable data ({attempts}): {failure.description}"
             )
         raise ModelConnectionError(
-            f"could not reach {self.base_url} after {attempts} attempts: {failure.description}"
+            f"could not reach {self.base_url} after {attempts}: {failure.description}"
         )
 
     async def attempt(self, body: dict[str, Any]) -> dict[str, Any] | AttemptFailure:
@@ -240,21 +262,46 @@ class OpenAIModel(ChatModel):
         client = self._client_now()
         rest = {key: value for key, value in body.items() if key not in ("model", "messages")}
         try:
-            async with self._semaphore:
+            async with self._semaphore, asyncio.timeout(self.timeout_s):
                 raw = await client.chat.completions.with_raw_response.create(
                     model=body["model"], messages=body["messages"], extra_body=rest
                 )
-            return _decode(raw.text)
+            return self._decode(raw.content)
+        except (TimeoutError, openai.APITimeoutError):  # the deadline, or one read past it
+            return AttemptFailure(
+                f"no complete answer within the {self.timeout_s:g} s deadline (--request-timeout)"
+            )
+        except ReplyRefused as exc:
+            raise self._refused(exc) from None
         except openai.APIStatusError as exc:
             if not _retryable(exc.status_code):
                 raise self._status_error(exc) from exc
             return AttemptFailure(_describe_status(exc), parse_retry_after(exc.response.headers))
-        except openai.APITimeoutError:
-            return AttemptFailure(f"no answer within the {self.timeout_s:g} s timeout")
         except openai.APIConnectionError as exc:
+            if isinstance(exc.__cause__, ReplyRefused):  # SDKs that wrap transport errors
+                raise self._refused(exc.__cause__) from None
             return AttemptFailure(_describe_connection(exc))
         except _MalformedResponse as exc:
             return AttemptFailure(str(exc), malformed=True)
+
+    def _refused(self, exc: ReplyRefused) -> ModelResponseError:
+        return ModelResponseError(f"{self.base_url} sent {exc}")
+
+    def _decode(self, content: bytes) -> dict[str, Any]:
+        try:
+            data = loads_json(content, max_depth=MAX_REPLY_DEPTH)
+        except BoundsExceeded as exc:
+            raise ModelResponseError(f"{self.base_url} answered {_bound(exc)}") from None
+        except json.JSONDecodeError as exc:
+            text = content.decode("utf-8", "replace")
+            raise _MalformedResponse(f"malformed JSON ({exc}): {_clip(text)!r}") from exc
+        except ValueError as exc:  # a number longer than Python converts (4,300 digits)
+            raise ModelResponseError(
+                f"{self.base_url} answered JSON that cannot be read: {_clip(str(exc))}"
+            ) from None
+        if not isinstance(data, dict):
+            raise _MalformedResponse(f"a JSON {type(data).__name__} instead of an object")
+        return data
 
     def _status_error(self, exc: openai.APIStatusError) -> Exception:
         what = _describe_status(exc)
@@ -276,7 +323,11 @@ class OpenAIModel(ChatModel):
             raise ModelResponseError(
                 f"{self.base_url} answered without choices: {_clip(json.dumps(data))}"
             )
-        ordered = sorted(choices, key=lambda choice: choice.get("index") or 0)
+        if not all(isinstance(choice, dict) for choice in choices):
+            raise ModelResponseError(
+                f"{self.base_url} answered choices that are not objects: {_clip(repr(choices))}"
+            )
+        ordered = sorted(choices, key=_choice_index)
         return [_choice(choice, config, self.base_url) for choice in ordered]
 
     async def aclose(self) -> None:
@@ -285,27 +336,50 @@ class OpenAIModel(ChatModel):
             self._client = None
 
 
-def _choice(choice: Any, config: GenerateConfig, base_url: str) -> tuple[Message, str]:
+def _choice(choice: dict[str, Any], config: GenerateConfig, base_url: str) -> tuple[Message, str]:
     """One response choice as an assistant message and its finish reason."""
     try:
         message = choice["message"]
-        calls = tuple(
-            ToolCall(
-                call.get("id") or f"call_{i}",
-                call["function"]["name"],
-                call["function"].get("arguments") or "{}",
-            )
-            for i, call in enumerate(message.get("tool_calls") or ())
-        )
+        calls = tuple(_tool_call(i, call) for i, call in enumerate(message.get("tool_calls") or ()))
         content = message.get("content") or ""
+        finish = choice.get("finish_reason") or ("tool_calls" if calls else "stop")
+        if not isinstance(content, str) or not isinstance(finish, str):
+            raise TypeError("content and finish_reason must be strings")
     except (KeyError, TypeError, AttributeError) as exc:
         raise ModelResponseError(
             f"{base_url} answered a choice of unexpected shape ({exc!r}): {_clip(repr(choice))}"
         ) from exc
-    finish = choice.get("finish_reason") or ("tool_calls" if calls else "stop")
     if config.stop and not calls:
         content = trim_fenced_completion(cut_at_stop(content, config.stop))
     return Message("assistant", content, tool_calls=calls), finish
+
+
+def _tool_call(index: int, call: Any) -> ToolCall:
+    """One tool call of a reply; TypeError/KeyError when a field is missing or not text."""
+    function = call["function"]
+    call_id = call.get("id") or f"call_{index}"
+    name = function["name"]
+    arguments = function.get("arguments") or "{}"
+    if not all(isinstance(value, str) for value in (call_id, name, arguments)):
+        raise TypeError("a tool call's id, name and arguments must be strings")
+    return ToolCall(call_id, name, arguments)
+
+
+def _choice_index(choice: dict[str, Any]) -> int:
+    index = choice.get("index")
+    return index if isinstance(index, int) and not isinstance(index, bool) else 0
+
+
+def _token_count(data: dict[str, Any], field: str) -> int:
+    """A token count of the reply's ``usage``; 0 when it is missing or not a count."""
+    usage = data.get("usage")
+    value = usage.get(field) if isinstance(usage, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def _bound(exc: BoundsExceeded) -> str:
+    """What was wrong with a reply's body, after "answered"."""
+    return f"a body that is {exc}" if exc.kind == "encoding" else str(exc)
 
 
 def unreachable(base_url: str) -> str | None:
@@ -324,16 +398,6 @@ def unreachable(base_url: str) -> str | None:
         return exc.strerror or str(exc) or type(exc).__name__
 
 
-def _decode(text: str) -> dict[str, Any]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise _MalformedResponse(f"malformed JSON ({exc}): {_clip(text)!r}") from exc
-    if not isinstance(data, dict):
-        raise _MalformedResponse(f"a JSON {type(data).__name__} instead of an object")
-    return data
-
-
 def _retryable(status: int) -> bool:
     return status in RETRYABLE_STATUS or status >= 500
 
@@ -343,10 +407,17 @@ def _describe_status(exc: openai.APIStatusError) -> str:
     body = exc.body
     if isinstance(body, dict) and isinstance(body.get("message"), str):
         detail = body["message"]
-    elif isinstance(body, str | dict | list):
-        detail = body if isinstance(body, str) else json.dumps(body)
+    elif isinstance(body, str):
+        detail = body
+    elif isinstance(body, dict | list):
+        too_deep = json_depth(body, limit=MAX_REPLY_DEPTH) > MAX_REPLY_DEPTH
+        detail = (
+            f"an error nested deeper than {MAX_REPLY_DEPTH} levels"
+            if too_deep
+            else json.dumps(body)
+        )
     else:
-        detail = exc.message
+        detail = str(exc.message)
     return f"HTTP {exc.status_code} {reason}".rstrip() + f": {_clip(detail)}"
 
 

@@ -23,6 +23,11 @@ output in order. Formats, told apart per line:
   (function-style turns are rendered as fenced text), in problem then sample order.
 
 Records of the same question (same text up to whitespace) are samples of one problem.
+
+Files are read through :mod:`verimath.bounded` within :data:`TRANSCRIPT_BOUNDS` (gzip told
+by its first bytes): a file or line too large, JSON nested too deep or bytes that are not
+UTF-8 are an InputError naming the file and line, as is a run file that does not hold what
+verimath writes (tool-call arguments that are not JSON, messages that are not a list).
 """
 
 from __future__ import annotations
@@ -33,11 +38,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from verimath.bounded import Bounds, BoundsExceeded, loads_json, read_lines
 from verimath.errors import InputError, StoreError
 from verimath.models.messages import Message
 from verimath.models.tools import Segment, fenced_cells, parse_fenced_transcript, split_turn
 
 __all__ = [
+    "TRANSCRIPT_BOUNDS",
     "Block",
     "RecordedProblem",
     "RecordedSample",
@@ -49,6 +56,10 @@ __all__ = [
 ]
 
 Format = Literal["tora", "tora-corpus", "mathcoder", "verimath"]
+MiB = 1 << 20
+TRANSCRIPT_BOUNDS = Bounds(max_bytes=512 * MiB, max_line=16 * MiB, max_depth=64)
+"""A transcript file holds at most 512 MiB (after decompression), a record at most 16 MiB on
+one line, its JSON nested at most 64 deep."""
 
 
 @dataclass(frozen=True)
@@ -152,32 +163,44 @@ def _read_run_store(file: Path) -> Iterator[RecordedProblem]:
             problems = {p.problem_id: p for p in store.problems()}
             samples = [(s, store.messages(s.problem_id, s.sample_index)) for s in store.samples()]
     except StoreError as exc:
-        raise InputError(f"not a verimath run file ({exc})", path=str(file)) from exc
+        raise InputError(f"cannot replay {file}: {exc}") from None
     for sample, messages in samples:
         problem = problems[sample.problem_id]
+        source = f"{file}:{sample.problem_id}#{sample.sample_index}"
         record = {
             "id": sample.problem_id,
             "problem": problem.question,
             "answer": problem.gold,
             "predicted": sample.answer,
             "correct": sample.correct,
-            "turns": _assistant_turns(messages),
+            "turns": _assistant_turns(messages, source),
         }
-        source = f"{file}:{sample.problem_id}#{sample.sample_index}"
         yield _parse(record, source, None, {"path": source})
 
 
-def _assistant_turns(messages: Iterable[Message]) -> list[str]:
+def _assistant_turns(messages: Iterable[Message], source: str) -> list[str]:
     turns = []
     for message in messages:
         if message.role != "assistant":
             continue
         text = message.content or ""
         for call in message.tool_calls:
-            code = json.loads(call.arguments).get("code", "")
+            code = _call_code(call.arguments, source)
             text = f"{text}\n```python\n{code}\n```" if text else f"```python\n{code}\n```"
         turns.append(text)
     return turns
+
+
+def _call_code(arguments: str, source: str) -> str:
+    """The ``code`` of a recorded ``python`` tool call's JSON arguments."""
+    try:
+        decoded = loads_json(arguments, max_depth=TRANSCRIPT_BOUNDS.max_depth)
+    except (json.JSONDecodeError, BoundsExceeded) as exc:
+        raise InputError(f"a tool call's arguments are not JSON ({exc})", path=source) from None
+    code = decoded.get("code", "") if isinstance(decoded, dict) else None
+    if not isinstance(code, str):
+        raise InputError("a tool call's arguments hold no 'code' text", path=source)
+    return code
 
 
 def read_records(file: str | Path) -> Iterator[RecordedProblem]:
@@ -189,18 +212,29 @@ def read_records(file: str | Path) -> Iterator[RecordedProblem]:
         return
     label = {"-correct.jsonl": True, "-wrong.jsonl": False}
     correct = next((v for suffix, v in label.items() if file.name.endswith(suffix)), None)
-    with open(file, encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            where: dict[str, Any] = {"path": str(file), "line": number}
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"not JSON: {exc}", **where) from exc
-            if not isinstance(record, dict):
-                raise InputError("a record must be a JSON object", **where)
-            yield _parse(record, f"{file}:{number}", correct, where)
+    for number, line in _lines(file):
+        if not line.strip():
+            continue
+        where: dict[str, Any] = {"path": str(file), "line": number}
+        try:
+            record = loads_json(line, max_depth=TRANSCRIPT_BOUNDS.max_depth)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"not JSON: {exc}", **where) from exc
+        except BoundsExceeded as exc:
+            raise InputError(str(exc), **where) from None
+        if not isinstance(record, dict):
+            raise InputError("a record must be a JSON object", **where)
+        yield _parse(record, f"{file}:{number}", correct, where)
+
+
+def _lines(file: Path) -> Iterator[tuple[int, str]]:
+    """The numbered lines of a transcript file, within :data:`TRANSCRIPT_BOUNDS`."""
+    try:
+        yield from read_lines(file, TRANSCRIPT_BOUNDS)
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", path=str(file)) from None
+    except BoundsExceeded as exc:
+        raise InputError(str(exc), path=str(file), line=exc.line) from None
 
 
 def parse_record(

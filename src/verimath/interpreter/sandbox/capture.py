@@ -6,6 +6,10 @@ marker line ``[... N characters omitted ...]``. Two rules hold for every text sh
 
 * C0 and C1 control characters other than newline and tab (ESC, CSI, BEL, DEL, NUL...) are shown
   escaped as ``\\x1b``: they never reach a terminal (``escape_controls``).
+  ``FORMAT_CHARACTERS`` is the rest of the table of what must not reach a terminal raw: the
+  invisible format characters (bidi controls, zero-width characters, tags, line separators).
+  The model sees them as the cell wrote them; the host's ``verimath.terminal`` escapes them too
+  before anything is shown (this module runs inside the sandbox and cannot import the host).
 * verimath's own notes are lines starting with one of ``NOTE_PREFIXES``; a line of the cell's
   output that starts the same way is prefixed with ``(printed) `` so that it cannot pass for
   one (``neutralize``).
@@ -19,6 +23,16 @@ MARKER_TEMPLATE = "[... {n} characters omitted ...]"
 NOTE_PREFIXES = ("[... ", "[session ended", "[new session", "[note:", "[verimath")
 PRINTED_PREFIX = "(printed) "
 CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+FORMAT_CHARACTERS = (
+    # Unicode category Cf (bidi embeddings, overrides and isolates, zero-width characters,
+    # invisible operators, tags...) as of Unicode 15, plus the line and paragraph separators
+    "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
+    "\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+    "\U000e0020-\U000e007f"
+)
+"""Characters a terminal draws as nothing, or uses to reorder what it draws (a character class
+body for ``re``)."""
 NOTE_LINE = re.compile(
     "^(?=" + "|".join(re.escape(prefix) for prefix in NOTE_PREFIXES) + ")", re.MULTILINE
 )

@@ -24,14 +24,18 @@ import traceback
 from typing import Any
 
 from .protocol import CellStatusFrame, ChannelClosed, encode_frame, read_frame, write_all
+from .tasks import may_run
 
 CELL_FILENAME = "<cell-{n}>"
 OUTPUT_FD = 1
 FLUSH_BYTES = 1 << 16
 THREAD_GRACE_S = 0.1
-"""How long threads a cell started get to finish after it returns (see ``Notebook.settle``)."""
-EXITING_THREAD_WAIT_S = 2.0
-"""How long the OS threads of threads that have returned get to exit after a cell."""
+"""How long threads a cell started and did not join get to finish after it returns (``settle``)."""
+EXIT_POLL_S = 0.001
+"""How often ``settle`` asks the kernel whether the OS threads of finished threads have exited."""
+EXIT_CPU_S = 0.5
+"""CPU time finished threads may use while ``settle`` waits for them to exit (exiting takes
+microseconds): past it they are running code, not exiting, and the wait ends."""
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 
 
@@ -115,6 +119,7 @@ class Notebook:
         self._saved_output_fd = saved_output_fd
         self._sink = OutputSink()
         self._libc = ctypes.CDLL(None)
+        self._threads = ThreadLog()
 
     def run(self, code: str, timeout: float | None, wait: float | None = None) -> CellStatusFrame:
         """Run one cell, its output written to descriptor 1; return ``{"status", "threads"}``.
@@ -127,7 +132,7 @@ class Notebook:
         status = self._execute(code, filename, timeout, wait or timeout)
         self._sink.flush()
         self._libc.fflush(None)  # what C code printed with stdio
-        return {"status": status, "threads": settle(threads_before)}
+        return {"status": status, "threads": settle(threads_before, self._threads)}
 
     def _restore_output(self) -> None:
         """Point descriptors 1 and 2 at the output pipe again, should a cell have moved them."""
@@ -191,30 +196,78 @@ class Notebook:
                 print(repr(value))
 
 
-def settle(before: set[threading.Thread]) -> list[str]:
-    """Give threads started by the cell ``THREAD_GRACE_S`` to end; the names of those that did
-    not. The server ends a session whose process still has threads after a cell: a thread could
-    otherwise run on, unaccounted, between cells."""
+class ThreadLog:
+    """The native ids of the Python threads started in this process since it was made: the
+    profile hook of ``threading`` notes each thread as it starts, then takes itself off it."""
+
+    def __init__(self) -> None:
+        self.native_ids: set[int] = set()
+        threading.setprofile(self._note)
+
+    def _note(self, frame: Any, event: str, arg: Any) -> None:
+        sys.setprofile(None)
+        self.native_ids.add(threading.get_native_id())
+
+    def finished(self) -> set[int]:
+        """Ids of the noted threads whose Python code has ended (joined or not)."""
+        live = {thread.native_id for thread in threading.enumerate()}
+        return self.native_ids - live
+
+
+def settle(before: set[threading.Thread], log: ThreadLog) -> list[str]:
+    """The names of the threads the cell started that are still running after it returned.
+
+    Threads the cell did not join get ``THREAD_GRACE_S`` to end. Then, for every thread whose
+    Python code has ended, this waits until the kernel reports its OS thread exiting or gone
+    (``tasks.may_run``), however long a busy machine takes to schedule that: the host ends the
+    session of a process with any other thread left, and an ended thread is no reason to. The
+    wait has no deadline: a thread that only pretends to have ended (hostile code) is waited
+    for until it has used ``EXIT_CPU_S`` of CPU time, or, asleep, until the host's hard time
+    limit kills the session.
+    """
     started = [t for t in threading.enumerate() if t not in before]
-    if not started:
-        return []
     deadline = time.monotonic() + THREAD_GRACE_S
     for thread in started:
         thread.join(max(0.0, deadline - time.monotonic()))
-    if not any(t.is_alive() for t in started):
-        # every thread has returned: its OS thread is only exiting, which a busy machine may
-        # delay past the grace; waiting for that cannot let any code of the cell run on
-        deadline = max(deadline, time.monotonic() + EXITING_THREAD_WAIT_S)
-    while _os_threads() > 1 and time.monotonic() < deadline:
-        time.sleep(0.002)  # a joined thread's OS thread may take a moment to exit
+    _await_exits(log)
     return [t.name for t in started if t.is_alive()]
 
 
-def _os_threads() -> int:
+def _await_exits(log: ThreadLog) -> None:
+    """Wait until the OS thread of every finished Python thread is exiting or gone."""
+    finished = log.finished()
+    if not finished:
+        return
     try:
-        return len(os.listdir("/proc/self/task"))
+        tasks = os.open("/proc/self/task", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
-        return 1
+        return  # nothing to ask: the host, which asks the kernel itself, decides
+    waiting = finished
+    budget = _cpu_s(finished) + EXIT_CPU_S
+    try:
+        while waiting := {tid for tid in waiting if _may_run(tasks, tid)}:
+            if _cpu_s(waiting) > budget:
+                break
+            time.sleep(EXIT_POLL_S)
+    finally:
+        os.close(tasks)
+    log.native_ids -= finished
+
+
+def _cpu_s(tids: set[int]) -> float:
+    """CPU seconds the threads ``tids`` of this process have used, by their kernel clocks."""
+    total = 0.0
+    for tid in tids:
+        with contextlib.suppress(OSError):  # gone: nothing more to count
+            total += time.clock_gettime(((~tid) << 3) | 6)  # MAKE_THREAD_CPUCLOCK(tid, SCHED)
+    return total
+
+
+def _may_run(tasks: int, tid: int) -> bool:
+    try:
+        return may_run(tasks, tid)
+    except OSError:
+        return False  # unreadable: not worth waiting for; the host judges the thread itself
 
 
 def _format_exception(exc: BaseException) -> str:
