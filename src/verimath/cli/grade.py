@@ -18,7 +18,14 @@ import click
 
 from verimath.bounded import Bounds, BoundsExceeded, iter_lines, loads_json
 from verimath.errors import ConfigError, InputError
-from verimath.grading import DEFAULT_TIMEOUT, Grader, GradeResult, rules_for
+from verimath.grading import DEFAULT_TIMEOUT, Grader, GradeResult, Status, rules_for
+from verimath.grading.agreement import (
+    Agreement,
+    Labelled,
+    agreement_text,
+    explain,
+    read_label,
+)
 from verimath.terminal import escape_json_text
 
 __all__ = ["GRADE_BOUNDS", "command"]
@@ -105,6 +112,27 @@ class _Record:
     type=click.IntRange(1),
     help="Worker processes (default: one per usable CPU).",
 )
+@click.option(
+    "--against",
+    default=None,
+    metavar="FIELD",
+    help="Field holding another harness's verdict for the same prediction (true/false, 1/0, "
+    "correct/incorrect; a list for a list of predictions): print the agreement and every "
+    "disagreement grouped by cause.",
+)
+@click.option(
+    "--against-answer",
+    default=None,
+    metavar="FIELD",
+    help="With --against: field holding the answer the other harness extracted, to tell "
+    "extraction differences from rule differences.",
+)
+@click.option(
+    "--against-json",
+    default=None,
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="With --against: also write the agreement and its groups as JSON to this file.",
+)
 def command(
     file: str,
     output: str,
@@ -116,6 +144,9 @@ def command(
     details: bool,
     timeout: float,
     workers: int | None,
+    against: str | None,
+    against_answer: str | None,
+    against_json: str | None,
 ) -> None:
     """Grade FILE (JSON lines with gold, pred and optional dataset); write them with a status.
 
@@ -125,7 +156,11 @@ def command(
     if dataset is not None:
         rules_for(dataset)  # an unknown name fails here, before any work
     fields = _Fields(gold_field, pred_field, dataset_field, status_field, details)
+    if (against_answer or against_json) and not against:
+        raise ConfigError("--against-answer and --against-json need --against FIELD")
     records = list(_read_records(file, fields, dataset))
+    theirs = [_their_verdicts(r, against, against_answer, file) for r in records] if against else []
+    labelled: list[Labelled] = []
     counts: Counter[str] = Counter()
     with (
         Grader(workers=workers, timeout=timeout) as grader,
@@ -134,7 +169,11 @@ def command(
         for start in range(0, len(records), CHUNK_RECORDS):
             chunk = records[start : start + CHUNK_RECORDS]
             _grade_chunk(grader, chunk, fields, sink, counts)
-    click.echo(_summary(counts), err=True)
+            if against:
+                labelled += _labelled(chunk, theirs[start : start + CHUNK_RECORDS], fields)
+        click.echo(_summary(counts), err=True)
+        if against:
+            _report_agreement(explain(grader, labelled), against, against_json)
 
 
 def _read_records(path: str, fields: _Fields, default_dataset: str | None) -> Iterator[_Record]:
@@ -288,3 +327,73 @@ def _summary(counts: Counter[str]) -> str:
             f"{reason} {n}" for reason, n in reasons
         )
     return summary
+
+
+def _report_agreement(agreement: Agreement, against: str, json_path: str | None) -> None:
+    click.echo(agreement_text(agreement, against), err=True)
+    if json_path:
+        with click.open_file(json_path, "w", encoding="utf-8") as target:
+            json.dump(agreement.to_dict(), target, indent=2, ensure_ascii=False)
+            target.write("\n")
+
+
+def _their_verdicts(
+    record: _Record, field: str, answer_field: str | None, path: str
+) -> list[tuple[bool, str | None]]:
+    """The other harness's verdict (and answer) for each prediction of ``record``."""
+    if field not in record.data:
+        raise InputError(
+            f"missing; --against names the field holding the other harness's verdict "
+            f"(fields here: {_field_names(record.data)})",
+            path=path,
+            line=record.line,
+            field=field,
+        )
+    verdicts = _per_prediction(record, record.data[field], field, path)
+    answers = (
+        _per_prediction(record, record.data.get(answer_field), answer_field, path)
+        if answer_field
+        else [None] * len(record.preds)
+    )
+    labels = [read_label(value) for value in verdicts]
+    if any(label is None for label in labels):
+        bad = next(v for v, label in zip(verdicts, labels, strict=True) if label is None)
+        raise InputError(
+            f"{bad!r} is not a verdict; use true/false, 1/0 or correct/incorrect",
+            path=path,
+            line=record.line,
+            field=field,
+        )
+    return [
+        (bool(label), None if answer is None else str(answer))
+        for label, answer in zip(labels, answers, strict=True)
+    ]
+
+
+def _per_prediction(record: _Record, value: object, field: str, path: str) -> list[object]:
+    values = value if isinstance(value, list) else [value] * len(record.preds)
+    if len(values) != len(record.preds):
+        raise InputError(
+            f"holds {len(values)} values for {len(record.preds)} predictions; give one each",
+            path=path,
+            line=record.line,
+            field=field,
+        )
+    return values
+
+
+def _labelled(
+    chunk: list[_Record], theirs: list[list[tuple[bool, str | None]]], fields: _Fields
+) -> list[Labelled]:
+    """Each graded prediction of ``chunk`` (its status already written) with its label."""
+    items = []
+    for record, verdicts in zip(chunk, theirs, strict=True):
+        statuses = record.data[fields.status]
+        statuses = statuses if record.many else [statuses]
+        for index, (pred, status, (label, answer)) in enumerate(
+            zip(record.preds, statuses, verdicts, strict=True)
+        ):
+            where = f"line {record.line}" + (f" #{index}" if record.many else "")
+            gold = record.data[fields.gold]
+            items.append(Labelled(where, gold, pred, record.dataset, Status(status), label, answer))
+    return items

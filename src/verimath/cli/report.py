@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import click
 
+from verimath.errors import ConfigError
 from verimath.report.bootstrap import DEFAULT_RESAMPLES
 from verimath.report.build import ReportOptions, build_report, load_runs
 from verimath.report.curves import DEFAULT_TRIALS
@@ -62,6 +64,15 @@ from verimath.terminal import escape_json_text, for_terminal
 )
 @click.option("--no-plots", is_flag=True, help="Tables only (no matplotlib needed).")
 @click.option("--title", default=None, help="Report title (default: the run labels).")
+@click.option(
+    "--against",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="JSON lines of another harness's verdicts on this run's samples (problem_id, "
+    "sample_index, correct, optional answer): adds the agreement and every disagreement "
+    "grouped by cause.",
+)
 def command(
     runs: tuple[Path, ...],
     fmt: str,
@@ -72,14 +83,22 @@ def command(
     curve_trials: int,
     no_plots: bool,
     title: str | None,
+    against: Path | None,
 ) -> None:
     """Report on RUN files side by side: accuracy, code usage, verification, voting, costs."""
     from verimath.grading import Grader
+    from verimath.report.against import against_section, read_labels
 
+    if against is not None and len(runs) != 1:
+        raise ConfigError("--against compares one run with another harness's labels; give one RUN")
     options = ReportOptions(resamples, seed, confidence, curve_trials, title)
     loaded = load_runs(runs)
+    labels = read_labels(against) if against is not None else None
     with Grader() as grader:
         report = build_report(loaded, grader.equivalent, options)
+        if labels is not None and against is not None:
+            section = against_section(loaded[0], labels, against.name, grader)
+            report = dataclasses.replace(report, sections=(*report.sections, section))
     if out is None:
         text = render_report(report, fmt, plots=not no_plots)
         click.echo(escape_json_text(text) if fmt == "json" else for_terminal(text), nl=False)

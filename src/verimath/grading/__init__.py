@@ -35,10 +35,15 @@ How a grade is reached
    when the reference is a number; such answers carry ``extraction.fallback = True`` (as
    does a parenthesised option letter found only in running text). Everywhere else a
    text without a box, an answer line or a concluding or one-line sentence has no answer:
-   the last number of a long text is never taken. Boxes standing side by side
-   (``\boxed{2}`` and ``\boxed{-3}``) are joined into one list answer when the reference
-   is itself a list; otherwise the last box counts (MATH's own solutions sometimes box a
-   second valid answer next to the one the reference keeps).
+   the last number of a long text is never taken. Words are counted in any script (a run
+   of letters, or one Chinese, Japanese or Korean character), so a Chinese, Arabic or
+   Hindi sentence is prose, not a whole-text answer. Boxes standing side by side
+   (``\boxed{2}`` and ``\boxed{-3}``, also inside ``\( \)`` or after the name they
+   assign: ``$x = \boxed{2}$ or $x = \boxed{3}$``, or after part labels ``(a)``, ``(b)``)
+   are joined into one list answer when the reference is itself a list; a text with
+   exactly as many boxes as a list reference has items gives them all (an answer given in
+   parts); otherwise the last box counts (MATH's own solutions sometimes box a second
+   valid answer next to the one the reference keeps).
 2. **Reference answers** are taken as given, after unwrapping a box (several boxes side
    by side are one list: ``\boxed{1} and \boxed{-2}`` is ``1, -2``) or ``#### N``; a
    reference that is a whole worked solution without a box gives the answer of its
@@ -50,8 +55,8 @@ How a grade is reached
    (``\\frac``), thousands separators (``1,000``, ``10{,}000``, ``14 {, }916``,
    ``50,\!625``, ``1\,000``, ``1 000``), a currency sign before or after the number
    (``$``, ``\$``, ``€``, ``£``), a trailing unit, degree and percent signs, a trailing
-   period or comma; Python and Unicode spellings (``2**10``, ``sqrt(2)``, ``pi``, ``π``,
-   ``√3``, ``≤``, ``≠``) become LaTeX.
+   period or comma; Python and Unicode spellings (``2**10``, ``sqrt(2)``, ``exp(16)``,
+   ``ln(2)``, ``sin(x)``, ``pi``, ``π``, ``√3``, ``≤``, ``≠``) become LaTeX.
 4. **Quick verdicts** in the calling process, without SymPy: identical normalised answers;
    two plain numbers; word answers; option letters. Everything else is compared by
    **math-verify** (``latex2sympy2_extended``, then ``verify``) in a worker process with a
@@ -73,6 +78,18 @@ ToRA graders), it says so; each such rule is pinned by a case in tests/grading.
   math-verify's precision is a parameter (its tests use 2 to 6 places); verimath always
   asks for six places, inside intervals, tuples and matrices too (``(0.6, 2.6667]`` does
   not match ``(\frac35, \frac83]``): a rounded answer is right only when rounded finely.
+* **Exact values.** Two exact numbers (no decimal in either) are equal only if they are
+  equal: rationals are compared exactly (``\frac{1}{2^{99}}`` is not ``\frac{1}{2^{98}}``,
+  ``\frac{1}{2004!}`` is not ``\frac{1}{2006!}``, ``10^{-30}`` is not ``10^{-31}``), other
+  exact numbers (radicals, ``\pi``, ``e^{-50}``, ``\sin 60^\circ``) when they agree to 40
+  significant digits (up to magnitude 1e30; math-verify decides beyond). *Differs:*
+  math-verify evaluates the difference to 15 digits with ``chop=True``, which turns a
+  difference below about 1e-15 into zero, so all tiny values compare equal.
+* **The imaginary unit.** The letter ``i`` (also ``\mathrm{i}``) is the imaginary unit on
+  both sides: ``i^2`` matches ``-1``, ``(1+i)^2`` matches ``2i``, ``i(2-i)`` matches
+  ``1+2i``. A decimal with no fractional part outside a real number is that integer:
+  ``14.0 + -1.0i`` matches ``14 - i``, ``1.0x`` matches ``x``. *Differs:* math-verify
+  reads ``i`` as a variable unless the text looks like ``a+bi``.
 * **Mixed numbers.** ``2\frac{1}{4}`` and ``2 1/4`` are 9/4 (MATH writes mixed numbers
   this way); only a proper fraction after a whole number makes a mixed number.
 * **Decimal commas.** A comma is never a decimal point: ``1,22`` is the list of 1 and 22
@@ -92,7 +109,11 @@ ToRA graders), it says so; each such rule is pinned by a case in tests/grading.
   all equal to ``50\%``; verimath never accepts 100x the answer.
 * **Units.** A unit after the value is dropped on both sides (``\text{...}``,
   ``\textnormal{...}``, ``\mbox{...}``, ``\mathrm{...}``, a squared unit ``\text{ cm}^2``
-  or ``m²``, or words after a number); the value is compared, the unit is not checked.
+  or ``m²``, a squared or cubed length after a space (``10 cm^2``, ``10 m^2``, ``24 ft^3``:
+  ``cm``, ``mm``, ``km``, ``dm``, ``m``, ``in``, ``ft``, ``yd``, ``mi``, ``units``), or words
+  after a number, also in other scripts: ``18美元``, ``18 долларов``); the value is
+  compared, the unit is not checked. ``2m^2`` (no space) keeps its ``m``, and Greek
+  letters are never units (``2θ`` is not ``2``).
   An answer that is all text with a number in it (``\text{10 apples}``) is the number and
   its unit. The reference's unit is also removed from the prediction in any wrapping
   (``144{m}^3`` for ``144\mbox{m}^3``). One-letter words count as units only in the
@@ -100,7 +121,9 @@ ToRA graders), it says so; each such rule is pinned by a case in tests/grading.
   (latex2sympy2's own unit stripping, which would make ``2c`` equal ``2``, is off).
   ``\mathrm{i}`` and ``\mathrm{e}`` are constants, not units. A base subscript is a unit
   too: ``4210_{5}`` matches ``4210``.
-* **Degrees.** ``^\circ`` is a unit: ``90^\circ`` matches ``90``, not ``\frac{\pi}{2}``.
+* **Degrees.** ``^\circ`` is a unit: ``90^\circ`` matches ``90``, not ``\frac{\pi}{2}``;
+  except inside a function's argument, where it is an angle: ``\sin 60^\circ`` matches
+  ``\frac{\sqrt{3}}{2}`` and ``\sin(90^\circ-x)`` matches ``\cos x``.
 * **Assignments and labels.** ``x = 3`` matches ``3`` (either side may carry the ``x =``,
   or ``x \in``); ``x = 3`` does not match ``y = 3``. A label is a name, not an
   expression: ``S_{MBCN}:S = 7:32``, ``AB = 5``, ``\angle ABC = 30``, ``f(2) = 3``,
@@ -130,12 +153,17 @@ ToRA graders), it says so; each such rule is pinned by a case in tests/grading.
   entry; a column or row vector matches the tuple of its entries (``(1, 2, 3)``); a sum
   or product of matrices is compared by its value.
 * **Form.** Values are compared, not forms: ``(a+5)(b+2)`` matches ``ab+2a+5b+10``.
-* **Words.** ``\text{Monday}``, ``Chicken finger``, ``3:30 p.m.`` are compared as text,
-  ignoring case and punctuation. A bare multi-letter word (``xy``) is read as a word, not
-  a product of variables. In the number datasets a prediction without any digit, against
-  a numeric reference, is ``unparseable``.
+  Factors written side by side are a product: ``2^6 3^5 5^4`` matches
+  ``2^6\cdot 3^5\cdot 5^4`` (a digit exponent before a space and a digit is braced).
+* **Words.** ``\text{Monday}``, ``Chicken finger``, ``3:30 p.m.``, ``\text{星期一}`` are
+  compared as text, ignoring case and punctuation. A bare multi-letter word (``xy``) is
+  read as a word, not a product of variables. In the number datasets a prediction without
+  any digit, against a numeric reference, is ``unparseable``.
 * **Multiple choice** (``mmlu_stem``): letters only; ``(B)``, ``\boxed{B}``, "the answer
-  is B", ``**B**`` all give ``B``; option text without its letter is ``unparseable``.
+  is B", ``**B**``, "I think the correct answer is B", "The answer: B, ...", "My answer:
+  B", "Choice: B", "the right answer would be B", "I think it's B." all give ``B`` (the
+  letter a capital; "it's A good idea" names no option); option text without its letter
+  is ``unparseable``.
 * **Asymmetry.** ``grade`` is not symmetric: the reference decides the shape of the answer
   (math-verify's ``verify(gold, pred)``); e.g. a reference ``y = 2x + 3`` accepts ``2x + 3``.
   ``Grader.equivalent`` is symmetric: it orders the pair canonically first.
@@ -149,6 +177,16 @@ Unparseable grades say which step failed (``GradeResult.unparseable_reason``): n
 found, a box never closed, an empty prediction, the reference, or the answer a method
 found (``boxed answer not readable as math``, ``final-answer line has no number``, ...).
 ``verimath grade`` prints these counts under its summary.
+
+Agreement with another harness
+==============================
+``verimath grade FILE --against FIELD`` (and ``verimath report RUN --against FILE``) reads
+another grader's verdicts for the same outputs and prints how often the two agree, and
+every disagreement in exactly one group, with counts and examples: ``timeout``,
+``extraction found nothing``, ``extraction found a different span`` (with
+``--against-answer``: the other harness's own answer, graded by verimath, gets its
+verdict), ``units``, ``numeric tolerance``, ``sets and order``, or ``rule: NAME``, the
+verimath rule that decided (``verimath.grading.agreement``).
 """
 
 from __future__ import annotations

@@ -21,6 +21,8 @@ from sympy import (
     Eq,
     Expr,
     Float,
+    I,
+    Integer,
     Interval,
     MatrixBase,
     Or,
@@ -52,6 +54,10 @@ FLOAT_ROUNDING = 6
 NUMERIC_PRECISION = 15
 """Significant digits math-verify evaluates expressions to."""
 _EVALF_DIGITS = 30
+EXACT_DIGITS = 40
+"""Significant digits to which two exact irrational numbers must agree to be equal."""
+EXACT_LIMIT = Float("1e30")
+"""Largest magnitude at which two exact irrational numbers are compared by value."""
 
 logging.getLogger("math_verify").setLevel(logging.ERROR)
 
@@ -70,9 +76,14 @@ def compare(gold: str, pred: str) -> Verdict:
         pred_expr = parse_answer(pred)
     except ParseFailure as exc:
         return Verdict(Status.UNPARSEABLE, f"answer not parseable: {exc}")
+    gold_expr, pred_expr = _with_imaginary_unit(gold_expr), _with_imaginary_unit(pred_expr)
     numeric = _numeric_verdict(gold_expr, pred_expr)
     if numeric is not None:
         return numeric
+    gold_expr, pred_expr = _integral_floats(gold_expr), _integral_floats(pred_expr)
+    exact = _exact_verdict(gold_expr, pred_expr)
+    if exact is not None:
+        return exact
     gold_expr, pred_expr = _same_shape(gold_expr, pred_expr)
     if (
         isinstance(gold_expr, Eq)
@@ -113,12 +124,35 @@ def parse_answer(text: str) -> Any:
 
 
 def _latex_to_sympy(latex: str) -> Any:
+    # A degree sign left by normalisation is inside a function's argument (sin 60 degrees):
+    # there it is an angle to convert, not a unit to drop.
     return latex2sympy(
         latex,
         is_real=not should_treat_as_complex(latex),
-        convert_degrees=False,
+        convert_degrees="\\circ" in latex,
         normalization_config=None,
     )
+
+
+def _with_imaginary_unit(expr: Any) -> Any:
+    """The letter ``i`` (also ``\\mathrm{i}``) is the imaginary unit, wherever it stands.
+
+    latex2sympy2 reads it as a variable unless the text looks like ``a+bi``, so ``i^2`` would
+    not equal ``-1``.
+    """
+    if not isinstance(expr, Basic):
+        return expr
+    letters = {s: I for s in expr.free_symbols if isinstance(s, Symbol) and s.name == "i"}
+    return expr.xreplace(letters) if letters else expr
+
+
+def _integral_floats(expr: Any) -> Any:
+    """``1.0x`` is ``x`` and ``14.0 + -1.0i`` is ``14 - i``: a decimal with no fractional
+    part is that integer (outside real numbers, which the numeric rule decides first)."""
+    if not isinstance(expr, Basic) or not expr.has(Float):
+        return expr
+    whole = {f: Integer(int(f)) for f in expr.atoms(Float) if _is_whole(f)}
+    return expr.xreplace(whole) if whole else expr
 
 
 def _last_equation_part(latex: str) -> str:
@@ -224,6 +258,54 @@ def _numeric_verdict(gold: Any, pred: Any) -> Verdict | None:
         return None
     same = gold_value == pred_value or values_close(gold_value, pred_value)
     return Verdict(Status.CORRECT if same else Status.INCORRECT, "numeric")
+
+
+def _is_whole(value: Float) -> bool:
+    number = float(value)
+    return number.is_integer() and abs(number) < 2**53
+
+
+def _exact_verdict(gold: Any, pred: Any) -> Verdict | None:
+    """Two exact numbers (no decimal in either) are equal only if they are equal.
+
+    Rationals are compared exactly: ``1/2^{99}`` is not ``1/2^{98}``, ``1/2004!`` is not
+    ``1/2006!`` (math-verify evaluates the difference with ``chop=True``, which makes all
+    tiny values equal). Other exact numbers (radicals, ``\\pi``,
+    ``\\sin 60^\\circ``, complex numbers) are equal when their difference is 0 or
+    vanishes to ``EXACT_DIGITS`` significant digits of the larger value (up to
+    ``EXACT_LIMIT``; math-verify decides beyond it).
+    """
+    if not (_is_exact_number(gold) and _is_exact_number(pred)):
+        return None
+    same = bool(gold == pred) if gold.is_Rational and pred.is_Rational else _same_value(gold, pred)
+    if same is None:
+        return None
+    return Verdict(Status.CORRECT if same else Status.INCORRECT, "exact")
+
+
+def _is_exact_number(expr: Any) -> bool:
+    if not isinstance(expr, Expr) or isinstance(expr, MatrixBase) or expr.has(Float):
+        return False
+    return bool(expr.is_number) and not expr.free_symbols and expr.is_finite is not False
+
+
+def _same_value(gold: Expr, pred: Expr) -> bool | None:
+    """Equal to ``EXACT_DIGITS`` significant digits; None (math-verify decides) when a side
+    has no numeric value or the values are beyond ``EXACT_LIMIT``, where a relative test
+    could not tell ``N`` from ``N + 1``."""
+    if gold == pred:
+        return True
+    digits = EXACT_DIGITS + 10
+    values = gold.evalf(digits), pred.evalf(digits)
+    if not all(value.is_number and value.is_finite for value in values):
+        return None
+    scale = max(abs(values[0]), abs(values[1]))
+    if scale == 0:
+        return True
+    if scale > EXACT_LIMIT:
+        return None
+    difference = abs((gold - pred).evalf(digits))
+    return bool(difference <= scale * Float(10) ** -EXACT_DIGITS)
 
 
 def _is_real_number(expr: Any) -> bool:

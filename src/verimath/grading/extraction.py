@@ -3,15 +3,17 @@
 The methods, tried in this order (the first that finds something wins):
 
 ``boxed``        the last ``\\boxed{}``, ``\\fbox{}`` or ``\\framebox{}`` (nested braces are
-                 matched; boxes right next to each other, e.g. ``\\boxed{2} and \\boxed{3}``,
-                 are joined with commas).
+                 matched; boxes right next to each other, e.g. ``\\boxed{2} and \\boxed{3}``
+                 or ``\\(\\boxed{2}\\) and \\(\\boxed{3}\\)``, are joined with commas, and
+                 against a list reference of n items a text of exactly n boxes gives all).
 ``gsm8k_hash``   the last ``#### N`` line, as in GSM8K reference solutions.
 ``final_answer`` "final answer is X", "the answer is X", a line starting "Answer: X" or
                  "Answer $X$" (and, outside multiple-choice datasets, "A: X" as in OpenAI's
                  GSM8K samples). When X is a sentence ("The largest $n$ is 34."), the answer
                  is read from it as in ``sentence``. A Minerva-style "Final Answer: ..." line
                  written *after* the last box wins over the box (the model's last word).
-``choice``       multiple-choice datasets only: an option letter ("(B)", "answer is B").
+``choice``       multiple-choice datasets only: an option letter ("(B)", "answer is B", "the
+                 correct answer is B", "The answer: B, ...", "I think it's B").
 ``whole``        the whole text, when it is one short line and not a sentence (an answer
                  already extracted, as other harnesses store it).
 ``sentence``     the whole text is one line that is a sentence: what follows its last
@@ -30,8 +32,10 @@ Every scan is linear in the length of the text, so hostile input cannot stall th
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from verimath.grading.rules import AnswerKind, DatasetRules, rules_for
@@ -54,7 +58,15 @@ MATH_WORDS = frozenset(_MATH_WORD_LIST.split())
 
 _BOX_COMMAND = re.compile(r"\\(?:boxed|fbox|framebox)(?![A-Za-z])")
 _BARE_BOX = re.compile(r"\\boxed[ \t]+([^\s${}\\]+)")
-_BOX_JOINER = re.compile(r"^(?:\s|\$|,|;|\\quad|\\qquad|\\text\{\s*(?:and|or)\s*\}|and|or)*$")
+_JOINER_MAX_CHARS = 80
+"""Longest text between two boxes that can still join them."""
+_BOX_JOINER = re.compile(
+    r"^(?:\s|\$|,|;|\.|\\[()\[\]]|\\q?quad|\\text\{\s*(?:and|or)\s*\}|and|or"
+    r"|[A-Za-z](?:_\{?\w+\}?)?\s*=|\(?[a-h]\)|\\text\{\s*\(?[a-h]\)\s*\})*$"
+)
+"""What may stand between two boxes that are parts of one answer: math delimiters
+(``\\(\\boxed{1}\\) and \\(\\boxed{-2}\\)``), "and"/"or", commas, a name being assigned
+(``x = \\boxed{1}, y = \\boxed{2}``) or a part label (``(a) \\boxed{3} (b) \\boxed{5}``)."""
 _HASH_LINE = re.compile(r"####[ \t]*([^\n]*)")
 _FINAL_ANSWER = re.compile(r"final answer\s*(?:is|:)\s*:?|the answer is\s*:?", re.IGNORECASE)
 _MINERVA_FINAL = re.compile(r"final answer\s*(?:is|:)\s*:?", re.IGNORECASE)
@@ -132,6 +144,7 @@ def extract_answer(
     *,
     allow_fallback: bool = True,
     join_boxes: bool = True,
+    parts: int = 0,
 ) -> Extraction:
     """Find the final answer in ``text`` using the rules of ``dataset``.
 
@@ -140,13 +153,15 @@ def extract_answer(
     ``join_boxes=False`` takes the last box alone even when boxes stand side by side (the
     grader does so when the reference is not a list: MATH's own solutions sometimes box a
     second, equally valid answer next to the one the reference keeps).
+    ``parts`` is the number of items of a list reference: a text with exactly that many
+    boxes, apart from each other, gives them all as its answer (an answer given in parts).
     """
     if text is None or not text.strip():
         return EMPTY_TEXT
     text = without_chat_debris(text)
     rules = dataset if isinstance(dataset, DatasetRules) else rules_for(dataset)
     choice = rules.kind is AnswerKind.CHOICE
-    boxed = _boxed(text, join_boxes)
+    boxed = _boxed(text, join_boxes, parts)
     if boxed is not None:
         return boxed
     for finder in (_hash, _final_answer):
@@ -224,8 +239,12 @@ def without_chat_debris(text: str) -> str:
     return text
 
 
-def _last_box(text: str, *, join: bool) -> tuple[str, int] | None:
-    """The last box's content (joined with adjacent boxes) and the index where it ends."""
+def _last_box(text: str, *, join: bool, parts: int = 0) -> tuple[str, int] | None:
+    """The last box's content (joined with adjacent boxes) and the index where it ends.
+
+    With ``join`` and a list reference of ``parts`` items: a text with exactly that many
+    boxes of one item each, which the adjacent boxes do not cover, gives them all.
+    """
     boxes = _balanced_boxes(text)
     if not boxes:
         bare = list(_BARE_BOX.finditer(text))
@@ -233,15 +252,20 @@ def _last_box(text: str, *, join: bool) -> tuple[str, int] | None:
             return None
         return bare[-1].group(1).rstrip(".,;"), bare[-1].end()
     start, open_at, close_at = boxes[-1]
-    parts = [text[open_at + 1 : close_at].strip()]
+    found = [text[open_at + 1 : close_at].strip()]
     for prev_start, prev_open, prev_close in reversed(boxes[:-1] if join else []):
-        if not _BOX_JOINER.match(text[prev_close + 1 : start]):
+        between = text[prev_close + 1 : start]
+        if len(between) > _JOINER_MAX_CHARS or not _BOX_JOINER.match(between):
             break
         content = text[prev_open + 1 : prev_close].strip()
-        if content != parts[-1]:
-            parts.append(content)
+        if content != found[-1]:
+            found.append(content)
         start = prev_start
-    return ", ".join(reversed(parts)), close_at + 1
+    if join and len(found) < parts == len(boxes):
+        contents = [text[o + 1 : c].strip() for _, o, c in boxes]
+        if not any("," in content for content in contents):
+            return ", ".join(contents), close_at + 1
+    return ", ".join(reversed(found)), close_at + 1
 
 
 def boxed_contents(text: str) -> list[str]:
@@ -288,10 +312,10 @@ def _matching_braces(text: str, start: int = 0) -> dict[int, int]:
     return pairs
 
 
-def _boxed(text: str, join: bool) -> Extraction | None:
+def _boxed(text: str, join: bool, parts: int = 0) -> Extraction | None:
     if "box" not in text:
         return None
-    located = _last_box(text, join=join)
+    located = _last_box(text, join=join, parts=parts)
     if located is None:
         return None
     content, end = located
@@ -405,7 +429,7 @@ def _math_spans(text: str) -> list[re.Match[str]]:
 
 
 def _is_prose(text: str) -> bool:
-    words = [m.group().lower() for m in _WORD.finditer(_TEXT_COMMAND.sub("", text))]
+    words = [m.group().lower() for m in _words(_TEXT_COMMAND.sub("", text))]
     return sum(word not in MATH_WORDS for word in words) >= 2
 
 
@@ -429,7 +453,7 @@ def _is_stated_value(text: str) -> bool:
     text = _CURRENCY_BEFORE_NUMBER.sub("", text)
     if not text or "$" in text or not any(c.isdigit() or c == "\\" for c in text):
         return False
-    words = [m.group().lower() for m in _WORD.finditer(text)]
+    words = [m.group().lower() for m in _words(text)]
     if any(word in _PHRASE_WORDS for word in words):
         return False
     return _is_short_answer(text) and len([w for w in words if w not in MATH_WORDS]) <= 3
@@ -442,18 +466,35 @@ def _is_prose_around_math(text: str) -> bool:
     outside = _INLINE_MATH.sub(" ", text)
     if outside == text:
         return False
-    return any(m.group().lower() not in MATH_WORDS for m in _WORD.finditer(outside))
+    return any(m.group().lower() not in MATH_WORDS for m in _words(outside))
 
 
 def _choice(text: str, letters: str) -> Extraction:
     whole = _whole(text)
     if whole is not None and choice_letter(whole, letters) is not None:
         return Extraction(whole, "choice")
+    stated = [m.group(1) or m.group(2) for m in _choice_phrases(letters).finditer(text)]
+    if stated:
+        return Extraction(stated[-1], "choice")
     pattern = re.compile(rf"\(([{letters}])\)|\b([{letters}])\)")
     found = [m.group(1) or m.group(2) for m in pattern.finditer(text)]
     if found:
         return Extraction(found[-1], "choice", fallback=True)
     return NO_ANSWER
+
+
+@functools.lru_cache(maxsize=8)
+def _choice_phrases(letters: str) -> re.Pattern[str]:
+    """Sentences that name an option: "the correct answer is C", "The answer: D, ...",
+    "My answer: B", "I think it's B", "I'd go with (A)". The letter is a capital."""
+    letter = rf"\(?([{letters}])\)?"
+    return re.compile(
+        r"(?i:\b(?:answer|option|choice)\s*(?:(?:is|would be|should be|must be|will be)\s*:?|:)"
+        rf"\s*(?:option\s+|choice\s+)?){letter}(?![\w'])"
+        r"|(?i:\b(?:it's|it is|I'd say|I think|I believe|I choose|I pick|I select|go with)"
+        rf"\s+(?:option\s+|choice\s+)?){letter}(?=\s*(?:[.,;:!)]|$))",
+        re.MULTILINE,
+    )
 
 
 def choice_letter(answer: str, letters: str) -> str | None:
@@ -473,7 +514,20 @@ def _whole(text: str) -> str | None:
     return stripped
 
 
-_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}")
+_WORD = re.compile(
+    r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff]"
+    r"|(?<!\\)(?<![^\W\d_])(?:[^\W\d_][\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0900-\u0dff]*){2,}"
+)
+"""A word in any script: a run of two or more letters (with their combining marks), or one
+Chinese, Japanese or Korean character (those scripts do not put spaces between words)."""
+_ASCII_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}")
+"""The same for ASCII text, which most answers are (and which it scans faster)."""
+
+
+def _words(text: str) -> Iterator[re.Match[str]]:
+    return (_ASCII_WORD if text.isascii() else _WORD).finditer(text)
+
+
 _FIRST_DIGIT = re.compile(r"\d")
 
 
@@ -483,7 +537,7 @@ def _is_short_answer(text: str) -> bool:
     ``$18``, ``18 dollars``, ``ab+2a+5b+10``, ``sqrt(2)/2``, ``Mrs. Hilt``, ``Chicken
     finger`` are answers; ``The total is 18`` and ``We find that it equals x`` are not.
     """
-    words = [m for m in _WORD.finditer(text) if m.group().lower() not in MATH_WORDS]
+    words = [m for m in _words(text) if m.group().lower() not in MATH_WORDS]
     if len(words) > WHOLE_MAX_WORDS:
         return False
     digit = _FIRST_DIGIT.search(text)

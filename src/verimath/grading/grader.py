@@ -17,7 +17,7 @@ from verimath.grading.extraction import EMPTY_TEXT, Extraction, extract_answer, 
 from verimath.grading.normalize import (
     Answer,
     align_assignments,
-    is_list,
+    list_size,
     normalize_answer,
     strip_unit,
 )
@@ -181,11 +181,12 @@ class Grader:
         gold_answer = normalize_answer(gold_text, rules)
         numeric_gold = parse_number(gold_answer.text) is not None
         pred_text = _prediction_text(pred)
+        parts = list_size(gold_answer)
         extraction = (
             EMPTY_TEXT
             if pred_text is None
             else extract_answer(
-                pred_text, rules, allow_fallback=numeric_gold, join_boxes=is_list(gold_answer)
+                pred_text, rules, allow_fallback=numeric_gold, join_boxes=parts > 1, parts=parts
             )
         )
         if extraction.answer is None:

@@ -19,6 +19,7 @@ __all__ = [
     "Answer",
     "align_assignments",
     "is_list",
+    "list_size",
     "normalize_answer",
     "strip_unit",
     "text_key",
@@ -89,6 +90,15 @@ _BACKSLASH_SPACE = re.compile(r"(?<!\\)\\ ")
 _MARKDOWN_BOLD = re.compile(r"(?<![\w)])\*\*([^*]+?)\*\*(?![\w(])")
 _PYTHON_POWER = re.compile(r"\*\*")
 _MULTI_DIGIT_EXPONENT = re.compile(r"\^(\d{2,})")
+_JUXTAPOSED_EXPONENT = re.compile(r"\^(\d)(?=\s+\d)")
+_PYTHON_FUNCTION = re.compile(
+    r"(?<![\\A-Za-z])(exp|ln|log|sin|cos|tan|cot|sec|csc|arcsin|arccos|arctan|sinh|cosh|tanh)"
+    r"(?=\s*\()"
+)
+_FUNCTION_COMMAND = re.compile(
+    r"\\(?:sin|cos|tan|cot|sec|csc|arcsin|arccos|arctan|sinh|cosh|tanh|exp|ln|log)(?![A-Za-z])"
+)
+_UNICODE_DEGREE = re.compile(r"°|\\degree(?![A-Za-z])")
 _BARE_PI = re.compile(r"(?<![\\A-Za-z])pi(?![A-Za-z])")
 _UNICODE_ROOT = re.compile(r"√\s*(\d+|[A-Za-z])")
 _UNICODE = {
@@ -126,6 +136,12 @@ _TEXT_UNIT = re.compile(
 _WORD_UNIT = re.compile(
     r"(?:(?<=[\d}])|(?<=\\pi))(?:\s+|\s*[({]\s*)([A-Za-z][A-Za-z .'-]*?)\s*[)}]?\.?$"
 )
+_POWER_UNIT = re.compile(
+    r"(?<=[\d}])\s+(cm|mm|km|dm|m|in|ft|yd|mi|units?)\s*(?:\^\s*\{?\s*[23]\s*\}?|[²³])$"
+)
+_SCRIPT_WORD = re.compile(r"(?:(?![A-Za-z\u0370-\u03ff])[^\W\d_])+")
+"""Letters of scripts other than Latin and Greek (Greek letters are mathematics)."""
+_SCRIPT_UNIT = re.compile(r"(?<=\d)\s*((?:(?![A-Za-z\u0370-\u03ff])[^\W\d_])+)\.?$")
 _WHOLE_TEXT = re.compile(
     r"^\\(?:text|textrm|mbox|mathrm|textnormal|textsf)\s*\{([^{}]*)\}(?:\s*\^\s*\{?\d\}?)?$"
 )
@@ -190,7 +206,7 @@ def normalize_answer(raw: str, rules: DatasetRules) -> Answer:
         letter = choice_letter(text, rules.choices)
         return Answer(letter if letter is not None else _collapse_spaces(text))
     text = _strip_trailing_punctuation(_strip_notation(text))
-    whole_text = _WHOLE_TEXT.match(text)
+    whole_text = _whole_text(text)
     if whole_text is not None and _has_digit(whole_text.group(1)):
         text = whole_text.group(1).strip()  # \text{10 apples}: a number and its unit in text
         single_letters = True
@@ -199,7 +215,7 @@ def normalize_answer(raw: str, rules: DatasetRules) -> Answer:
     text, percent = _strip_percent(text)
     text, unit = _strip_units(text, single_letters=single_letters)
     text = _strip_currency(text)
-    whole_text = _WHOLE_TEXT.match(text)
+    whole_text = _whole_text(text)
     if whole_text is not None:
         text = whole_text.group(1).strip()
     option = _OPTION.match(text)
@@ -209,6 +225,15 @@ def normalize_answer(raw: str, rules: DatasetRules) -> Answer:
     if _looks_like_text(text):
         return Answer(_collapse_spaces(text), percent, is_text=True, unit=unit)
     return Answer(_canonical_spacing(text), percent, unit=unit)
+
+
+def _whole_text(text: str) -> re.Match[str] | None:
+    """An answer that is all text (``\\text{10 apples}``); ``\\mathrm{i}^2`` is not: it is
+    the imaginary unit squared, not the word "i"."""
+    match = _WHOLE_TEXT.match(text)
+    if match is None or match.group(1).strip() in _SINGLE_LETTER_CONSTANTS:
+        return None
+    return match
 
 
 def text_key(answer: Answer) -> str:
@@ -242,6 +267,12 @@ def _is_relation(text: str) -> bool:
 
 def is_list(answer: Answer) -> bool:
     """A comma-separated list at the top level (``2,-3``, ``\\{1,2\\}``; not ``(1,2)``)."""
+    return list_size(answer) > 1
+
+
+def list_size(answer: Answer) -> int:
+    """The number of items of a top-level comma-separated list (1 for a single answer)."""
+    items = 1
     depth = 0
     escaped = False
     for char in answer.text:
@@ -255,8 +286,8 @@ def is_list(answer: Answer) -> bool:
         elif char in ")]}":
             depth -= 1
         elif char == "," and depth == 0:
-            return True
-    return False
+            items += 1
+    return items
 
 
 def _without_assignment(answer: Answer, match: re.Match[str] | None) -> Answer:
@@ -308,6 +339,10 @@ def _strip_notation(text: str) -> str:
         text = _PYTHON_POWER.sub("^", text)
     if "^" in text:
         text = _MULTI_DIGIT_EXPONENT.sub(r"^{\1}", text)
+        text = _JUXTAPOSED_EXPONENT.sub(r"^{\1}", text)  # 2^6 3^5: a product, not 2^{63}
+    if "(" in text:
+        text = _PYTHON_FUNCTION.sub(r"\\\1", text)  # exp(16), ln(2), sin(x)
+        backslash = "\\" in text
     if "pi" in text:
         text = _BARE_PI.sub(r"\\pi ", text)
     if "," in text or backslash:
@@ -321,7 +356,7 @@ def _strip_notation(text: str) -> str:
     if backslash:
         text = _BOLD.sub(r"\1", text)
     if "circ" in text or "°" in text or "degree" in text:
-        text = _DEGREES.sub("", text)
+        text = _degrees(text)
     if "{" in text and "," in text:
         text = _THOUSANDS_BRACE.sub(",", text)
         text = _GROUPED_IN_BRACES.sub(lambda m: m.group(1).replace(",", ""), text)
@@ -336,6 +371,14 @@ def _strip_notation(text: str) -> str:
     if "=" in text and "," in text:
         text = _same_variable_values(text)
     return _SPACES.sub(" ", text).strip()
+
+
+def _degrees(text: str) -> str:
+    """A degree sign is a unit (``90^\\circ`` is ``90``), except in a function's argument:
+    ``\\sin 60^\\circ`` keeps it, as ``^\\circ``, for the worker to convert to radians."""
+    if _FUNCTION_COMMAND.search(text) is None:
+        return _DEGREES.sub("", text)
+    return _UNICODE_DEGREE.sub(lambda _: "^\\circ ", text)
 
 
 def _relation(match: re.Match[str]) -> str:
@@ -410,9 +453,15 @@ def _strip_units(text: str, *, single_letters: bool) -> tuple[str, str]:
             break
         unit = unit or match.group(1).strip()
         text = text[: match.start()].rstrip()
+    match = _POWER_UNIT.search(text)  # 10 cm^2, 10 m^3: a unit of area or volume, even "m"
+    if match is not None:
+        return text[: match.start()].rstrip(), unit or match.group(1)
     match = _WORD_UNIT.search(text)
     if match is not None and _is_unit_phrase(match.group(1), single_letters):
         unit = unit or match.group(1).strip()
+        text = text[: match.start()].rstrip()
+    elif not text.isascii() and (match := _SCRIPT_UNIT.search(text)) is not None:
+        unit = unit or match.group(1)  # 18美元, 18 долларов: scripts that glue their units
         text = text[: match.start()].rstrip()
     return text, unit
 
@@ -487,6 +536,8 @@ def _looks_like_text(text: str) -> bool:
         return True
     if _NOT_TEXT_CHAR.search(text):
         return False
+    if not text.isascii() and _SCRIPT_WORD.search(text):
+        return True  # a word in another script: 星期一, понедельник
     return any(w.lower() not in MATH_WORDS for w in _ALPHA_WORD.findall(text))
 
 
