@@ -149,13 +149,15 @@ SCALE_FACTOR = 4
 """Linear scanning takes about 4x as long at 4n; a quadratic one 16x."""
 
 
-def _fastest_s(text: str, repeats: int = 5) -> float:
+def _fastest_s(text: str, repeats: int = 7) -> float:
+    """CPU time of this thread (the kernel's count, not the wall clock, which other work on a
+    busy machine stretches), the least disturbed of ``repeats`` runs."""
     timings = []
     for _ in range(repeats):
-        started = time.perf_counter()
+        started = time.thread_time()
         extract_answer(text, "gsm8k")
-        timings.append(time.perf_counter() - started)
-    return min(timings)  # the least disturbed by other work on the machine
+        timings.append(time.thread_time() - started)
+    return min(timings)
 
 
 @pytest.mark.parametrize("make", HOSTILE_TEXTS.values(), ids=HOSTILE_TEXTS.keys())
