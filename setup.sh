@@ -14,7 +14,8 @@ extra="local"
 system_packages=(bubblewrap libseccomp2)
 if [[ "${1:-}" == "--dev" ]]; then
     extra="dev"
-    system_packages+=(chromium tmux)  # headless viewer tests; the progress line in a terminal
+    system_packages+=(chromium tmux libcap2-bin)  # headless viewer tests; the progress line in a
+    # terminal; capsh, to run the sandbox tests with a capability dropped
 fi
 
 # A Python managed by the system's packages (PEP 668) refuses pip: say what works instead.

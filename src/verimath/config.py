@@ -10,6 +10,7 @@ command line and ``verimath.evaluate`` all read their defaults from here; the la
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,8 @@ class SolveOptions:
     generate: GenerateConfig = field(default_factory=GenerateConfig)
     seed: int = 0
     """Sample i is drawn with seed + i (reproducible runs on servers that honour seeds; the
-    replay backend picks recorded sample i the same way)."""
+    replay backend picks recorded sample i the same way); its sandbox session's random
+    generators are seeded from seed, problem and i (``sandbox_seed``)."""
     max_code_executions: int = 10
     revise: int = 0
     enforce_code_rule: bool = False
@@ -64,6 +66,13 @@ class SolveOptions:
         if self.samples < 1:
             raise ConfigError(f"samples must be at least 1, got {self.samples}")
         get_strategy(self.strategy)
+
+    def sandbox_seed(self, problem_id: str, index: int) -> int:
+        """The seed of sample ``index``'s sandbox session (stdlib, NumPy and SymPy random
+        generators): sha256 of the run's seed, the problem and the index, so that a replay or
+        a resumed run draws the same numbers and the k samples of a problem different ones."""
+        digest = hashlib.sha256(f"{self.seed}\0{problem_id}\0{index}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") >> 1
 
 
 def choose_tool_style(model: ChatModel, requested: str | None) -> str:

@@ -148,7 +148,8 @@ class LocalExecutor:
     async def execute(self, problem: Problem, index: int) -> tuple[Trajectory, Status]:
         rules = answer_rules(problem)
         config = dataclasses.replace(self.config, dataset=rules)
-        with self.interpreter.session() as session:
+        seed = self.options.sandbox_seed(problem.id, index)
+        with self.interpreter.session(seed=seed) as session:
             trajectory = await run_sample(
                 self.model,
                 _ThrottledSession(session, self.cell_slots),
@@ -329,7 +330,8 @@ class Engine:
             return False
         self._consecutive_failures = 0
         self._succeeded += 1
-        self.store.add_sample(problem.id, index, trajectory, grade)
+        seed = self.options.sandbox_seed(problem.id, index)
+        self.store.add_sample(problem.id, index, trajectory, grade, sandbox_seed=seed)
         self._add_sample_totals(
             grade, trajectory.prompt_tokens, trajectory.completion_tokens, trajectory.cost_usd
         )

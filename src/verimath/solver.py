@@ -115,7 +115,7 @@ async def solve_with(
 
     async def one(index: int) -> Trajectory | SampleFailure:
         try:
-            with interpreter.session() as session:
+            with interpreter.session(seed=options.sandbox_seed(problem, index)) as session:
                 trajectory = await run_sample(
                     model, session, problem, config, seed=options.seed + index
                 )

@@ -49,7 +49,7 @@ from verimath.verification import VerificationState
 
 __all__ = ["SCHEMA_VERSION", "RunStore", "VoteRecord", "request_key"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS problems (
@@ -62,7 +62,7 @@ CREATE TABLE IF NOT EXISTS samples (
     code_refusals INTEGER NOT NULL, rule_violations INTEGER NOT NULL, revisions INTEGER NOT NULL,
     stop_reason TEXT NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
     cost_usd REAL, duration_s REAL NOT NULL, messages TEXT NOT NULL, finished_at REAL NOT NULL,
-    PRIMARY KEY (problem_id, sample_index)
+    sandbox_seed INTEGER, PRIMARY KEY (problem_id, sample_index)
 );
 CREATE TABLE IF NOT EXISTS turns (
     problem_id TEXT NOT NULL, sample_index INTEGER NOT NULL, turn_index INTEGER NOT NULL,
@@ -97,7 +97,16 @@ def _add_failure_kinds(db: _GuardedConnection) -> None:
         db.execute("ALTER TABLE failures ADD COLUMN kind TEXT")
 
 
-MIGRATIONS: dict[int, Callable[[_GuardedConnection], None]] = {1: _add_failure_kinds}
+def _add_sandbox_seeds(db: _GuardedConnection) -> None:
+    # The seed of each sample's sandbox random generators; NULL for samples stored before.
+    if "sandbox_seed" not in {row[1] for row in db.execute("PRAGMA table_info(samples)")}:
+        db.execute("ALTER TABLE samples ADD COLUMN sandbox_seed INTEGER")
+
+
+MIGRATIONS: dict[int, Callable[[_GuardedConnection], None]] = {
+    1: _add_failure_kinds,
+    2: _add_sandbox_seeds,
+}
 """What brings a run file of schema version v (the key) to version v + 1, in one transaction."""
 
 SAMPLE_COLUMNS = (
@@ -312,9 +321,16 @@ class RunStore:
         return done
 
     def add_sample(
-        self, problem_id: str, index: int, trajectory: Trajectory, grade: Status
+        self,
+        problem_id: str,
+        index: int,
+        trajectory: Trajectory,
+        grade: Status,
+        *,
+        sandbox_seed: int | None = None,
     ) -> None:
-        """Store one finished sample with its turns and cells, atomically."""
+        """Store one finished sample with its turns and cells, atomically; ``sandbox_seed``:
+        the seed its sandbox session's random generators were given."""
         t = trajectory
         row = (
             problem_id,
@@ -335,6 +351,7 @@ class RunStore:
             t.duration_s,
             json.dumps([_message_dict(m) for m in t.messages], ensure_ascii=False),
             time.time(),
+            sandbox_seed,
         )
         turns = [
             (
@@ -394,6 +411,15 @@ class RunStore:
             "ORDER BY p.position, s.sample_index"
         )
         return self._records(query, arguments, _sample_record)
+
+    def sandbox_seeds(self) -> dict[tuple[str, int], int]:
+        """The seed each stored sample's sandbox session was given, by (problem id, index);
+        samples stored before seeds were recorded are absent."""
+        if "sandbox_seed" not in self._columns("samples"):
+            return {}
+        query = "SELECT problem_id, sample_index, sandbox_seed FROM samples"
+        rows = self._db.execute(query + " WHERE sandbox_seed IS NOT NULL")
+        return {(str(p), int(i)): int(seed) for p, i, seed in rows}
 
     def messages(self, problem_id: str, index: int) -> tuple[Message, ...]:
         """The sample's conversation as sent to and received from the model."""

@@ -11,6 +11,7 @@ from .conftest import TEST_LIMITS
 
 EXPECTED_LAYERS = {
     "bubblewrap",
+    "privileges",
     "network",
     "filesystem",
     "processes",

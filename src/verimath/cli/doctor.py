@@ -53,8 +53,11 @@ except OSError:
 print("breached: " + ", ".join(seen) if seen else "held")
 """,
     "processes": """
-cmdline = open("/proc/1/cmdline", "rb").read()
-print("held" if b"sandbox.server" in cmdline else "breached: PID 1 is not the sandbox server")
+import os
+pids = sorted(int(name) for name in os.listdir("/proc") if name.isdigit())
+host = [name for name in ("key-users", "meminfo", "loadavg") if os.path.exists("/proc/" + name)]
+seen = ([f"processes {{pids}}"] if pids != [os.getpid()] else []) + host
+print("breached: /proc shows " + ", ".join(seen) if seen else "held")
 """,
     "environment": """
 import os

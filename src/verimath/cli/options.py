@@ -150,7 +150,8 @@ def method_options(command: Callable[..., Any]) -> Callable[..., Any]:
             type=int,
             default=solve.seed,
             show_default=True,
-            help="Sample i uses seed + i.",
+            help="Sample i uses seed + i; its sandbox's random generators are seeded from "
+            "seed, problem and i.",
         ),
         click.option(
             "--max-code",

@@ -7,10 +7,17 @@ the Python installation and the libraries it imports, each bound at a neutral pa
 caller shows inside. It gets an empty environment and a small private ``/tmp`` holding the mount
 points of the per-session scratch file systems. Without bubblewrap, the server starts as a plain
 child process and the layers that depend on it are off (``verimath doctor`` lists them).
+
+Nothing the host or the server executes comes from a place another user can write: the site
+mirrors live in a directory of root (or of the caller), checked component by component before
+use (owner, mode, no symbolic link), else rebuilt; bwrap itself is checked the same way. The
+capabilities the layers need are checked before the server starts (``missing_capabilities``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -18,9 +25,12 @@ import select
 import shutil
 import site
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -29,13 +39,23 @@ from verimath.errors import SandboxUnavailableError
 from verimath.interpreter.limits import Limits
 from verimath.interpreter.sandbox.files import remove_tree
 from verimath.interpreter.sandbox.protocol import Hello, LayerReport, ServerConfig
+from verimath.interpreter.uids import LOCK_DIR, sweep_leases
 
 SANDBOX_CODE_DIR = Path(__file__).parent / "sandbox"
 SANDBOX_CODE_MOUNT = "/opt/verimath"
 SANDBOX_PYTHON_MOUNT = "/opt/python"
 SANDBOX_SITE_MOUNT = "/opt/verimath/site-{n}"
 SANDBOX_SCRATCH_ROOT = "/tmp/sessions"
-SITE_MIRROR_ROOT = "/var/tmp/verimath-site-mirrors"
+SANDBOX_LEASE_MOUNT = "/run/verimath-session-uids"
+SITE_MIRROR_ROOT = (
+    "/var/cache/verimath/site-mirrors"
+    if os.geteuid() == 0
+    else os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "verimath", "mirrors"
+    )
+)
+MIRROR_IDLE_S = 24 * 3600  # a mirror no interpreter has used for a day is removed
+MIRROR_BUILD_LEFTOVER_S = 3600  # a half-built mirror this old was left by a crash
 SANDBOX_TMP_BYTES = 1024 * 1024  # /tmp holds only the scratch mount points
 SERVER_START_TIMEOUT_S = 120.0
 PRELOAD_MODULES = (
@@ -83,6 +103,11 @@ SANDBOX_ENV = {
 # The server keeps these to give each session its uid, namespaces and scratch file system; a
 # session loses every capability when it switches to its own uid.
 ROOT_CAPABILITIES = ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_SYS_ADMIN")
+CAPABILITY_NUMBERS = {"CAP_KILL": 5, "CAP_SETGID": 6, "CAP_SETUID": 7, "CAP_SYS_ADMIN": 21}
+CAPABILITY_FIX = (
+    "run verimath as root with these capabilities (docker run --cap-add {flags}; not under "
+    "capsh --drop or a lowered bounding set)"
+)
 BOOT = "from sandbox.server import main; main(sys.argv)"
 
 
@@ -154,32 +179,208 @@ def python_layout() -> PythonLayout:
     return PythonLayout(tuple(binds), executable, tuple(site_dirs), tuple(masks))
 
 
+def mirror_path(site_dir: str) -> str:
+    """Where the mirror of the current version of ``site_dir`` lives."""
+    info = os.stat(site_dir)
+    key = hashlib.sha256(f"{site_dir}\0{info.st_ino}\0{info.st_mtime_ns}".encode()).hexdigest()
+    return os.path.join(SITE_MIRROR_ROOT, key[:24])
+
+
+_held_mirrors: dict[str, int] = {}
+"""Mirrors this process uses, each with a descriptor holding a shared lock (no sweep removes a
+mirror while it is locked)."""
+
+
 def mirror_of(site_dir: str) -> str:
     """A hard-linked copy of ``site_dir`` under ``SITE_MIRROR_ROOT``, made once per version of
-    the directory, or ``site_dir`` itself when none can be made (another file system).
+    the directory, or ``site_dir`` itself when none can be made (another file system, or a
+    mirror root that cannot be trusted).
 
     A bind mount shows its source path in ``/proc/self/mountinfo``; a virtual environment inside
     the caller's checkout would give that path away. The mirror's path names nothing of the
-    caller; its files are the same files (hard links), so it costs directory entries only.
+    caller; its files are the same files (hard links), so it costs directory entries only. The
+    server imports from it as root: a mirror that is not a directory of ours that no one else
+    can write (a symbolic link, another user's, group- or world-writable) is removed and built
+    again.
     """
-    info = os.stat(site_dir)
-    key = hashlib.sha256(f"{site_dir}\0{info.st_ino}\0{info.st_mtime_ns}".encode()).hexdigest()
-    mirror = os.path.join(SITE_MIRROR_ROOT, key[:24])
-    if os.path.isdir(mirror):
+    mirror = mirror_path(site_dir)
+    if mirror in _held_mirrors:
         return mirror
-    building = ""
     try:
-        os.makedirs(SITE_MIRROR_ROOT, mode=0o755, exist_ok=True)
-        building = tempfile.mkdtemp(dir=SITE_MIRROR_ROOT, prefix=".building-")
+        _trusted_mirror_root()
+        fd = _held_mirror(mirror) or _build_mirror(site_dir, mirror)
+    except (OSError, SandboxUnavailableError):
+        return site_dir
+    _held_mirrors[mirror] = fd
+    return mirror
+
+
+def release_mirrors() -> None:
+    """Unlock every mirror this process holds (they may then be swept once idle)."""
+    while _held_mirrors:
+        os.close(_held_mirrors.popitem()[1])
+
+
+def untrusted_component(path: str) -> str | None:
+    """The first existing component of ``path`` (from ``/``) that a user other than root and
+    us could change: not owned by either, group- or world-writable without the sticky bit, or
+    a symbolic link; None when there is none. Walked with ``O_NOFOLLOW`` descriptors."""
+    parts = [part for part in os.path.normpath(os.path.abspath(path)).split("/") if part]
+    fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    walked = ""
+    try:
+        for part in ["", *parts]:
+            if part:
+                walked += "/" + part
+                try:
+                    next_fd = os.open(part, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+                except FileNotFoundError:
+                    return None
+                os.close(fd)
+                fd = next_fd
+            info = os.fstat(fd)
+            if not _trusted(info, sticky_ok=True):
+                return walked or "/"
+        return None
+    finally:
+        os.close(fd)
+
+
+def _trusted(info: os.stat_result, *, sticky_ok: bool) -> bool:
+    if stat.S_ISLNK(info.st_mode) or info.st_uid not in (0, os.geteuid()):
+        return False
+    writable_by_others = info.st_mode & 0o022
+    return not writable_by_others or (sticky_ok and bool(info.st_mode & stat.S_ISVTX))
+
+
+def _trusted_mirror_root() -> None:
+    """Make sure ``SITE_MIRROR_ROOT`` is a directory of ours that no one else can write, in
+    a chain of directories no one else can change; else SandboxUnavailableError."""
+    parent, name = os.path.split(SITE_MIRROR_ROOT.rstrip("/"))
+    bad = untrusted_component(parent)
+    if bad is not None:
+        raise SandboxUnavailableError(f"{bad} can be changed by another user")
+    os.makedirs(parent, mode=0o755, exist_ok=True)
+    with _opened(parent, os.O_RDONLY | os.O_DIRECTORY) as parent_fd:
+        try:
+            info: os.stat_result | None = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            info = None
+        if info is not None and not (
+            stat.S_ISDIR(info.st_mode)
+            and info.st_uid == os.geteuid()
+            and _trusted(info, sticky_ok=False)
+        ):
+            remove_at(parent_fd, name)
+            info = None
+        if info is None:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(name, 0o755, dir_fd=parent_fd)
+                os.chmod(name, 0o755, dir_fd=parent_fd)
+
+
+@contextlib.contextmanager
+def _opened(path: str, flags: int, dir_fd: int | None = None) -> Iterator[int]:
+    fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _held_mirror(mirror: str) -> int | None:
+    """A shared-locked descriptor of ``mirror`` when it is there and trusted; a mirror that is
+    there but not trusted is removed (None: build it)."""
+    root, name = os.path.split(mirror)
+    with _opened(root, os.O_RDONLY | os.O_DIRECTORY) as root_fd:
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=root_fd)
+        except FileNotFoundError:
+            return None
+        except OSError:  # a symbolic link or a file in its place
+            remove_at(root_fd, name)
+            return None
+        info = os.fstat(fd)
+        if info.st_uid != os.geteuid() or not _trusted(info, sticky_ok=False):
+            os.close(fd)
+            remove_at(root_fd, name)
+            return None
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        named = os.stat(name, dir_fd=root_fd, follow_symlinks=False)
+        if (named.st_dev, named.st_ino) != (info.st_dev, info.st_ino):
+            os.close(fd)  # swept between our open and our lock
+            return None
+        os.utime(fd)  # its last use, for the sweep
+        return fd
+
+
+def _build_mirror(site_dir: str, mirror: str) -> int:
+    building = tempfile.mkdtemp(dir=SITE_MIRROR_ROOT, prefix=".building-")
+    try:
         _link_tree(site_dir, building)
         os.chmod(building, 0o755)
         os.rename(building, mirror)
     except OSError:
-        if building:
-            remove_tree(building)  # another process won the race, or links cannot be made
-        if not os.path.isdir(mirror):
-            return site_dir
-    return mirror
+        remove_tree(building)  # another process won the race, or links cannot be made
+    fd = _held_mirror(mirror)
+    if fd is None:
+        raise SandboxUnavailableError(f"could not build a mirror of {site_dir}")
+    return fd
+
+
+def sweep_mirrors() -> None:
+    """Remove mirrors idle for ``MIRROR_IDLE_S`` that no process holds, and leftovers."""
+    if not os.path.isdir(SITE_MIRROR_ROOT):
+        return
+    try:
+        _trusted_mirror_root()
+        root_fd = os.open(SITE_MIRROR_ROOT, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except (OSError, SandboxUnavailableError):
+        return
+    try:
+        now = time.time()
+        for name in os.listdir(root_fd):
+            with contextlib.suppress(OSError):
+                _sweep_one(root_fd, name, now)
+    finally:
+        os.close(root_fd)
+
+
+def _sweep_one(root_fd: int, name: str, now: float) -> None:
+    info = os.stat(name, dir_fd=root_fd, follow_symlinks=False)
+    idle = now - info.st_mtime
+    if name.startswith("."):
+        if idle > MIRROR_BUILD_LEFTOVER_S:
+            remove_at(root_fd, name)
+        return
+    if idle <= MIRROR_IDLE_S:
+        return
+    with _opened(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=root_fd) as fd:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # in use
+        removing = f".removing-{name}"
+        os.rename(name, removing, src_dir_fd=root_fd, dst_dir_fd=root_fd)
+    remove_at(root_fd, removing)
+
+
+def remove_at(parent_fd: int, name: str) -> None:
+    """Remove ``name`` in the directory ``parent_fd`` (a tree, a file or a link) without
+    following any symbolic link, even one swapped in while removing (descriptor-based walk)."""
+    info = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+    if not stat.S_ISDIR(info.st_mode):
+        os.unlink(name, dir_fd=parent_fd)
+        return
+    for _, directories, files, fd in os.fwalk(name, topdown=False, dir_fd=parent_fd):
+        for entry in files:
+            os.unlink(entry, dir_fd=fd)
+        for entry in directories:
+            try:
+                os.rmdir(entry, dir_fd=fd)
+            except NotADirectoryError:
+                os.unlink(entry, dir_fd=fd)
+    os.rmdir(name, dir_fd=parent_fd)
 
 
 def _link_tree(source: str, target: str) -> None:
@@ -255,8 +456,37 @@ def bwrap_command(bwrap: str, limits: Limits, python_argv: list[str]) -> list[st
     if os.geteuid() == 0:
         argv += ["--cap-drop", "ALL"]
         for capability in ROOT_CAPABILITIES:
-            argv += ["--cap-add", capability]
+            if capability not in missing_capabilities(permitted=True):
+                argv += ["--cap-add", capability]
     return [*argv, "--", *python_argv]
+
+
+def missing_capabilities(*, permitted: bool = False) -> list[str]:
+    """The capabilities of ``ROOT_CAPABILITIES`` this process lacks (effective, or with
+    ``permitted`` the ones it could pass on), as the kernel reports them in
+    ``/proc/self/status``; all of them when it is not root."""
+    if os.geteuid() != 0:
+        return list(ROOT_CAPABILITIES)
+    field = "CapPrm:" if permitted else "CapEff:"
+    try:
+        with open("/proc/self/status") as status:
+            line = next(line for line in status if line.startswith(field))
+        mask = int(line.split()[1], 16)
+    except (OSError, StopIteration, ValueError):
+        return list(ROOT_CAPABILITIES)
+    return [name for name in ROOT_CAPABILITIES if not mask >> CAPABILITY_NUMBERS[name] & 1]
+
+
+def capability_refusal(missing: list[str]) -> str:
+    """One line refusing to start without ``missing``: which, and how to get them."""
+    flags = " --cap-add ".join(name.removeprefix("CAP_") for name in missing)
+    fix = CAPABILITY_FIX.format(flags=flags)
+    return (
+        f"the sandbox needs {', '.join(missing)}, which this process lacks (sessions of their "
+        f"own uids could not be switched to, signalled or isolated): {fix}. Run 'verimath "
+        "doctor' to check every layer; to run model code without the sandbox anyway, pass "
+        "--unsafe-no-sandbox."
+    )
 
 
 def _readable_binds(binds: list[tuple[str, str]]) -> list[str]:
@@ -294,8 +524,15 @@ def start_server(
     Without bubblewrap (disabled, missing or failing) the server runs unsandboxed only when
     ``allow_unsandboxed``; otherwise SandboxUnavailableError names the layer and the fix.
     """
+    missing = missing_capabilities() if os.geteuid() == 0 else []
+    if missing and not allow_unsandboxed:
+        raise SandboxUnavailableError(capability_refusal(missing))
+    _tidy_up()
     failure = None
     bwrap = shutil.which("bwrap") if use_bwrap else None
+    if bwrap and untrusted_component(bwrap) is not None:
+        failure = f"{bwrap} is in a place another user can write ({untrusted_component(bwrap)})"
+        bwrap = None
     if bwrap:
         try:
             return _launch(limits, bwrap, seccomp)
@@ -311,6 +548,13 @@ def start_server(
             + (f"\n{failure}" if failure else "")
         )
     return _launch(limits, None, seccomp, fallback_reason=reason)
+
+
+def _tidy_up() -> None:
+    """Remove what crashed runs left: unheld uid lock files and idle site mirrors."""
+    if os.geteuid() == 0:
+        sweep_leases()
+    sweep_mirrors()
 
 
 def _code_binds() -> tuple[list[str], list[int]]:
@@ -345,10 +589,15 @@ def _launch(
         "scratch_mb": limits.scratch_mb,
         "scratch_inodes": limits.scratch_inodes,
         "unshare_net": bwrap is None,
+        "host_can_kill": "CAP_KILL" not in missing_capabilities(),
     }
+    if os.geteuid() == 0:
+        config["lease_dir"] = SANDBOX_LEASE_MOUNT if bwrap else LOCK_DIR
     code_fds: list[int] = []
     if bwrap:
         code_argv, code_fds = _code_binds()
+        if os.geteuid() == 0:  # the server unlinks a session's lock file once it has reaped it
+            code_argv += ["--bind", LOCK_DIR, SANDBOX_LEASE_MOUNT]
         boot = sandbox_python(["-I", "-c", BOOT, json.dumps(config)], (SANDBOX_CODE_MOUNT,))
         argv = bwrap_command(bwrap, limits, boot)
         argv[argv.index("--") : argv.index("--")] = code_argv
@@ -402,8 +651,11 @@ def _layers(
 ) -> tuple[Layer, ...]:
     missing = f"off: {fallback_reason}"
     network = reported.get("network", {"active": bool(bwrap), "detail": "own network namespace"})
+    privileges = reported.get("privileges", {"active": False, "detail": "not reported"})
+    processes = reported.get("processes", {"active": False, "detail": "not reported"})
     layers = [
         Layer("bubblewrap", bool(bwrap), f"server started by {bwrap}" if bwrap else missing),
+        Layer("privileges", privileges["active"], privileges["detail"]),
         Layer(
             "network",
             network["active"],
@@ -416,8 +668,9 @@ def _layers(
         ),
         Layer(
             "processes",
-            bool(bwrap),
-            "own PID namespace whose PID 1 is the server: its death ends every session"
+            bool(bwrap) and processes["active"],
+            "server is PID 1 of its own PID namespace: its death ends every session; "
+            + processes["detail"]
             if bwrap
             else missing,
         ),

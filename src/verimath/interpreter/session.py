@@ -29,6 +29,7 @@ import fcntl
 import itertools
 import json
 import os
+import secrets
 import select
 import signal
 import socket
@@ -72,6 +73,8 @@ UNSAFE_ENV = "VERIMATH_UNSAFE_NO_SANDBOX"
 # The layer's fix, named in the refusal; layers not listed here are not isolation layers.
 FIXES = {
     "bubblewrap": "install bubblewrap: apt-get install bubblewrap (or bash setup.sh)",
+    "privileges": "run verimath as root with CAP_KILL, CAP_SETUID, CAP_SETGID and CAP_SYS_ADMIN "
+    "(docker run --cap-add KILL --cap-add SETUID --cap-add SETGID --cap-add SYS_ADMIN)",
     "filesystem": "install bubblewrap: apt-get install bubblewrap (or bash setup.sh)",
     "processes": "install bubblewrap: apt-get install bubblewrap (or bash setup.sh)",
     "network": "bubblewrap must be able to create a network namespace (see 'verimath doctor')",
@@ -145,11 +148,12 @@ class Interpreter:
         assert self._server is not None
         return self._server.layers
 
-    def session(self) -> Session:
-        """A new notebook session; its process starts with its first cell."""
+    def session(self, seed: int | None = None) -> Session:
+        """A new notebook session; its process starts with its first cell. ``seed`` seeds its
+        random generators (stdlib, NumPy's global, SymPy's); None: a fresh random seed."""
         if self._closed:
             raise SandboxUnavailableError("this interpreter has been closed; create a new one")
-        return Session(self)
+        return Session(self, seed)
 
     def close(self) -> None:
         """End every session and the server."""
@@ -229,7 +233,7 @@ class Interpreter:
                     self._drop_server()
         raise AssertionError("unreachable")
 
-    def _spawn(self, fds: list[int]) -> tuple[int, int]:
+    def _spawn(self, fds: list[int], seed: int) -> tuple[int, int]:
         """Start a session's process on the given pipes; its sid and a pidfd for it."""
         sid = next(self._sids)
         lease: UidLease | None = lease_uid() if os.geteuid() == 0 else None
@@ -237,13 +241,14 @@ class Interpreter:
             "op": "spawn",
             "sid": sid,
             "uid": lease.uid if lease else os.getuid(),
+            "seed": seed,
             "limits": self.limits.for_session(),
         }
         try:
             reply, pidfds = self._control(request, fds + ([lease.fd] if lease else []))
         finally:
             if lease:
-                lease.release()  # the server holds its own copy until the session is reaped
+                lease.hand_over()  # the server holds its copy until the session is reaped
         if "pid" not in reply or len(pidfds) != 1:
             for fd in pidfds:
                 os.close(fd)
@@ -321,8 +326,10 @@ class Session:
     it is asleep reading its next request, or else stopped (SIGSTOP) until then.
     """
 
-    def __init__(self, interpreter: Interpreter) -> None:
+    def __init__(self, interpreter: Interpreter, seed: int | None = None) -> None:
         self._interpreter = interpreter
+        self.seed = secrets.randbits(63) if seed is None else seed
+        """Seeds the random generators of this session's process (of each, if it restarts)."""
         self._limits = interpreter.limits
         self._process: _Process | None = None
         self._ended_because: str | None = None
@@ -413,7 +420,8 @@ class Session:
             fcntl.fcntl(output_read, F_SETPIPE_SZ, OUTPUT_PIPE_BYTES)
         ours = (requests_write, status_read, output_read)
         try:
-            sid, pidfd = self._interpreter._spawn([requests_read, status_write, output_write])
+            fds = [requests_read, status_write, output_write]
+            sid, pidfd = self._interpreter._spawn(fds, self.seed)
         except BaseException:
             for fd in ours:
                 os.close(fd)

@@ -45,6 +45,10 @@ class ServerConfig(TypedDict):
     scratch_mb: int
     scratch_inodes: int
     unshare_net: bool
+    host_can_kill: NotRequired[bool]
+    """Whether the host holds CAP_KILL (else sessions keep the server's uid)."""
+    lease_dir: NotRequired[str]
+    """Where the uid lock files are, as the server sees them (it removes a session's)."""
     libseccomp: NotRequired[str]
     """Path of libseccomp, when not the one the loader finds."""
 
@@ -70,6 +74,8 @@ class SpawnRequest(TypedDict):
     op: Literal["spawn"]
     sid: int
     uid: int
+    seed: int
+    """Seeds the session's random generators (stdlib, NumPy's global, SymPy's)."""
     limits: SessionLimits
 
 

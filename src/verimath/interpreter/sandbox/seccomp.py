@@ -8,6 +8,13 @@ Two details matter for real workloads:
   keep working while ``fork``-style clones do not.
 * ``clone3`` answers ENOSYS, not EPERM: glibc then falls back to ``clone`` for new threads, whose
   flags the filter can inspect. EPERM would make every ``pthread_create`` fail.
+
+Against the page-cache timing channel (evict a shared file such as a library's ``.pyc``, then
+time reading it back to learn whether a neighbour loaded it), advice that evicts pages of a file
+is refused: ``posix_fadvise(DONTNEED)``, ``madvise`` with ``MADV_COLD``, ``MADV_PAGEOUT`` or
+``MADV_REMOVE``, and ``process_madvise``; the advice a program's own memory needs
+(``MADV_DONTNEED``, ``MADV_FREE``, huge pages) is not. ``sysinfo`` (the machine's free memory
+and process count, which move with a neighbour's) is refused as well.
 """
 
 from __future__ import annotations
@@ -19,6 +26,9 @@ import errno
 SCMP_ACT_ALLOW = 0x7FFF0000
 SCMP_CMP_MASKED_EQ = 7
 CLONE_THREAD = 0x00010000
+INT_MASK = 0xFFFFFFFF  # an int argument: the kernel reads the low 32 bits only
+POSIX_FADV_DONTNEED = 4
+EVICTING_MADVICE = (9, 20, 21)  # MADV_REMOVE, MADV_COLD, MADV_PAGEOUT
 LIBRARY_NAMES = ("libseccomp.so.2", "libseccomp.so")
 
 DENIED_SYSCALLS = (
@@ -43,6 +53,8 @@ DENIED_SYSCALLS = (
     "init_module", "finit_module", "delete_module", "reboot", "swapon", "swapoff", "acct",
     "quotactl", "syslog", "sethostname", "setdomainname", "settimeofday", "clock_settime",
     "adjtimex",
+    # what a neighbour's activity moves: the machine's free memory and process count
+    "sysinfo", "process_madvise",
 )  # fmt: skip
 
 
@@ -104,6 +116,14 @@ class SeccompFilter:
         flt._add("clone3", _errno_action(errno.ENOSYS))
         no_thread_flag = _ArgCmp(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0)
         flt._add("clone", _errno_action(errno.EPERM), no_thread_flag)
+        dont_need = _ArgCmp(3, SCMP_CMP_MASKED_EQ, INT_MASK, POSIX_FADV_DONTNEED)
+        flt._add("fadvise64", _errno_action(errno.EPERM), dont_need)
+        for advice in EVICTING_MADVICE:
+            flt._add(
+                "madvise",
+                _errno_action(errno.EPERM),
+                _ArgCmp(2, SCMP_CMP_MASKED_EQ, INT_MASK, advice),
+            )
         return flt
 
     def _add(self, name: str, action: int, *conditions: _ArgCmp) -> None:

@@ -9,13 +9,19 @@ itself, through the pidfd the server sends back. No descriptor of the server, of
 protocol or of another session reaches a child. Session content cannot make the server raise:
 every event is handled inside ``try``.
 
-Each child gets its own mount and IPC namespaces with a private tmpfs as its scratch directory
+Each child gets its own mount, IPC and PID namespaces (it is PID 1 of its own and its ``/proc``
+shows that one process only, nothing of the host), a private tmpfs as its scratch directory
 (sized, with an inode limit, gone with the child), its own unprivileged uid (leased by the host
-so that it is unique on the machine; the server holds the lease until it has reaped the child),
-rlimits, the seccomp filter, and SIGKILL when the server dies.
+so that it is unique on the machine; the server holds the lease until it has reaped the child,
+then removes its lock file), rlimits, the seccomp filter, random generators seeded from the
+seed the host chose for it, and SIGKILL when the server dies.
+
+At start the server reads its own capabilities: switching uids needs CAP_SETUID and
+CAP_SETGID, ending sessions of other uids CAP_KILL, namespaces and mounts CAP_SYS_ADMIN. A
+missing one turns off the layers that need it and is reported (the host refuses to run then).
 
 Control requests (one JSON datagram each, answered by one datagram):
-``spawn`` {sid, uid, limits} + fds [requests, status, output, uid lease?] -> {pid} + [pidfd]
+``spawn`` {sid, uid, seed, limits} + fds [requests, status, output, uid lease?] -> {pid} + [pidfd]
 ``kill`` {sid} -> {exit}; ``status`` {sid} -> {exit} (why it ended; kills a silent child);
 ``shutdown``.
 """
@@ -26,6 +32,7 @@ import contextlib
 import ctypes
 import fcntl
 import gc
+import hashlib
 import importlib
 import json
 import os
@@ -53,9 +60,13 @@ from .protocol import (
 CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWNET = 0x40000000
-MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x4000, 0x40000
+CLONE_NEWPID = 0x20000000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x8, 0x4000, 0x40000
 PR_SET_PDEATHSIG = 1
-CAP_SYS_ADMIN = 21
+CAPABILITIES = {"CAP_KILL": 5, "CAP_SETGID": 6, "CAP_SETUID": 7, "CAP_SYS_ADMIN": 21}
+# A session's /proc: its own PID namespace's processes (itself) and nothing else: no entry
+# describing the host (key-users, meminfo, loadavg, stat, ...), no process of another uid.
+SESSION_PROC_OPTIONS = b"hidepid=invisible,subset=pid"
 POLL_INTERVAL_S = 0.2  # how soon an ended child is reaped and its uid lease released
 MAX_DATAGRAM = 1 << 16
 STATUS_WAIT_S = 0.05
@@ -69,10 +80,13 @@ SIGNAL_MEANING = {
 }
 
 
-def describe_exit(status: int) -> str:
-    """A sentence for a ``waitpid`` status."""
+def describe_exit(status: int, cpu_limit_reached: bool = False) -> str:
+    """A sentence for a ``waitpid`` status (a session, PID 1 of its namespace, ignores the
+    SIGXCPU of its soft CPU limit: the kernel's SIGKILL at the hard limit ends it)."""
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
+        if cpu_limit_reached and number in (signal.SIGKILL, signal.SIGXCPU):
+            return f"{SIGNAL_MEANING[signal.SIGXCPU]} ({signal.Signals(number).name})"
         name = signal.Signals(number).name if number in signal.valid_signals() else str(number)
         meaning = SIGNAL_MEANING.get(signal.Signals(number), "the process was terminated")
         return f"{meaning} ({name})"
@@ -87,10 +101,12 @@ def log(message: str) -> None:
 class Slot:
     """What the server keeps of one session: its process, scratch and uid lease."""
 
-    def __init__(self, sid: int, limits: SessionLimits, lease: int) -> None:
+    def __init__(self, sid: int, limits: SessionLimits, lease: int, seed: int) -> None:
         self.sid = sid
         self.limits = limits
         self.lease = lease
+        self.seed = seed
+        self.uid = -1
         self.pid = 0
         self.scratch = ""
         self.exit: str | None = None
@@ -107,6 +123,8 @@ class ForkServer:
         self.layers: dict[str, LayerReport] = {}
         self.seccomp_filter: Any = None
         self.own_namespaces = False
+        self.switch_uid = False
+        self.own_pid_ns: int | None = None  # a descriptor of the server's PID namespace
         self.slots: dict[int, Slot] = {}  # sid -> slot, until the child is reaped
         self.by_pid: dict[int, Slot] = {}
         self.selector = selectors.DefaultSelector()
@@ -121,24 +139,53 @@ class ForkServer:
         self._warm_up(self.config.get("warmup", ""))
         self._build_seccomp()
         root = os.geteuid() == 0
-        self.layers["uid"] = {
-            "active": root,
-            "detail": "each session runs as its own unprivileged uid, unique on this machine"
-            if root
-            else f"sessions keep the server's uid {os.geteuid()} (not root: cannot switch uid)",
-        }
-        self._check_namespaces(root)
+        missing = self._check_privileges(root)
+        self._check_uid(root, missing)
+        self._check_namespaces(root and "CAP_SYS_ADMIN" not in missing)
         os.makedirs(self.config["scratch_root"], mode=0o755, exist_ok=True)
         gc.freeze()  # children share the preloaded heap copy-on-write; keep the GC off it
 
+    def _check_privileges(self, root: bool) -> list[str]:
+        """The capabilities the layers need that the server lacks, reported as a layer."""
+        missing = [name for name, number in CAPABILITIES.items() if not _has_capability(number)]
+        if not self.config.get("host_can_kill", True):
+            missing.append("CAP_KILL (host)")
+        names = ", ".join(CAPABILITIES)
+        if not root:
+            detail = f"not root (uid {os.geteuid()}): the server has none of {names}"
+        elif missing:
+            detail = f"missing {', '.join(missing)}; the layers need {names}"
+        else:
+            detail = f"host: CAP_KILL; server: {names}"
+        self.layers["privileges"] = {"active": root and not missing, "detail": detail}
+        return missing if root else list(CAPABILITIES)
+
+    def _check_uid(self, root: bool, missing: list[str]) -> None:
+        needed = [name for name in missing if name.startswith(("CAP_SETUID", "CAP_SETGID"))]
+        # without CAP_KILL (the server's or the host's) a session of another uid could not
+        # be stopped: sessions then keep the server's uid, and the uid layer says why
+        needed += [name for name in missing if name.startswith("CAP_KILL")]
+        self.switch_uid = root and not needed
+        if self.switch_uid:
+            detail = "each session runs as its own unprivileged uid, unique on this machine"
+        elif not root:
+            detail = f"sessions keep the server's uid {os.geteuid()} (not root: cannot switch uid)"
+        else:
+            detail = f"sessions keep uid 0: missing {', '.join(needed)}"
+        self.layers["uid"] = {"active": self.switch_uid, "detail": detail}
+
     def _check_namespaces(self, root: bool) -> None:
-        self.own_namespaces = root and _has_capability(CAP_SYS_ADMIN)
+        self.own_namespaces = root
+        if root:
+            self.own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
         why = "" if self.own_namespaces else "off: needs root with CAP_SYS_ADMIN in the sandbox"
         scratch = f"own tmpfs per session ({self.config['scratch_mb']} MiB, "
         scratch += f"{self.config['scratch_inodes']} inodes), gone when the session ends"
         self.layers["scratch"] = {"active": self.own_namespaces, "detail": why or scratch}
         ipc = "own IPC namespace per session; SysV/POSIX IPC and memfd denied by seccomp"
         self.layers["ipc"] = {"active": self.own_namespaces, "detail": why or ipc}
+        processes = "own PID namespace per session: its /proc shows itself only, no host entry"
+        self.layers["processes"] = {"active": self.own_namespaces, "detail": why or processes}
 
     def _unshare_network(self) -> None:
         if self.libc.unshare(CLONE_NEWNET) == 0:
@@ -174,7 +221,7 @@ class ForkServer:
         except OSError as exc:
             self.layers["seccomp"] = {"active": False, "detail": str(exc)}
             return
-        detail = "sockets, fork/exec, ptrace, IPC, memfd denied"
+        detail = "sockets, fork/exec, ptrace, IPC, memfd, page-cache eviction, sysinfo denied"
         self.layers["seccomp"] = {"active": True, "detail": detail}
 
     # -- the event loop ------------------------------------------------------------------------
@@ -255,10 +302,11 @@ class ForkServer:
     def _spawn(self, sid: int, request: SpawnRequest, fds: list[int]) -> int:
         if sid in self.slots or len(fds) not in (3, 4):
             raise ValueError(f"session {sid} exists or {len(fds)} descriptors passed")
-        slot = Slot(sid, request["limits"], fds[3] if len(fds) == 4 else -1)
+        slot = Slot(sid, request["limits"], fds[3] if len(fds) == 4 else -1, int(request["seed"]))
+        slot.uid = int(request["uid"])
         self.slots[sid] = slot
         try:
-            self._fork(slot, int(request["uid"]), (fds[0], fds[1], fds[2]))
+            self._fork(slot, slot.uid, (fds[0], fds[1], fds[2]))
         except BaseException:
             self._forget(slot)
             raise
@@ -272,10 +320,10 @@ class ForkServer:
         slot.scratch = os.path.join(self.config["scratch_root"], f"session-{slot.sid}")
         with contextlib.suppress(FileExistsError):
             os.mkdir(slot.scratch, 0o700)
-        if not self.own_namespaces and os.geteuid() == 0:
+        if not self.own_namespaces and self.switch_uid:
             os.chown(slot.scratch, uid, uid)
         server_pid = os.getpid()
-        pid = os.fork()
+        pid = self._fork_in_own_pid_ns() if self.own_pid_ns is not None else os.fork()
         if pid == 0:
             code = 70
             try:
@@ -288,6 +336,24 @@ class ForkServer:
                 os._exit(code)
         slot.pid = pid
 
+    def _fork_in_own_pid_ns(self) -> int:
+        """fork(), the child being PID 1 of a new PID namespace; the server stays in its own."""
+        assert self.own_pid_ns is not None
+        if self.libc.unshare(CLONE_NEWPID) != 0:
+            raise OSError(ctypes.get_errno(), "unshare(PID) failed")
+        try:
+            pid = os.fork()
+        except BaseException:
+            self._back_to_own_pid_ns()
+            raise
+        if pid:  # the server's next children are again in its own namespace, until the next
+            self._back_to_own_pid_ns()
+        return pid
+
+    def _back_to_own_pid_ns(self) -> None:
+        if self.libc.setns(self.own_pid_ns, CLONE_NEWPID) != 0:
+            raise OSError(ctypes.get_errno(), "setns(PID) failed")
+
     def _become_session(
         self, slot: Slot, uid: int, child_fds: tuple[int, int, int], server_pid: int
     ) -> None:
@@ -297,16 +363,21 @@ class ForkServer:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails with EFBIG
         limits = slot.limits
         if self.own_namespaces:
-            self._private_scratch(slot.scratch, uid, limits)
-        _apply_rlimits(limits, switch_uid=os.geteuid() == 0)
-        if os.geteuid() == 0:
+            self._private_scratch(slot.scratch, uid if self.switch_uid else os.geteuid(), limits)
+            flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
+            self._mount(b"proc", b"/proc", b"proc", flags, SESSION_PROC_OPTIONS)
+        _apply_rlimits(limits, switch_uid=self.switch_uid)
+        if self.switch_uid:
             os.setgroups([])
             os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)
         # after the uid change, which clears it: the session dies with its server
         self.libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != server_pid:
+        if os.getppid() != (0 if self.own_pid_ns is not None else server_pid):
+            # the server died before the line above; in its own PID namespace the session sees
+            # no parent (0), and under bubblewrap the server's death ends every namespace below
             os._exit(71)
+        seed_generators(slot.seed)
         os.chdir(slot.scratch)
         os.environ.clear()
         os.environ.update(HOME=slot.scratch, TMPDIR=slot.scratch)
@@ -341,7 +412,7 @@ class ForkServer:
             return "the session had already ended"
         if slot.exit is None:
             slot.exit = reason
-        with contextlib.suppress(ProcessLookupError):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(slot.pid, signal.SIGKILL)
         return slot.exit
 
@@ -362,26 +433,27 @@ class ForkServer:
     def _reap(self) -> None:
         while self.by_pid:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
-            self._reaped(pid, status)
+            self._reaped(pid, status, usage)
 
     def _reap_one(self, pid: int, flags: int) -> None:
         try:
-            reaped, status = os.waitpid(pid, flags)
+            reaped, status, usage = os.wait4(pid, flags)
         except ChildProcessError:
             return
         if reaped:
-            self._reaped(reaped, status)
+            self._reaped(reaped, status, usage)
 
-    def _reaped(self, pid: int, status: int) -> None:
+    def _reaped(self, pid: int, status: int, usage: resource.struct_rusage) -> None:
         slot = self.by_pid.pop(pid, None)
         if slot is not None:
             if slot.exit is None:
-                slot.exit = describe_exit(status)
+                cpu_s = usage.ru_utime + usage.ru_stime
+                slot.exit = describe_exit(status, cpu_s >= slot.limits["cpu_s"])
             slot.pid = 0
             self._guarded(None, self._forget, slot)
 
@@ -389,6 +461,9 @@ class ForkServer:
         """Drop a reaped (or never started) session; its uid lease goes with the descriptor."""
         self.slots.pop(slot.sid, None)
         if slot.lease >= 0:
+            lease_dir = self.config.get("lease_dir")
+            if lease_dir:  # unlinked while still locked: the next taker gets a fresh file
+                _unlink_if_same(os.path.join(lease_dir, f"{slot.uid}.lock"), slot.lease)
             os.close(slot.lease)
             slot.lease = -1
         if slot.scratch and self.own_namespaces:
@@ -404,6 +479,29 @@ class ForkServer:
         for pid in list(self.by_pid):
             with contextlib.suppress(Exception):
                 self._reap_one(pid, 0)
+
+
+def seed_generators(seed: int) -> None:
+    """Seed the stdlib's, NumPy's global and SymPy's generators from the session's seed (each
+    its own stream): forks of one heap would otherwise share NumPy's and SymPy's state."""
+    import random
+
+    random.seed(seed)
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        digest = hashlib.sha256(f"numpy:{seed}".encode()).digest()
+        numpy.random.seed(int.from_bytes(digest[:4], "big"))
+    sympy_random = sys.modules.get("sympy.core.random")
+    if sympy_random is not None:
+        sympy_random.seed(f"sympy:{seed}")
+
+
+def _unlink_if_same(path: str, fd: int) -> None:
+    """Unlink ``path`` if it still names the file open as ``fd``."""
+    with contextlib.suppress(OSError):
+        named, held = os.lstat(path), os.fstat(fd)
+        if (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino):
+            os.unlink(path)
 
 
 def _has_capability(number: int) -> bool:
