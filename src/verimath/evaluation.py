@@ -27,6 +27,7 @@ from verimath.datasets import Problem, load_dataset, select
 from verimath.engine import Engine, LocalExecutor, Progress, ProgressCallback, SampleExecutor
 from verimath.errors import ConfigError
 from verimath.grading import Grader
+from verimath.interpreter.session import pool_size_from_environment
 from verimath.models import ChatModel, ModelSpec, resolve_model
 from verimath.models.endpoints import EndpointStats
 from verimath.models.replay import ReplayModel
@@ -51,6 +52,8 @@ __all__ = [
 ]
 
 RUNS_DIR = Path("runs")
+EVAL_POOL_SIZE = 4
+"""Sessions an evaluation keeps started ahead of need (``VERIMATH_SESSION_POOL`` overrides)."""
 
 
 @dataclass(frozen=True)
@@ -251,7 +254,8 @@ async def _executor_of(
     cache = None if spec.is_replay else store
     if config.ray_address is None:
         assert model is not None
-        async with solver_parts(model, config.limits) as (chat_model, interpreter, grader):
+        pool = pool_size_from_environment(EVAL_POOL_SIZE)
+        async with solver_parts(model, config.limits, pool) as (chat_model, interpreter, grader):
             executor = LocalExecutor(
                 chat_model,
                 interpreter,

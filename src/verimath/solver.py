@@ -181,13 +181,17 @@ def sample_waves(options: SolveOptions) -> list[range]:
 
 @contextlib.asynccontextmanager
 async def solver_parts(
-    model: str | ChatModel | None, limits: Limits | None = None, **model_options: object
+    model: str | ChatModel | None,
+    limits: Limits | None = None,
+    pool_size: int = 0,
+    **model_options: object,
 ) -> AsyncIterator[tuple[ChatModel, Interpreter, Grader]]:
-    """A model, an interpreter and a grader, closed on exit (a given ChatModel is not)."""
+    """A model, an interpreter (keeping ``pool_size`` sessions started ahead) and a grader,
+    closed on exit (a given ChatModel is not)."""
     owned = not isinstance(model, ChatModel)
     chat_model = model if isinstance(model, ChatModel) else resolve_model(model, **model_options)
     try:
-        with Interpreter(limits) as interpreter, Grader() as grader:
+        with Interpreter(limits, pool_size=pool_size) as interpreter, Grader() as grader:
             await asyncio.to_thread(interpreter.start)
             yield chat_model, interpreter, grader
     finally:
