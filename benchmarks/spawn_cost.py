@@ -156,12 +156,15 @@ def report_spawn(repeat: int) -> None:
         with_cell = session_cost(interp, server, 10 * repeat, 1)
         rates = {c: asyncio.run(sessions_per_second(interp, c, 12 * repeat)) for c in (1, 4, 16)}
         latency = first_output(interp, 10 * repeat)
-    pooled = None
+    pooled, pooled_rates = None, {}
     pool_interp = _pool_interpreter(4)
     if pool_interp is not None:
         with pool_interp:
             first_output(pool_interp, 5)  # warm-up
             pooled = first_output(pool_interp, 10 * repeat)
+            pooled_rates = {
+                c: asyncio.run(sessions_per_second(pool_interp, c, 12 * repeat)) for c in (1, 4, 16)
+            }
     ms = 1000
     rows.append(("fork+exit of the same heap: machine CPU", f"{forks['cpu_s'] * ms:.2f} ms"))
     rows.append(("  page faults of the child", f"{forks['child_faults']:.0f}"))
@@ -175,7 +178,8 @@ def report_spawn(repeat: int) -> None:
         )
         rows.append(("  page faults per spawn in the server", f"{cost['server_faults']:.0f}"))
     for concurrency, rate in rates.items():
-        rows.append((f"sessions/s at concurrency {concurrency}", f"{rate:.1f}"))
+        with_pool = f" (pool of 4: {pooled_rates[concurrency]:.1f})" if pooled_rates else ""
+        rows.append((f"sessions/s at concurrency {concurrency}", f"{rate:.1f}{with_pool}"))
     rows.append(("first output of print(1), no pool", _latency(latency)))
     rows.append(("first output of print(1), pool of 4", _latency(pooled) if pooled else "no pool"))
     for name, value in rows:

@@ -250,8 +250,7 @@ class OpenAIModel(ChatModel):
         attempts = f"{count} attempt" if count == 1 else f"{count} attempts"
         if failure.malformed:
             raise ModelResponseError(
-                f"{self.base_url} kept answering unusable data ({attempts}): "
-                f"{failure.description}"
+                f"{self.base_url} kept answering unusable data ({attempts}): {failure.description}"
             )
         raise ModelConnectionError(
             f"could not reach {self.base_url} after {attempts}: {failure.description}"

@@ -108,6 +108,7 @@ class Slot:
         self.uid = -1
         self.pid = 0
         self.scratch = ""
+        self.mapped = 0  # the server's address space at the fork
         self.exit: str | None = None
 
 
@@ -152,10 +153,20 @@ class ForkServer:
     def _prepare_inherited(self) -> None:
         """What every child inherits instead of building it: /dev/null open, an empty
         environment (a session adds its HOME and TMPDIR), the notebook's C library handle."""
+        self.statm = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
         self.devnull = fcntl.fcntl(os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC), fcntl.F_DUPFD, 64)
         os.environ.clear()  # the server reads none of it after start-up
+        # the server never writes past a file size limit: its children inherit the disposition
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        for name in ("prctl", "unshare", "setns"):  # resolved once, not in each child
+            getattr(self.libc, name)
         self.notebook_libc = ctypes.CDLL(None)
         self.notebook_libc.fflush  # noqa: B018  (resolved here, not in each child)
+
+    def _mapped_bytes(self) -> int:
+        """The server's mapped address space, which a child has at its fork: read here, the
+        child reads no file for its address-space limit."""
+        return int(os.pread(self.statm, 64, 0).split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
     def _check_privileges(self, root: bool) -> list[str]:
         """The capabilities the layers need that the server lacks, reported as a layer."""
@@ -335,6 +346,7 @@ class ForkServer:
         if not self.own_namespaces and self.switch_uid:
             os.chown(slot.scratch, uid, uid)
         server_pid = self.server_pid
+        slot.mapped = self._mapped_bytes()
         pid = self._fork_in_own_pid_ns() if self.own_pid_ns is not None else os.fork()
         if pid == 0:
             code = 70
@@ -374,13 +386,13 @@ class ForkServer:
             child_fds, self.devnull, self.max_fds
         )  # first: until then, descriptor 6 may be another session's
         os.setsid()  # its own session, hence its own scheduling autogroup, as any other program
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails with EFBIG
+        # SIGXFSZ is ignored since the server's start-up: an oversized write fails with EFBIG
         limits = slot.limits
         if self.own_namespaces:
             self._private_scratch(slot.scratch, uid if self.switch_uid else os.geteuid(), limits)
             flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
             self._mount(b"proc", b"/proc", b"proc", flags, SESSION_PROC_OPTIONS)
-        _apply_rlimits(limits, switch_uid=self.switch_uid)
+        _apply_rlimits(limits, slot.mapped, switch_uid=self.switch_uid)
         if self.switch_uid:
             os.setgroups([])
             os.setresgid(uid, uid, uid)
@@ -531,11 +543,8 @@ def _arrange_fds(child_fds: tuple[int, int, int], devnull: int, max_fds: int) ->
     os.closerange(CHILD_LOG_FD + 1, max_fds)
 
 
-def _apply_rlimits(limits: SessionLimits, *, switch_uid: bool) -> None:
+def _apply_rlimits(limits: SessionLimits, mapped: int, *, switch_uid: bool) -> None:
     mib = 1024 * 1024
-    pagesize = os.sysconf("SC_PAGE_SIZE")
-    with open("/proc/self/statm") as statm:
-        mapped = int(statm.read().split()[0]) * pagesize
     address_space = mapped + limits["memory_mb"] * mib
     resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
     resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu_s"], limits["cpu_s"] + 1))
