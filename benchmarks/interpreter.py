@@ -3,7 +3,9 @@
 Everything is measured side by side in one run on this machine and printed as ratios:
 
 1. session start: a forked, preloaded session vs a fresh ``python`` process importing the same
-   libraries, and vs the same fresh process inside bubblewrap (a naive sandbox);
+   libraries, and vs the same fresh process inside bubblewrap (a naive sandbox); and the CPU
+   time a session start costs the server and the session, as the kernel counts it (steady on a
+   busy machine, where wall-clock figures move a lot);
 2. per-cell overhead: a trivial cell through the sandbox vs ``exec`` in the host process;
 3. notebook state: ten dependent cells kept in one live session vs re-running all earlier cells
    as text in a fresh process for each new cell (the lossy, quadratic alternative);
@@ -26,6 +28,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import glob
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -66,6 +70,32 @@ def fresh_bwrap_process(interp: Interpreter) -> None:
 def session_start(interp: Interpreter) -> None:
     with interp.session() as session:
         session.run("import sympy")
+
+
+def session_start_cpu_s(interp: Interpreter, count: int) -> tuple[float, float]:
+    """CPU seconds per session start: of the server and its (reaped) sessions, and of the host."""
+    assert interp._server is not None
+    launched = interp._server.process.pid  # bwrap, whose one child is the server
+    try:
+        with open(f"/proc/{launched}/task/{launched}/children") as children:
+            server = int(children.read().split()[0])
+    except (OSError, IndexError):
+        server = launched  # no bubblewrap: the server itself
+
+    def server_cpu() -> float:
+        with open(f"/proc/{server}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+        return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+    def host_cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    before = server_cpu(), host_cpu()
+    for _ in range(count):
+        session_start(interp)
+    time.sleep(1.0)  # the server reaps an ended session within its poll interval
+    return (server_cpu() - before[0]) / count, (host_cpu() - before[1]) / count
 
 
 def replay_notebook() -> None:
@@ -137,6 +167,9 @@ def speed(repeat: int) -> None:
         rows.append(("session start (preloaded fork)", ours, None))
         rows.append(("  fresh python + imports", plain, plain / ours))
         rows.append(("  fresh bwrap python + imports", boxed, boxed / ours))
+        server_cpu, host_cpu = session_start_cpu_s(interp, repeat * 40)
+        rows.append(("session start, CPU of server + session", server_cpu, None))
+        rows.append(("session start, CPU of the host", host_cpu, None))
 
         with interp.session() as session:
             session.run("x = 0")

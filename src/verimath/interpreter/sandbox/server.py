@@ -141,6 +141,7 @@ class ForkServer:
             self._unshare_network()
         self._preload(self.config.get("preload", []))
         self._warm_up(self.config.get("warmup", ""))
+        seed_generators(0)  # its first call loads what it needs: once here, not in every session
         self._build_seccomp()
         root = os.geteuid() == 0
         missing = self._check_privileges(root)
