@@ -151,7 +151,7 @@ class Interpreter:
         self._sids = itertools.count(1)
         self._closed = False
         if pool_size < 0:
-            raise ValueError(f"pool_size must be 0 (no pool) or more, got {pool_size}")
+            raise ConfigError(f"pool_size must be 0 (no pool) or more, got {pool_size}")
         self._pool: SessionPool[_Process] = SessionPool(self._start_pooled, pool_size)
 
     def start(self) -> Interpreter:
