@@ -136,3 +136,8 @@ def test_a_bad_pool_size_stops_the_command_line_with_one_line(tmp_path: Path) ->
     assert result.returncode != 0
     assert POOL_ENV in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_negative_pool_size_is_refused() -> None:
+    with pytest.raises(ConfigError, match="pool_size must be 0"):
+        Interpreter(TEST_LIMITS, pool_size=-1)
