@@ -16,7 +16,11 @@ Everything is measured side by side in one run on this machine and printed as ra
    outputs recorded in Jupyter (``notebook_fidelity.py``): the share that agrees, with NumPy's
    legacy print mode (verimath's default) and without it, and the top causes of mismatches.
 
-Usage: python benchmarks/interpreter.py [--repeat N] [--only speed|fidelity]
+7. session start against its physical limit (``spawn_cost.py``): a bare fork+exit of the same
+   heap, a session's machine CPU, page faults per child and per spawn, sessions/s at concurrency
+   1/4/16, first-output latency with and without the pool.
+
+Usage: python benchmarks/interpreter.py [--repeat N] [--only speed|fidelity|spawn]
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from collections.abc import Callable
 
 from notebook_fidelity import report_fidelity
 from shared import TRANSCRIPTS
+from spawn_cost import report_spawn
 from verimath.interpreter import Interpreter
 from verimath.interpreter.launcher import PRELOAD_MODULES, bwrap_command
 
@@ -143,11 +148,13 @@ def session_pss_mb(interp: Interpreter, count: int) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--only", choices=("speed", "fidelity"), default=None)
+    parser.add_argument("--only", choices=("speed", "fidelity", "spawn"), default=None)
     args = parser.parse_args()
-    if args.only != "fidelity":
+    if args.only in (None, "speed"):
         speed(args.repeat)
-    if args.only != "speed":
+    if args.only in (None, "spawn"):
+        report_spawn(args.repeat)
+    if args.only in (None, "fidelity"):
         report_fidelity(TRANSCRIPTS)
 
 

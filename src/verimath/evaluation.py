@@ -28,6 +28,7 @@ from verimath.engine import Engine, LocalExecutor, Progress, ProgressCallback, S
 from verimath.errors import ConfigError
 from verimath.grading import Grader
 from verimath.interpreter import Executor
+from verimath.interpreter.session import pool_size_from_environment
 from verimath.models import ChatModel, ModelSpec, resolve_model
 from verimath.models.endpoints import EndpointStats
 from verimath.models.replay import ReplayModel
@@ -52,6 +53,8 @@ __all__ = [
 ]
 
 RUNS_DIR = Path("runs")
+EVAL_POOL_SIZE = 4
+"""Sessions an evaluation keeps started ahead of need (``VERIMATH_SESSION_POOL`` overrides)."""
 
 
 @dataclass(frozen=True)
@@ -252,8 +255,13 @@ async def _executor_of(
     cache = None if spec.is_replay else store
     if config.ray_address is None:
         assert model is not None
+        pool = pool_size_from_environment(EVAL_POOL_SIZE)
         async with solver_parts(
-            model, config.limits, sandbox=config.sandbox, sandbox_token=config.sandbox_token
+            model,
+            config.limits,
+            pool,
+            sandbox=config.sandbox,
+            sandbox_token=config.sandbox_token,
         ) as (chat_model, interpreter, grader):
             executor = LocalExecutor(
                 chat_model,

@@ -184,6 +184,7 @@ def sample_waves(options: SolveOptions) -> list[range]:
 async def solver_parts(
     model: str | ChatModel | None,
     limits: Limits | None = None,
+    pool_size: int = 0,
     *,
     sandbox: str | None = None,
     sandbox_token: str | None = None,
@@ -191,12 +192,13 @@ async def solver_parts(
 ) -> AsyncIterator[tuple[ChatModel, Executor, Grader]]:
     """A model, an interpreter and a grader, closed on exit (a given ChatModel is not).
 
-    The interpreter is local, or the ``verimath serve`` host at ``sandbox``."""
+    The interpreter is local (keeping ``pool_size`` sessions started ahead), or the
+    ``verimath serve`` host at ``sandbox``."""
     owned = not isinstance(model, ChatModel)
     chat_model = model if isinstance(model, ChatModel) else resolve_model(model, **model_options)
     try:
         with Grader() as grader:
-            async with executor_for(limits, sandbox, sandbox_token) as interpreter:
+            async with executor_for(limits, sandbox, sandbox_token, pool_size) as interpreter:
                 yield chat_model, interpreter, grader
     finally:
         if owned:

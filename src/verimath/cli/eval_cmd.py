@@ -24,7 +24,8 @@ from verimath.cli.progress import DEFAULT_LOG_INTERVAL, EvalProgressDisplay
 from verimath.cli.summary_view import print_summary
 from verimath.config import DEFAULT_CONCURRENCY, RunConfig
 from verimath.engine import ProgressCallback
-from verimath.evaluation import evaluate_config
+from verimath.evaluation import EVAL_POOL_SIZE, evaluate_config
+from verimath.interpreter.session import pool_size_from_environment
 from verimath.models.endpoints import EndpointStats
 from verimath.run_names import model_label
 from verimath.terminal import for_terminal, json_for_terminal
@@ -120,6 +121,7 @@ def command(
     **method: Any,
 ) -> None:
     """Evaluate a model on DATASET (math, math500, gsm8k, a known set, a file, hf:...)."""
+    pool_size_from_environment(EVAL_POOL_SIZE)  # a bad VERIMATH_SESSION_POOL stops here, first
     config = RunConfig(
         dataset,
         model=model,

@@ -63,13 +63,17 @@ class Executor(Protocol):
 
 
 def executor_for(
-    limits: Limits | None, sandbox: str | None = None, token: str | None = None
+    limits: Limits | None,
+    sandbox: str | None = None,
+    token: str | None = None,
+    pool_size: int = 0,
 ) -> Executor:
-    """The local interpreter, or the ``verimath serve`` host at ``sandbox`` (not started)."""
+    """The local interpreter (keeping ``pool_size`` sessions started ahead), or the ``verimath
+    serve`` host at ``sandbox`` (not started)."""
     if sandbox is None:
         from verimath.interpreter.session import Interpreter
 
-        return Interpreter(limits)
+        return Interpreter(limits, pool_size=pool_size)
     from verimath.interpreter import RemoteInterpreter
 
     remote: Executor = RemoteInterpreter(sandbox, token=token, limits=limits)

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import errno
 import fcntl
 import itertools
 import json
@@ -39,9 +41,10 @@ import warnings
 from typing import Any
 
 from verimath.cputime import process_cpu_s
-from verimath.errors import SandboxUnavailableError
+from verimath.errors import ConfigError, SandboxUnavailableError
 from verimath.interpreter.launcher import Layer, ServerProcess, start_server
 from verimath.interpreter.limits import Limits
+from verimath.interpreter.pool import SessionPool
 from verimath.interpreter.result import CellResult, CellStatus
 from verimath.interpreter.sandbox.capture import OutputCapture, escape_controls
 from verimath.interpreter.sandbox.files import remove_tree
@@ -70,6 +73,7 @@ OUTPUT_PIPE_BYTES = 1 << 20  # fewer round trips for a cell that prints a lot
 MAX_STATUS_BYTES = 64 * 1024
 CHILD_STATUSES = frozenset({"ok", "error", "timeout", "memory"})
 UNSAFE_ENV = "VERIMATH_UNSAFE_NO_SANDBOX"
+POOL_ENV = "VERIMATH_SESSION_POOL"
 # The layer's fix, named in the refusal; layers not listed here are not isolation layers.
 FIXES = {
     "bubblewrap": "install bubblewrap: apt-get install bubblewrap (or bash setup.sh)",
@@ -95,6 +99,16 @@ class SandboxDegradedWarning(RuntimeWarning):
     """Some isolation layer is off; the message names which and why."""
 
 
+def pool_size_from_environment(default: int) -> int:
+    """The session pool size ``VERIMATH_SESSION_POOL`` asks for (0: none), else ``default``."""
+    text = os.environ.get(POOL_ENV, "").strip()
+    if not text:
+        return default
+    if not text.isdigit():
+        raise ConfigError(f"{POOL_ENV}={text!r} is not a pool size: set it to 0 (off) or more")
+    return int(text)
+
+
 def unsafe_from_environment() -> bool:
     """Whether ``VERIMATH_UNSAFE_NO_SANDBOX`` asks to run without the sandbox."""
     return os.environ.get(UNSAFE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
@@ -107,6 +121,7 @@ class Interpreter:
     layer was turned off here by name (``use_bwrap``, ``seccomp``: announced with a
     ``SandboxDegradedWarning``) or ``unsafe_no_sandbox=True`` (default: the environment variable
     ``VERIMATH_UNSAFE_NO_SANDBOX``). ``strict=True`` refuses even the layers turned off by name.
+    ``pool_size``: how many sessions to keep started ahead of need (``pool.SessionPool``).
     """
 
     def __init__(
@@ -117,6 +132,7 @@ class Interpreter:
         strict: bool = False,
         use_bwrap: bool = True,
         seccomp: bool = True,
+        pool_size: int = 0,
     ) -> None:
         self.limits = limits or Limits()
         self.strict = strict
@@ -134,6 +150,9 @@ class Interpreter:
         self._lock = threading.Lock()
         self._sids = itertools.count(1)
         self._closed = False
+        if pool_size < 0:
+            raise ConfigError(f"pool_size must be 0 (no pool) or more, got {pool_size}")
+        self._pool: SessionPool[_Process] = SessionPool(self._start_pooled, pool_size)
 
     def start(self) -> Interpreter:
         """Start the fork server now rather than on the first cell."""
@@ -156,7 +175,8 @@ class Interpreter:
         return Session(self, seed)
 
     def close(self) -> None:
-        """End every session and the server."""
+        """End every session, the pool's processes and the server."""
+        self._pool.close()
         with self._lock:
             self._closed = True
             self._drop_server()
@@ -212,6 +232,7 @@ class Interpreter:
     def _drop_server(self) -> None:
         """Stop the server, if any, and forget it (the caller holds the lock)."""
         if self._server is not None:
+            self._pool.drain()  # their server goes: not to be handed out
             _stop_server(self._server)
             self._server = None
 
@@ -255,6 +276,13 @@ class Interpreter:
             raise SandboxUnavailableError(f"could not start a session: {reply.get('error')}")
         return sid, pidfds[0]
 
+    def _start_pooled(self) -> _Process:
+        """A process for the pool: seeded at random now, reseeded by its first cell."""
+        return start_process(self, secrets.randbits(63))
+
+    def _take_pooled(self) -> _Process | None:
+        return self._pool.take()
+
     def _log_tail(self) -> str:
         return self._server.log_tail() if self._server is not None else ""
 
@@ -291,7 +319,7 @@ def _exchange(
         socket.send_fds(server.control, [payload], fds)
     else:
         server.control.send(payload)
-    ready, _, _ = select.select([server.control], [], [], CONTROL_TIMEOUT_S)
+    ready = _readable([server.control.fileno()], CONTROL_TIMEOUT_S)
     if not ready:
         raise TimeoutError(f"no answer within {CONTROL_TIMEOUT_S:g} s")
     data, reply_fds, _, _ = socket.recv_fds(server.control, 1 << 16, 1)
@@ -334,6 +362,7 @@ class Session:
         self._process: _Process | None = None
         self._ended_because: str | None = None
         self._restart_reason: str | None = None
+        self._reseed = False  # a pool's process: its first cell carries this session's seed
         self.cell_count = 0
 
     def run(self, code: str, timeout: float | None = None) -> CellResult:
@@ -344,7 +373,7 @@ class Session:
         process = cell.process
         while True:
             watched = [process.status_fd] + ([process.output_fd] if process.output_open else [])
-            ready, _, _ = select.select(watched, [], [], LIMIT_POLL_S)
+            ready = _readable(watched, LIMIT_POLL_S)
             if process.output_fd in ready:
                 cell.pump_output()
             if process.status_fd in ready:
@@ -413,55 +442,9 @@ class Session:
         self.close()
 
     def _start(self) -> None:
-        requests_read, requests_write = os.pipe2(os.O_CLOEXEC)
-        status_read, status_write = os.pipe2(os.O_CLOEXEC)
-        output_read, output_write = os.pipe2(os.O_CLOEXEC)
-        with contextlib.suppress(OSError):
-            fcntl.fcntl(output_read, F_SETPIPE_SZ, OUTPUT_PIPE_BYTES)
-        ours = (requests_write, status_read, output_read)
-        try:
-            fds = [requests_read, status_write, output_write]
-            sid, pidfd = self._interpreter._spawn(fds, self.seed)
-        except BaseException:
-            for fd in ours:
-                os.close(fd)
-            raise
-        finally:
-            for fd in (requests_read, status_write, output_write):
-                os.close(fd)
-        self._process = _Process(sid, pidfd, *ours)
-        self._await_ready(self._process)
-
-    def _await_ready(self, process: _Process) -> None:
-        """Wait for the child's word that its sandbox is in place, then stop it until needed."""
-        decoder = FrameDecoder(MAX_STATUS_BYTES)
-        deadline = time.monotonic() + CONTROL_TIMEOUT_S
-        problem = "no answer"
-        status = select.poll()  # not select(): a process serving many sessions has fds > 1023
-        status.register(process.status_fd, select.POLLIN)
-        while (remaining := deadline - time.monotonic()) > 0:
-            status.poll(remaining * 1000)
-            try:
-                data = os.read(process.status_fd, MAX_STATUS_BYTES)
-                messages = decoder.feed_messages(data)
-            except BlockingIOError:
-                continue
-            except ProtocolError as exc:
-                problem = str(exc)
-                break
-            if messages == [{"ready": True}]:
-                process.hold()
-                return
-            problem = "it ended during start-up" if not data else "an unexpected first message"
-            if messages or not data:
-                break
-        reason = self._interpreter._exit_reason(process.sid) if problem != "no answer" else ""
-        self.close()
-        raise SandboxUnavailableError(
-            f"a sandbox session failed to start ({problem}{'; ' + reason if reason else ''}). "
-            f"Server log:\n{self._interpreter._log_tail()}\n"
-            "Run 'verimath doctor' to see which layer fails."
-        )
+        pooled = self._interpreter._take_pooled()
+        self._reseed = pooled is not None
+        self._process = pooled or start_process(self._interpreter, self.seed)
 
     def _ensure_started(self) -> None:
         """Start the session's process if it has none (first cell, or after it ended)."""
@@ -488,6 +471,8 @@ class Session:
         try:
             self._process.resume()
             request: CellRequest = {"code": code, "timeout": soft, "wait": wait}
+            if self._reseed:
+                request["seed"], self._reseed = self.seed, False
             write_all(self._process.requests_fd, encode_frame(request))
         except OSError:
             return self._finish(cell, None, timed_out=False)
@@ -545,6 +530,69 @@ class Session:
         self._ended_because = reason
 
 
+def _readable(fds: list[int], timeout_s: float) -> list[int]:
+    """Those of ``fds`` that are readable (or closed) within ``timeout_s``; poll, not select,
+    because a process serving many sessions has descriptors above select's 1023."""
+    waiting = select.poll()
+    for fd in fds:
+        waiting.register(fd, select.POLLIN)
+    return [fd for fd, _ in waiting.poll(timeout_s * 1000)]
+
+
+def start_process(interpreter: Interpreter, seed: int) -> _Process:
+    """Fork a session's process, sandboxed, seeded, idle until its first cell."""
+    requests_read, requests_write = os.pipe2(os.O_CLOEXEC)
+    status_read, status_write = os.pipe2(os.O_CLOEXEC)
+    output_read, output_write = os.pipe2(os.O_CLOEXEC)
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(output_read, F_SETPIPE_SZ, OUTPUT_PIPE_BYTES)
+    ours = (requests_write, status_read, output_read)
+    try:
+        sid, pidfd = interpreter._spawn([requests_read, status_write, output_write], seed)
+    except BaseException:
+        for fd in ours:
+            os.close(fd)
+        raise
+    finally:
+        for fd in (requests_read, status_write, output_write):
+            os.close(fd)
+    process = _Process(sid, pidfd, *ours)
+    _await_ready(interpreter, process)
+    return process
+
+
+def _await_ready(interpreter: Interpreter, process: _Process) -> None:
+    """Wait for the child's word that its sandbox is in place, then stop it until needed."""
+    decoder = FrameDecoder(MAX_STATUS_BYTES)
+    deadline = time.monotonic() + CONTROL_TIMEOUT_S
+    problem = "no answer"
+    status = select.poll()  # not select(): a process serving many sessions has fds > 1023
+    status.register(process.status_fd, select.POLLIN)
+    while (remaining := deadline - time.monotonic()) > 0:
+        status.poll(remaining * 1000)
+        try:
+            data = os.read(process.status_fd, MAX_STATUS_BYTES)
+            messages = decoder.feed_messages(data)
+        except BlockingIOError:
+            continue
+        except ProtocolError as exc:
+            problem = str(exc)
+            break
+        if messages == [{"ready": True}]:
+            process.hold()
+            return
+        problem = "it ended during start-up" if not data else "an unexpected first message"
+        if messages or not data:
+            break
+    reason = interpreter._exit_reason(process.sid) if problem != "no answer" else ""
+    process.discard()
+    raise SandboxUnavailableError(
+        f"a sandbox session failed to start ({problem}{'; ' + reason if reason else ''}). "
+        f"Server log:\n{interpreter._log_tail()}\n"
+        "Run 'verimath doctor' to see which layer fails."
+    )
+
+
 def _check_status(message: dict[str, Any]) -> CellStatus:
     """The status a child reported for its cell; ProtocolError for anything else."""
     if set(message) - {"status", "threads"} or message.get("status") not in CHILD_STATUSES:
@@ -570,9 +618,7 @@ class _Process:
         self.pid = _pid_of(pidfd)
         self._stat_fd = os.open(f"/proc/{self.pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
         self._wchan_fd = os.open(f"/proc/{self.pid}/wchan", os.O_RDONLY | os.O_CLOEXEC)
-        self._task_fd = os.open(
-            f"/proc/{self.pid}/task", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
-        )
+        self._task_fd = -1  # opened when the process first has more than one thread
         self.stopped = False
         os.set_blocking(status_fd, False)
         os.set_blocking(output_fd, False)
@@ -615,10 +661,35 @@ class _Process:
     def _threads_that_may_run(self) -> int:
         """How many threads besides the main one can still run code (unreadable: all)."""
         try:
+            self._open_tasks()
             others = [tid for tid in thread_ids(self._task_fd) if tid != self.pid]
         except OSError:
             return self._stat()[1] - 1
         return sum(1 for tid in others if _may_run(self._task_fd, tid))
+
+    def alive(self) -> bool:
+        """Whether the process has not exited (its pidfd is not yet readable)."""
+        try:
+            return not _readable([self.pidfd], 0)
+        except (OSError, ValueError):
+            return False
+
+    def discard(self) -> None:
+        """Kill the process and close what the host holds of it."""
+        self.kill()
+        self.close()
+
+    def _open_tasks(self) -> None:
+        """Open /proc/PID/task once: alive after the open (the pidfd says so), the pid was
+        still this process's, not reused; else OSError, and the caller counts by stat."""
+        if self._task_fd >= 0:
+            return
+        path = f"/proc/{self.pid}/task"
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        if not self.alive():
+            os.close(fd)
+            raise ProcessLookupError(f"session process {self.pid} has ended")
+        self._task_fd = fd
 
     def resume(self) -> None:
         if self.stopped:
@@ -629,14 +700,31 @@ class _Process:
         self._signal(signal.SIGKILL)
 
     def _signal(self, number: int) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            signal.pidfd_send_signal(self.pidfd, number)
+        send_signal(self.pidfd, number)
 
     def close(self) -> None:
         own = (self.requests_fd, self.status_fd, self.output_fd, self.pidfd)
-        for fd in (*own, self._stat_fd, self._wchan_fd, self._task_fd):
+        for fd in (*own, self._stat_fd, self._wchan_fd, self._task_fd):  # -1: EBADF, ignored
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+SYS_PIDFD_SEND_SIGNAL = 424  # the same number on every architecture
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_syscall = _LIBC.syscall
+_syscall.restype = ctypes.c_long
+_syscall.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_uint]
+
+
+def send_signal(pidfd: int, number: int) -> None:
+    """``pidfd_send_signal`` without holding the GIL (through ctypes, which releases it), so
+    that stopping or ending a session does not stall the host's other threads; a process
+    already gone is no error."""
+    if _syscall(SYS_PIDFD_SEND_SIGNAL, pidfd, number, None, 0) == 0:
+        return
+    error = ctypes.get_errno()
+    if error != errno.ESRCH:
+        raise OSError(error, f"pidfd_send_signal({number}): {os.strerror(error)}")
 
 
 def _may_run(task_fd: int, tid: int) -> bool:

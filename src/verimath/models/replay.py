@@ -15,7 +15,7 @@ conversation repeats, so pass the assistant messages back unchanged.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ class ReplayModel(ChatModel):
         for problem in self.problems:
             self._by_id.setdefault(problem.id, problem)
         self._by_question = [(normalize_question(p.question), p) for p in self.problems]
+        self._index = QuestionIndex(q for q, _ in self._by_question)
         self._pinned = self.problem(problem_id) if problem_id is not None else None
         self._matches: dict[str, RecordedProblem] = {}
 
@@ -82,13 +83,13 @@ class ReplayModel(ChatModel):
         if (known := self._matches.get(text)) is not None:
             return known
         haystack = normalize_question(text)
-        found = [(len(q), p) for q, p in self._by_question if q and q in haystack]
-        if not found:
+        found = self._index.occurring_in(haystack)
+        if found is None:
             raise ModelNotFoundError(
                 f"{self.name}: none of its {len(self.problems)} recorded questions occurs in "
                 f"the first user message ({haystack[:120]!r}...)"
             )
-        self._matches[text] = best = max(found, key=lambda pair: pair[0])[1]
+        self._matches[text] = best = self._by_question[found][1]
         return best
 
     async def generate(
@@ -143,6 +144,39 @@ class ReplayModel(ChatModel):
 
 def _call_id(turn: int) -> str:
     return f"call_replay_{turn}"
+
+
+class QuestionIndex:
+    """Questions by their first ``key_length`` characters (the shortest question's length, at
+    most ``MAX_KEY``): finding those that occur in a text costs one dictionary lookup per
+    position of the text, however many questions there are."""
+
+    MAX_KEY = 32
+
+    def __init__(self, questions: Iterable[str]) -> None:
+        self._questions = list(questions)
+        lengths = [len(q) for q in self._questions if q]
+        self.key_length = min([self.MAX_KEY, *lengths])
+        self._by_key: dict[str, list[int]] = {}
+        for number, question in enumerate(self._questions):
+            if question:
+                self._by_key.setdefault(question[: self.key_length], []).append(number)
+
+    def occurring_in(self, text: str) -> int | None:
+        """The number of the longest question that occurs in ``text`` (the first such in
+        order, among equally long ones), None if none does."""
+        best, best_rank = None, (0, 0)
+        seen: set[int] = set()
+        width, by_key, questions = self.key_length, self._by_key, self._questions
+        for start in range(len(text) - width + 1):
+            for number in by_key.get(text[start : start + width], ()):
+                if number in seen or not text.startswith(questions[number], start):
+                    continue
+                seen.add(number)
+                rank = (len(questions[number]), -number)  # longest first, then earliest
+                if best is None or rank > best_rank:
+                    best, best_rank = number, rank
+        return best
 
 
 def _first_user_text(messages: Sequence[Message]) -> str:

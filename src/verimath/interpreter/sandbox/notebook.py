@@ -13,6 +13,7 @@ import ast
 import builtins
 import contextlib
 import ctypes
+import hashlib
 import io
 import linecache
 import os
@@ -113,12 +114,12 @@ class OutputStream(io.TextIOBase):
 class Notebook:
     """A namespace plus the machinery to run cells in it."""
 
-    def __init__(self, saved_output_fd: int | None = None) -> None:
+    def __init__(self, saved_output_fd: int | None = None, libc: ctypes.CDLL | None = None) -> None:
         self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
         self.cell_count = 0
         self._saved_output_fd = saved_output_fd
         self._sink = OutputSink()
-        self._libc = ctypes.CDLL(None)
+        self._libc = libc if libc is not None else ctypes.CDLL(None)
         self._threads = ThreadLog()
 
     def run(self, code: str, timeout: float | None, wait: float | None = None) -> CellStatusFrame:
@@ -287,14 +288,31 @@ def _format_exception(exc: BaseException) -> str:
     return "".join(lines)
 
 
+def seed_generators(seed: int) -> None:
+    """Seed the stdlib's, NumPy's global and SymPy's generators from the session's seed (each
+    its own stream): forks of one heap would otherwise share NumPy's and SymPy's state."""
+    import random
+
+    random.seed(seed)
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        digest = hashlib.sha256(f"numpy:{seed}".encode()).digest()
+        numpy.random.seed(int.from_bytes(digest[:4], "big"))
+    sympy_random = sys.modules.get("sympy.core.random")
+    if sympy_random is not None:
+        sympy_random.seed(f"sympy:{seed}")
+
+
 def serve(notebook: Notebook, requests_fd: int, replies_fd: int) -> None:
-    """Answer each request frame ``{code, timeout, wait}`` with a status frame, until end of
-    input."""
+    """Answer each request frame ``{code, timeout, wait, seed?}`` with a status frame, until
+    end of input; a ``seed`` reseeds the random generators before its cell."""
     write_all(replies_fd, encode_frame({"ready": True}))
     while True:
         try:
             request = read_frame(requests_fd, MAX_REQUEST_BYTES)
         except ChannelClosed:
             return
+        if isinstance(request.get("seed"), int):
+            seed_generators(request["seed"])
         reply = notebook.run(request["code"], request.get("timeout"), request.get("wait"))
         write_all(replies_fd, encode_frame(reply))

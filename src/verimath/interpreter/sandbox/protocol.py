@@ -106,6 +106,9 @@ class CellRequest(TypedDict):
     """CPU seconds."""
     wait: float | None
     """Wall-clock seconds (None: as ``timeout``)."""
+    seed: NotRequired[int]
+    """Reseeds the session's random generators before the cell: the first cell of a session
+    taken from the pool, started before its seed was known."""
 
 
 class CellStatusFrame(TypedDict):

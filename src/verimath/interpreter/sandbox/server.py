@@ -32,7 +32,6 @@ import contextlib
 import ctypes
 import fcntl
 import gc
-import hashlib
 import importlib
 import json
 import os
@@ -46,7 +45,7 @@ import traceback
 from typing import Any
 
 from .files import remove_tree
-from .notebook import Notebook, serve
+from .notebook import Notebook, seed_generators, serve
 from .protocol import (
     ControlReply,
     ControlRequest,
@@ -109,6 +108,7 @@ class Slot:
         self.uid = -1
         self.pid = 0
         self.scratch = ""
+        self.mapped = 0  # the server's address space at the fork
         self.exit: str | None = None
 
 
@@ -122,6 +122,10 @@ class ForkServer:
         self.libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
         self.layers: dict[str, LayerReport] = {}
         self.seccomp_filter: Any = None
+        self.devnull = -1  # opened once; each child makes it its descriptor 0
+        self.max_fds = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        self.notebook_libc: ctypes.CDLL | None = None
+        self.server_pid = os.getpid()
         self.own_namespaces = False
         self.switch_uid = False
         self.own_pid_ns: int | None = None  # a descriptor of the server's PID namespace
@@ -144,7 +148,26 @@ class ForkServer:
         self._check_uid(root, missing)
         self._check_namespaces(root and "CAP_SYS_ADMIN" not in missing)
         os.makedirs(self.config["scratch_root"], mode=0o755, exist_ok=True)
+        self._prepare_inherited()
         gc.freeze()  # children share the preloaded heap copy-on-write; keep the GC off it
+
+    def _prepare_inherited(self) -> None:
+        """What every child inherits instead of building it: /dev/null open, an empty
+        environment (a session adds its HOME and TMPDIR), the notebook's C library handle."""
+        self.statm = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
+        self.devnull = fcntl.fcntl(os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC), fcntl.F_DUPFD, 64)
+        os.environ.clear()  # the server reads none of it after start-up
+        # the server never writes past a file size limit: its children inherit the disposition
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        for name in ("prctl", "unshare", "setns"):  # resolved once, not in each child
+            getattr(self.libc, name)
+        self.notebook_libc = ctypes.CDLL(None)
+        self.notebook_libc.fflush  # noqa: B018  (resolved here, not in each child)
+
+    def _mapped_bytes(self) -> int:
+        """The server's mapped address space, which a child has at its fork: read here, the
+        child reads no file for its address-space limit."""
+        return int(os.pread(self.statm, 64, 0).split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
     def _check_privileges(self, root: bool) -> list[str]:
         """The capabilities the layers need that the server lacks, reported as a layer."""
@@ -323,7 +346,8 @@ class ForkServer:
             os.mkdir(slot.scratch, 0o700)
         if not self.own_namespaces and self.switch_uid:
             os.chown(slot.scratch, uid, uid)
-        server_pid = os.getpid()
+        server_pid = self.server_pid
+        slot.mapped = self._mapped_bytes()
         pid = self._fork_in_own_pid_ns() if self.own_pid_ns is not None else os.fork()
         if pid == 0:
             code = 70
@@ -359,15 +383,17 @@ class ForkServer:
         self, slot: Slot, uid: int, child_fds: tuple[int, int, int], server_pid: int
     ) -> None:
         """In the child: isolate, drop privileges, then serve cells until the requests end."""
-        _arrange_fds(child_fds)  # first: until then, descriptor 6 may be another session's
+        _arrange_fds(
+            child_fds, self.devnull, self.max_fds
+        )  # first: until then, descriptor 6 may be another session's
         os.setsid()  # its own session, hence its own scheduling autogroup, as any other program
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails with EFBIG
+        # SIGXFSZ is ignored since the server's start-up: an oversized write fails with EFBIG
         limits = slot.limits
         if self.own_namespaces:
             self._private_scratch(slot.scratch, uid if self.switch_uid else os.geteuid(), limits)
             flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
             self._mount(b"proc", b"/proc", b"proc", flags, SESSION_PROC_OPTIONS)
-        _apply_rlimits(limits, switch_uid=self.switch_uid)
+        _apply_rlimits(limits, slot.mapped, switch_uid=self.switch_uid)
         if self.switch_uid:
             os.setgroups([])
             os.setresgid(uid, uid, uid)
@@ -380,12 +406,13 @@ class ForkServer:
             os._exit(71)
         seed_generators(slot.seed)
         os.chdir(slot.scratch)
-        os.environ.clear()
-        os.environ.update(HOME=slot.scratch, TMPDIR=slot.scratch)
+        os.environ.update(HOME=slot.scratch, TMPDIR=slot.scratch)  # cleared in the server
         if self.seccomp_filter is not None:
             self.seccomp_filter.load()
         os.close(CHILD_LOG_FD)
-        serve(Notebook(CHILD_SAVED_OUTPUT_FD), CHILD_REQUESTS_FD, CHILD_STATUS_FD)
+        serve(
+            Notebook(CHILD_SAVED_OUTPUT_FD, self.notebook_libc), CHILD_REQUESTS_FD, CHILD_STATUS_FD
+        )
 
     def _private_scratch(self, scratch: str, uid: int, limits: SessionLimits) -> None:
         if self.libc.unshare(CLONE_NEWNS | CLONE_NEWIPC) != 0:
@@ -482,21 +509,6 @@ class ForkServer:
                 self._reap_one(pid, 0)
 
 
-def seed_generators(seed: int) -> None:
-    """Seed the stdlib's, NumPy's global and SymPy's generators from the session's seed (each
-    its own stream): forks of one heap would otherwise share NumPy's and SymPy's state."""
-    import random
-
-    random.seed(seed)
-    numpy = sys.modules.get("numpy")
-    if numpy is not None:
-        digest = hashlib.sha256(f"numpy:{seed}".encode()).digest()
-        numpy.random.seed(int.from_bytes(digest[:4], "big"))
-    sympy_random = sys.modules.get("sympy.core.random")
-    if sympy_random is not None:
-        sympy_random.seed(f"sympy:{seed}")
-
-
 def _unlink_if_same(path: str, fd: int) -> None:
     """Unlink ``path`` if it still names the file open as ``fd``."""
     with contextlib.suppress(OSError):
@@ -514,12 +526,11 @@ def _has_capability(number: int) -> bool:
     return bool(int(line.split()[1], 16) >> number & 1)
 
 
-def _arrange_fds(child_fds: tuple[int, int, int]) -> None:
+def _arrange_fds(child_fds: tuple[int, int, int], devnull: int, max_fds: int) -> None:
     """Descriptors of a session child: 0 /dev/null, 1 and 2 output, 3 requests, 4 status,
     5 a spare copy of the output pipe, 6 the server's log until the notebook starts."""
     requests_fd, status_fd, output_fd = (fcntl.fcntl(fd, fcntl.F_DUPFD, 64) for fd in child_fds)
     log_fd = fcntl.fcntl(2, fcntl.F_DUPFD, 64)
-    devnull = fcntl.fcntl(os.open(os.devnull, os.O_RDWR), fcntl.F_DUPFD, 64)
     for source, target in (
         (devnull, 0),
         (output_fd, 1),
@@ -530,14 +541,11 @@ def _arrange_fds(child_fds: tuple[int, int, int]) -> None:
         (log_fd, CHILD_LOG_FD),
     ):
         os.dup2(source, target)  # dup2 clears close-on-exec, which no exec will ever need
-    os.closerange(CHILD_LOG_FD + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+    os.closerange(CHILD_LOG_FD + 1, max_fds)
 
 
-def _apply_rlimits(limits: SessionLimits, *, switch_uid: bool) -> None:
+def _apply_rlimits(limits: SessionLimits, mapped: int, *, switch_uid: bool) -> None:
     mib = 1024 * 1024
-    pagesize = os.sysconf("SC_PAGE_SIZE")
-    with open("/proc/self/statm") as statm:
-        mapped = int(statm.read().split()[0]) * pagesize
     address_space = mapped + limits["memory_mb"] * mib
     resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
     resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu_s"], limits["cpu_s"] + 1))
