@@ -16,6 +16,7 @@ from typing import Any, TypedDict, Union, cast, get_args, get_origin, get_type_h
 from verimath.errors import ConfigError
 from verimath.grading import Status
 from verimath.models import ToolCall
+from verimath.trajectory import is_cut
 from verimath.verification import VerificationState
 from verimath.voting import Weights
 
@@ -75,6 +76,12 @@ class SampleRecord:
     def correct(self) -> bool:
         return self.grade is Status.CORRECT
 
+    @property
+    def cut(self) -> bool:
+        """Cut short (token budget, ``length``, turn or code limit, context) rather than ended
+        by a final answer: graded on what it has, counted apart."""
+        return is_cut(self.stop_reason)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, in the column order of the file (grade and state as their text)."""
         return {
@@ -90,6 +97,7 @@ class SampleRecord:
             "rule_violations": self.rule_violations,
             "revisions": self.revisions,
             "stop_reason": self.stop_reason,
+            "cut": self.cut,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "cost_usd": self.cost_usd,
