@@ -138,6 +138,10 @@ class RunConfig:
     """The run file (default: ``runs/<dataset>-<model>-<strategy>-k<k>.sqlite``)."""
     new: bool = False
     """Start over: an existing run file is moved aside (kept under a timestamped name)."""
+    regrade: bool = False
+    """On resume, accept a dataset whose problems changed: stored samples are graded against
+    the new gold answers, and a problem whose question changed is sampled again (without it,
+    such a resume is refused with the list of changes)."""
     concurrency: int = DEFAULT_CONCURRENCY
     """Model calls in flight at once."""
     ray_address: str | None = None

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from verimath.datasets import Problem
+from verimath.datasets.identity import problem_digest
 from verimath.errors import RunConfigMismatchError, StoreError
 from verimath.grading import Status
 from verimath.models import Message, ToolCall
@@ -49,12 +50,13 @@ from verimath.verification import VerificationState
 
 __all__ = ["SCHEMA_VERSION", "RunStore", "VoteRecord", "request_key"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS problems (
     problem_id TEXT PRIMARY KEY, position INTEGER NOT NULL, question TEXT NOT NULL,
-    gold TEXT NOT NULL, dataset TEXT NOT NULL, subject TEXT, level INTEGER, meta TEXT
+    gold TEXT NOT NULL, dataset TEXT NOT NULL, subject TEXT, level INTEGER, meta TEXT,
+    content_sha256 TEXT
 );
 CREATE TABLE IF NOT EXISTS samples (
     problem_id TEXT NOT NULL, sample_index INTEGER NOT NULL, answer TEXT, answer_method TEXT,
@@ -97,7 +99,16 @@ def _add_failure_kinds(db: _GuardedConnection) -> None:
         db.execute("ALTER TABLE failures ADD COLUMN kind TEXT")
 
 
-MIGRATIONS: dict[int, Callable[[_GuardedConnection], None]] = {1: _add_failure_kinds}
+def _add_problem_digests(db: _GuardedConnection) -> None:
+    # Version 2 files know their problems by id only: the digests are filled in on resume.
+    if "content_sha256" not in {row[1] for row in db.execute("PRAGMA table_info(problems)")}:
+        db.execute("ALTER TABLE problems ADD COLUMN content_sha256 TEXT")
+
+
+MIGRATIONS: dict[int, Callable[[_GuardedConnection], None]] = {
+    1: _add_failure_kinds,
+    2: _add_problem_digests,
+}
 """What brings a run file of schema version v (the key) to version v + 1, in one transaction."""
 
 SAMPLE_COLUMNS = (
@@ -278,6 +289,8 @@ class RunStore:
     # --- problems ---------------------------------------------------------------------------
 
     def add_problems(self, problems: Sequence[Problem]) -> None:
+        """Store the run's problems with their content digests (those stored are kept as they
+        are: see :meth:`problem_contents` and :meth:`replace_problem`)."""
         rows = [
             (
                 p.id,
@@ -288,11 +301,50 @@ class RunStore:
                 p.subject,
                 p.level,
                 json.dumps(p.to_dict().get("meta") or {}),
+                problem_digest(p.question, p.answer),
             )
             for i, p in enumerate(problems)
         ]
         with self._transaction():
-            self._db.executemany("INSERT OR IGNORE INTO problems VALUES (?,?,?,?,?,?,?,?)", rows)
+            self._db.executemany(
+                "INSERT OR IGNORE INTO problems (problem_id, position, question, gold, dataset, "
+                "subject, level, meta, content_sha256) VALUES (?,?,?,?,?,?,?,?,?)",
+                rows,
+            )
+            self._fill_digests()
+
+    def _fill_digests(self) -> None:
+        """Digests of problems stored by a version that did not record them."""
+        query = "SELECT problem_id, question, gold FROM problems WHERE content_sha256 IS NULL"
+        rows = [(problem_digest(q, g), p) for p, q, g in self._db.execute(query)]
+        self._db.executemany("UPDATE problems SET content_sha256 = ? WHERE problem_id = ?", rows)
+
+    def problem_contents(self) -> dict[str, tuple[str, str]]:
+        """(question, gold) of every stored problem, by id."""
+        query = "SELECT problem_id, question, gold FROM problems"
+        return {str(p): (str(q), str(g)) for p, q, g in self._db.execute(query)}
+
+    def replace_problem(self, problem: Problem) -> None:
+        """Store a problem's new question and gold (a resume with ``--regrade``)."""
+        digest = problem_digest(problem.question, problem.answer)
+        self._db.execute(
+            "UPDATE problems SET question = ?, gold = ?, content_sha256 = ? WHERE problem_id = ?",
+            (problem.question, problem.answer, digest, problem.id),
+        )
+
+    def set_grade(self, problem_id: str, index: int, grade: Status) -> None:
+        """Replace a stored sample's grade (its problem's gold changed)."""
+        self._db.execute(
+            "UPDATE samples SET grade = ? WHERE problem_id = ? AND sample_index = ?",
+            (str(grade), problem_id, index),
+        )
+
+    def drop_samples(self, problem_id: str) -> None:
+        """Forget a problem's samples, vote and failures (its question changed): they are
+        drawn again."""
+        with self._transaction():
+            for table in ("samples", "turns", "cells", "votes", "failures"):
+                self._db.execute(f"DELETE FROM {table} WHERE problem_id = ?", (problem_id,))
 
     def problems(self) -> list[ProblemRecord]:
         """The run's problems in run order."""

@@ -4,10 +4,11 @@ Each sample ends with a stop reason, is graded on what it has and counted apart.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
-from tests.cli.cli_helpers import rows, run_cli
+from tests.cli.cli_helpers import error_line, rows, run_cli
 from tests.models.chat_fault_server import Fault, FaultyChatServer
 
 K = 2
@@ -127,3 +128,45 @@ def test_malformed_tool_call_goes_back_to_the_model(tmp_path: Path) -> None:
     assert '{"code": "..."}' in replies[0]["content"]
     assert rows(run, "SELECT stop_reason, grade FROM samples") == [("answer", "correct")]
     assert rows(run, "SELECT COUNT(*) FROM cells") == [(0,)]  # nothing ran
+
+
+def edit_line(path: Path, index: int, **fields: object) -> None:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[index] = json.dumps({**json.loads(lines[index]), **fields})
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_an_edited_dataset_is_refused_with_the_changes_then_regraded(tmp_path: Path) -> None:
+    data, run = write_sums(tmp_path / "sums.jsonl", 3), tmp_path / "run.sqlite"
+    with FaultyChatServer(default=Fault("ok", content=FINAL_TURN)) as server:
+        assert run_cli(*eval_args(data, run, server.base_url)).returncode == 0
+        edit_line(data, 1, answer=7)  # a gold answer fixed, 1 -> 7
+        edit_line(data, 2, question="Add 1 and 0 (2).")  # a question reworded
+        refused = run_cli(*eval_args(data, run, server.base_url))
+        line = error_line(refused)
+        assert "2 problems of the dataset changed" in line
+        assert "p1: gold '1' -> '7'" in line and "p2: question changed" in line
+        assert "--regrade" in line
+        assert rows(run, "SELECT grade FROM votes WHERE problem_id = 'p1'") == [("correct",)]
+        calls = len(server.seen)
+        regraded = run_cli(*eval_args(data, run, server.base_url, "--json", "--regrade"))
+        assert regraded.returncode == 0, regraded.stderr
+        assert len(server.seen) == calls + K  # only the reworded problem is sampled again
+    votes = rows(run, "SELECT problem_id, grade FROM votes ORDER BY 1")
+    assert votes == [("p0", "correct"), ("p1", "incorrect"), ("p2", "correct")]
+    assert rows(run, "SELECT DISTINCT grade FROM samples WHERE problem_id = 'p1'") == [
+        ("incorrect",)
+    ]
+    questions = rows(run, "SELECT question, gold FROM problems WHERE problem_id != 'p0'")
+    assert sorted(questions) == [("Add 0 and 1 (1).", "7"), ("Add 1 and 0 (2).", "1")]
+    assert json.loads(regraded.stdout)["accuracy"] == 2 / 3
+    [(identity,)] = rows(run, "SELECT value FROM meta WHERE key = 'dataset_identity'")
+    assert json.loads(str(identity))["file_sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
+
+
+def test_a_question_repeated_with_another_gold_is_an_input_error(tmp_path: Path) -> None:
+    data = write_sums(tmp_path / "sums.jsonl", 3)
+    edit_line(data, 2, question="Add 0 and 1 (0).", answer=2)  # line 1's question
+    line = error_line(run_cli(*eval_args(data, tmp_path / "run.sqlite", "http://127.0.0.1:9/v1")))
+    assert f"{data}:3" in line and "line 1" in line and "'2'" in line and "'1'" in line
+    assert not (tmp_path / "run.sqlite").exists()

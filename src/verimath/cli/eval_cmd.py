@@ -39,6 +39,12 @@ from verimath.run_names import model_label
     help="Run store file (default: runs/<dataset>-<model>-<strategy>-k<k>.sqlite).",
 )
 @click.option("--new", is_flag=True, help="Start over: an existing run file is moved aside.")
+@click.option(
+    "--regrade",
+    is_flag=True,
+    help="Resume although problems of the dataset changed: stored samples are graded against "
+    "the new gold answers; a problem whose question changed is sampled again.",
+)
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="First N problems.")
 @click.option("--subject", multiple=True, help="Only these subjects (repeatable).")
 @click.option("--level", type=int, multiple=True, help="Only these levels (repeatable).")
@@ -92,6 +98,7 @@ def command(
     model: str | None,
     run_path: Path | None,
     new: bool,
+    regrade: bool,
     limit: int | None,
     subject: tuple[str, ...],
     level: tuple[int, ...],
@@ -130,6 +137,7 @@ def command(
         data_dir=data_dir,
         run_path=run_path,
         new=new,
+        regrade=regrade,
         concurrency=concurrency,
         ray_address=ray_address,
         retries=retries,
