@@ -169,6 +169,11 @@ async def evaluate_config(config: RunConfig, monitor: RunMonitor | None = None) 
         if changes and not config.regrade:
             raise RunConfigMismatchError(_changed_dataset(path, changes))
         monitor.note(f"{'resuming' if resumed else 'new run'}: {path}")
+        if resumed:
+            for line in store.record_resume(config.served(), versions()):
+                monitor.note(line)
+        else:
+            store.record_start(config.served())
         async with _executor(config, model, store) as (executor, grader):
             await _regrade(store, grader, changes, monitor)
             store.add_problems(problems)

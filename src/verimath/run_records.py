@@ -15,7 +15,7 @@ from typing import Any, TypedDict, Union, cast, get_args, get_origin, get_type_h
 
 from verimath.errors import ConfigError
 from verimath.grading import Status
-from verimath.models import ToolCall
+from verimath.models import ToolCall, served_model
 from verimath.trajectory import is_cut
 from verimath.verification import VerificationState
 from verimath.voting import Weights
@@ -297,10 +297,14 @@ ADAPTIVE_ONLY_KEYS = ("wave", "threshold")
 def results_config(config: Mapping[str, object]) -> dict[str, object]:
     """The part of a run's recorded config that shapes its results, as compared on resume.
 
-    ``wave`` and ``threshold`` count only when ``adaptive`` is set: every run records them, with
+    The model is compared without its base URLs (where it is served). ``wave`` and
+    ``threshold`` count only when ``adaptive`` is set: every run records them, with
     the defaults of the version that started it, and a plain run must resume under a version
     whose defaults moved.
     """
+    shaping = dict(config)
+    if isinstance(model := shaping.get("model"), str):  # earlier runs recorded base URLs in it
+        shaping["model"] = served_model(model)[0]
     if config.get("adaptive") is not None:
-        return dict(config)
-    return {k: v for k, v in config.items() if k not in ADAPTIVE_ONLY_KEYS}
+        return shaping
+    return {k: v for k, v in shaping.items() if k not in ADAPTIVE_ONLY_KEYS}

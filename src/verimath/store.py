@@ -286,6 +286,44 @@ class RunStore:
         self.set_meta("resumed_versions", versions)
         return True
 
+    def record_start(self, served: Mapping[str, object]) -> None:
+        """Where a new run is served (URLs, concurrency, retries...): see :meth:`record_resume`."""
+        self.set_meta("served", dict(served))
+
+    def record_resume(self, served: Mapping[str, object], versions: Versions) -> list[str]:
+        """Record a resume: where the run is served now and the versions resuming it, each
+        change appended to the run's ``resumes`` history; one line per change, to tell."""
+        before = self.meta("served")
+        before = before if isinstance(before, dict) else {}
+        moved = {
+            key: [before.get(key), value]
+            for key, value in served.items()
+            if key in before and before[key] != value
+        }
+        lines = [f"{key} changed: {old!r} -> {new!r}" for key, (old, new) in moved.items()]
+        last = self._last_versions().get("verimath")
+        if last != versions.get("verimath"):
+            lines.append(
+                f"resumed with verimath {versions.get('verimath')} (the run was last written "
+                f"by verimath {last}); both are recorded"
+            )
+        resumes = self.meta("resumes")
+        resumes = resumes if isinstance(resumes, list) else []
+        resumes.append({"at": time.time(), "versions": versions, "served_changes": moved})
+        with self._transaction():
+            self.set_meta("resumes", resumes)
+            self.set_meta("served", dict(served))
+        return lines
+
+    def _last_versions(self) -> Versions:
+        """The versions that last wrote the run: of its last resume, else of its start."""
+        resumes = self.meta("resumes")
+        if isinstance(resumes, list) and resumes and isinstance(resumes[-1], dict):
+            last = resumes[-1].get("versions")
+            if isinstance(last, dict):
+                return {str(k): None if v is None else str(v) for k, v in last.items()}
+        return self.versions()
+
     # --- problems ---------------------------------------------------------------------------
 
     def add_problems(self, problems: Sequence[Problem]) -> None:

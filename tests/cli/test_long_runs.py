@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from pathlib import Path
 
+import verimath
+
 from tests.cli.cli_helpers import error_line, rows, run_cli
-from tests.models.chat_fault_server import Fault, FaultyChatServer
+from tests.models.chat_fault_server import Fault, FaultyChatServer, status
 
 K = 2
 CODE_TURN = "So far the sum is \\boxed{1}.\n```python\nprint(0 + 1)\n```"
@@ -130,6 +133,11 @@ def test_malformed_tool_call_goes_back_to_the_model(tmp_path: Path) -> None:
     assert rows(run, "SELECT COUNT(*) FROM cells") == [(0,)]  # nothing ran
 
 
+def squeezed(text: str) -> str:
+    """``text`` without whitespace: what the terminal wrapped reads the same."""
+    return "".join(text.split())
+
+
 def edit_line(path: Path, index: int, **fields: object) -> None:
     lines = path.read_text(encoding="utf-8").splitlines()
     lines[index] = json.dumps({**json.loads(lines[index]), **fields})
@@ -170,3 +178,47 @@ def test_a_question_repeated_with_another_gold_is_an_input_error(tmp_path: Path)
     line = error_line(run_cli(*eval_args(data, tmp_path / "run.sqlite", "http://127.0.0.1:9/v1")))
     assert f"{data}:3" in line and "line 1" in line and "'2'" in line and "'1'" in line
     assert not (tmp_path / "run.sqlite").exists()
+
+
+def test_a_moved_server_resumes_and_each_change_is_recorded(tmp_path: Path) -> None:
+    data, run = write_sums(tmp_path / "sums.jsonl", 4), tmp_path / "run.sqlite"
+    final = Fault("ok", content=FINAL_TURN)
+    with FaultyChatServer([final] * 3, default=status(500)) as old:
+        first = run_cli(*eval_args(data, run, old.base_url))
+        old_url = old.base_url
+    assert first.returncode == 3, first.stderr
+    with FaultyChatServer(default=final) as new:
+        moved = new.base_url.replace("127.0.0.1", "localhost")
+        other_model = eval_args(data, run, moved)
+        other_model[other_model.index("--model") + 1] = f"openai:other@{moved}"
+        refused = error_line(run_cli(*other_model))
+        resumed = run_cli(*eval_args(data, run, moved, "--concurrency", "3"))
+    assert "model: 'openai:tiny' -> 'openai:other'" in refused
+    assert resumed.returncode == 0, resumed.stderr
+    told = squeezed(resumed.stderr)
+    assert squeezed(f"endpoints changed: [{old_url!r}] -> [{moved!r}]") in told
+    assert squeezed("concurrency changed: 2 -> 3") in told
+    assert len(rows(run, "SELECT * FROM samples")) == 4 * K
+    [(resumes,)] = rows(run, "SELECT value FROM meta WHERE key = 'resumes'")
+    [change] = [r["served_changes"] for r in json.loads(str(resumes)) if r["served_changes"]]
+    assert change == {"endpoints": [[old_url], [moved]], "concurrency": [2, 3]}
+    [(config,)] = rows(run, "SELECT value FROM meta WHERE key = 'config'")
+    assert json.loads(str(config))["model"] == "openai:tiny"
+
+
+def test_a_resume_by_another_version_says_so_and_records_it(tmp_path: Path) -> None:
+    data, run = write_sums(tmp_path / "sums.jsonl", 2), tmp_path / "run.sqlite"
+    with FaultyChatServer([Fault("ok", content=FINAL_TURN)] * 2, default=status(500)) as server:
+        assert run_cli(*eval_args(data, run, server.base_url)).returncode == 3
+        with sqlite3.connect(run) as db:  # as if an older verimath had started the run
+            [(text,)] = db.execute("SELECT value FROM meta WHERE key = 'versions'")
+            db.execute(
+                "UPDATE meta SET value = ? WHERE key = 'versions'",
+                (json.dumps({**json.loads(text), "verimath": "0.0.1"}),),
+            )
+        server.default = Fault("ok", content=FINAL_TURN)
+        resumed = run_cli(*eval_args(data, run, server.base_url))
+    assert resumed.returncode == 0, resumed.stderr
+    assert squeezed("the run was last written by verimath 0.0.1") in squeezed(resumed.stderr)
+    [(resumes,)] = rows(run, "SELECT value FROM meta WHERE key = 'resumes'")
+    assert json.loads(str(resumes))[-1]["versions"]["verimath"] == verimath.__version__
