@@ -36,7 +36,8 @@ from verimath.run_names import model_label
     "run_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Run store file (default: runs/<dataset>-<model>-<strategy>-k<k>.sqlite).",
+    help="Run store file (default: in runs/, named after the dataset, model, strategy and "
+    "k, as runs/math-gpt-4o-csv-k4.sqlite).",
 )
 @click.option("--new", is_flag=True, help="Start over: an existing run file is moved aside.")
 @click.option(
