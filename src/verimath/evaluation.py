@@ -159,6 +159,8 @@ async def evaluate_config(config: RunConfig, monitor: RunMonitor | None = None) 
     if (recording := _recording_of(model) if model else None) is not None:
         problems, recorded = restrict_to_recording(recording, problems)
         monitor.note(f"replaying {len(problems)} recorded problems")
+        if (short := recording_shortfall(recording, problems, config.method.samples)) is not None:
+            monitor.warn(short)
     if not problems:
         raise ConfigError(f"nothing to evaluate: {_nothing_to_do(config, recording)}")
     if model is not None:
@@ -359,6 +361,21 @@ def restrict_to_recording(
     labels = [recorded[normalize_question(p.question)].correct for p in kept]
     known = [label for label in labels if label is not None]
     return kept, (sum(known) / len(known) if known else None)
+
+
+def recording_shortfall(model: ReplayModel, problems: list[Problem], k: int) -> str | None:
+    """A warning when the recording holds fewer than ``k`` samples of some problems (replay
+    then repeats recorded samples: the k samples are not independent), else None."""
+    recorded = {normalize_question(p.question): len(p.samples) for p in model.problems}
+    counts = [recorded[normalize_question(p.question)] for p in problems]
+    short = [count for count in counts if count < k]
+    if not short:
+        return None
+    return (
+        f"-k {k} asks more samples than the recording holds for {len(short)} of "
+        f"{len(counts)} problems (as few as {min(short)}): replay repeats recorded samples, "
+        f"so those votes are not over {k} different samples; use -k {min(counts)} or less"
+    )
 
 
 def default_run_path(config: RunConfig) -> Path:

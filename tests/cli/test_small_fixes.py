@@ -1,4 +1,5 @@
-"""What a user meets at the edges of a long run: the words of a failed model download."""
+"""What a user meets at the edges of a long run: the words of a failed model download, a
+replay asked for more samples than it holds."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.cli_helpers import error_line
+from tests.cli.cli_helpers import error_line, run_cli
 from tests.models.model_helpers import free_port
+from tests.shared import SHARED_DATA
 
 
 @pytest.mark.slow
@@ -32,3 +34,18 @@ def test_a_download_that_never_started_names_the_lock_file_not_a_partial_one(
     assert not list(tmp_path.rglob("*.part"))
     assert "partial file" not in line
     assert f"only the lock file {lock} is left" in line
+
+
+MATHCODER_GSM8K = SHARED_DATA / "transcripts" / "mathcoder" / "MathCoder-CL-34b" / "GSM8K"
+
+
+@pytest.mark.parametrize(("k", "warned"), [(3, True), (1, False)])
+def test_replay_with_more_samples_than_recorded_warns(tmp_path: Path, k: int, warned: bool) -> None:
+    result = run_cli(
+        "eval", "gsm8k", "--model", f"replay:{MATHCODER_GSM8K}", "--limit", "2", "-k", str(k),
+        "--run", str(tmp_path / "run.sqlite"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    told = " ".join(result.stderr.split())
+    assert ("asks more samples than the recording holds for 2 of 2 problems" in told) is warned
+    assert ("replay repeats recorded samples" in told) is warned
