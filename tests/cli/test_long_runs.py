@@ -10,7 +10,6 @@ import sqlite3
 from pathlib import Path
 
 import verimath
-
 from tests.cli.cli_helpers import error_line, rows, run_cli
 from tests.models.chat_fault_server import Fault, FaultyChatServer, status
 
