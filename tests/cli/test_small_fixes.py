@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.cli_helpers import error_line, run_cli
+from tests.cli.cli_helpers import error_line, run_cli, write_problems
+from tests.models.chat_fault_server import FaultyChatServer
 from tests.models.model_helpers import free_port
 from tests.shared import SHARED_DATA
 
@@ -49,3 +50,34 @@ def test_replay_with_more_samples_than_recorded_warns(tmp_path: Path, k: int, wa
     told = " ".join(result.stderr.split())
     assert ("asks more samples than the recording holds for 2 of 2 problems" in told) is warned
     assert ("replay repeats recorded samples" in told) is warned
+
+
+def peak_rss_kb(args: list[str]) -> int:
+    """The peak resident size of ``verimath ARGS`` and its children, as the kernel counts it
+    (ru_maxrss of the waited-for children of a fresh Python that runs it)."""
+    probe = (
+        "import resource, subprocess, sys; "
+        "done = subprocess.run(sys.argv[1:], capture_output=True); "
+        "assert done.returncode == 0, done.stderr.decode()[-2000:]; "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    command = [sys.executable, "-c", probe, sys.executable, "-m", "verimath", *args]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr
+    return int(result.stdout.split()[-1])
+
+
+@pytest.mark.slow
+def test_memory_is_bounded_by_the_work_not_by_the_concurrency(tmp_path: Path) -> None:
+    data = write_problems(tmp_path / "problems.jsonl", 4)
+    with FaultyChatServer() as server:
+        sizes = {
+            concurrency: peak_rss_kb(
+                ["eval", str(data), "--model", f"openai:tiny@{server.base_url}", "-k", "4",
+                 "--run", str(tmp_path / f"c{concurrency}.sqlite"),
+                 "--concurrency", str(concurrency)]
+            )  # fmt: skip
+            for concurrency in (4, 1_000_000)
+        }
+    # one task per unit of concurrency took 1.4 GB here; a bounded run stays near 4's size
+    assert sizes[1_000_000] < 1.5 * sizes[4], sizes
