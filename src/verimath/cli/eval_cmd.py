@@ -20,6 +20,7 @@ from verimath.cli.options import (
     solve_options_from,
 )
 from verimath.cli.progress import DEFAULT_LOG_INTERVAL, EvalProgressDisplay
+from verimath.cli.signals import until_stopped
 from verimath.cli.summary_view import print_summary
 from verimath.config import DEFAULT_CONCURRENCY, RunConfig
 from verimath.engine import ProgressCallback
@@ -145,16 +146,10 @@ def command(
         request_timeout=request_timeout,
         export=export,
     )
-    result = asyncio.run(
-        evaluate_config(
-            config,
-            ConsoleMonitor(
-                Console(stderr=True, quiet=as_json),
-                label=model_label(model),
-                interval=progress_every,
-            ),
-        )
+    monitor = ConsoleMonitor(
+        Console(stderr=True, quiet=as_json), label=model_label(model), interval=progress_every
     )
+    result = asyncio.run(until_stopped(evaluate_config(config, monitor)))
     if as_json:
         click.echo(json.dumps(result.to_dict()))
     else:
