@@ -336,6 +336,7 @@ class Engine:
             return False
         self._consecutive_failures = 0
         self._succeeded += 1
+        self.store.check_in_place()
         self.store.add_sample(problem.id, index, trajectory, grade)
         self._add_sample_totals(
             grade, trajectory.prompt_tokens, trajectory.completion_tokens, trajectory.cost_usd

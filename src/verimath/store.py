@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import sqlite3
 import time
 import zlib
@@ -166,6 +167,7 @@ class RunStore:
         except BaseException:
             self.close()
             raise
+        self._files = None if readonly else _file_ids(self.path)
 
     @classmethod
     def read(cls, path: str | Path) -> RunStore:
@@ -213,6 +215,21 @@ class RunStore:
             for version in range(found, SCHEMA_VERSION):
                 MIGRATIONS[version](self._db)
             self.set_meta("schema_version", SCHEMA_VERSION)
+
+    def check_in_place(self) -> None:
+        """StoreError when the run file (or its write-ahead log) was deleted or replaced
+        since this store opened it: what is written now would reach no file."""
+        if self._files is None:
+            return
+        now = _file_ids(self.path)
+        if all(old is None or old == new for old, new in zip(self._files, now, strict=True)):
+            self._files = now  # a log created since the file was opened is the run's own
+            return
+        raise StoreError(
+            f"{self.path} was deleted or replaced while this run was writing it, so the "
+            "samples it held are no longer there and new ones would be lost; the run stops. "
+            "Restore the file, or rerun the same command to start again in a new file there"
+        )
 
     def close(self) -> None:
         try:
@@ -659,6 +676,19 @@ class _Transaction:
             return
         with contextlib.suppress(StoreError):  # the error that got us here is the one to tell
             self._db.execute("ROLLBACK")
+
+
+def _file_ids(path: Path) -> tuple[tuple[int, int] | None, ...]:
+    """(device, inode) of the run file and its write-ahead log; None for one that is absent."""
+    ids: list[tuple[int, int] | None] = []
+    for suffix in ("", "-wal"):
+        try:
+            found = os.stat(f"{path}{suffix}")
+        except OSError:
+            ids.append(None)
+        else:
+            ids.append((found.st_dev, found.st_ino))
+    return tuple(ids)
 
 
 def _message_dict(message: Any) -> dict[str, Any]:
