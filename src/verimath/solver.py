@@ -187,6 +187,8 @@ async def solver_parts(
     owned = not isinstance(model, ChatModel)
     chat_model = model if isinstance(model, ChatModel) else resolve_model(model, **model_options)
     try:
+        if owned:  # an unreachable server is one line before any sample, as in ``eval``
+            await asyncio.to_thread(chat_model.check_reachable)
         with Interpreter(limits) as interpreter, Grader() as grader:
             await asyncio.to_thread(interpreter.start)
             yield chat_model, interpreter, grader

@@ -83,3 +83,11 @@ def test_memory_is_bounded_by_the_work_not_by_the_concurrency(tmp_path: Path) ->
         sizes = {c: peak_rss_kb(args(c)) for c in (4, 1_000_000)}
     # one task per unit of concurrency took 1.4 GB here; a bounded run stays near 4's size
     assert sizes[1_000_000] < 1.5 * sizes[4], sizes
+
+
+def test_solve_reports_an_unreachable_server_in_one_line() -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    result = run_cli("solve", "1 + 1?", "--model", f"openai:tiny@{url}")
+    line = error_line(result)
+    assert f"cannot reach the model server {url}" in line
+    assert "sample" not in result.stderr.replace(line, "")  # no per-sample failure blocks
