@@ -91,3 +91,15 @@ def test_solve_reports_an_unreachable_server_in_one_line() -> None:
     line = error_line(result)
     assert f"cannot reach the model server {url}" in line
     assert "sample" not in result.stderr.replace(line, "")  # no per-sample failure blocks
+
+
+def test_a_ray_address_that_does_not_answer_is_named_in_one_line(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    data = write_problems(tmp_path / "problems.jsonl", 1)
+    address = f"127.0.0.1:{free_port()}"  # nothing listens there
+    result = run_cli(
+        "eval", str(data), "--model", "openai:tiny@http://127.0.0.1:9/v1", "--ray", address,
+        "--run", str(tmp_path / "run.sqlite"),
+    )  # fmt: skip
+    line = error_line(result)
+    assert f"no Ray cluster answers at {address}" in line and "ray start --head" in line
