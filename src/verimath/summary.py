@@ -57,9 +57,10 @@ class RunSummary:
     ``length``, ``token_budget``, ``max_turns``, ...): graded on what they have."""
     uncut_accuracy: float | None = None
     """The weighted vote's accuracy had the cut samples been left out (over the problems that
-    keep a sample); None when no sample was cut."""
+    keep a sample); None when no sample was cut, or all were."""
     uncut_sample_accuracy: float | None = None
-    """Single-sample accuracy over the samples that were not cut; None when none was cut."""
+    """Single-sample accuracy over the samples that were not cut; None when no sample was cut,
+    or all were."""
 
     @property
     def cut_samples(self) -> int:
@@ -121,9 +122,14 @@ def _uncut(
     grades = [uncut_vote_grade(v, by_problem[pid], weights) for pid, v in votes.items()]
     return {
         "cut": _counts(s.stop_reason for s in cut),
-        "uncut_accuracy": _mean(g is Status.CORRECT for g in grades if g is not None),
-        "uncut_sample_accuracy": _mean(s.correct for s in samples if not s.cut),
+        "uncut_accuracy": _mean_or_none([g is Status.CORRECT for g in grades if g is not None]),
+        "uncut_sample_accuracy": _mean_or_none([s.correct for s in samples if not s.cut]),
     }
+
+
+def _mean_or_none(values: Sequence[bool]) -> float | None:
+    """The mean, or None of nothing (every sample was cut: there is no such accuracy)."""
+    return _mean(values) if values else None
 
 
 def _counts(values: Iterable[str]) -> dict[str, int]:

@@ -9,6 +9,8 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 import verimath
 from tests.cli.cli_helpers import error_line, rows, run_cli
 from tests.models.chat_fault_server import Fault, FaultyChatServer, status
@@ -71,7 +73,8 @@ def test_context_limit_ends_the_sample_which_is_graded_and_flagged(tmp_path: Pat
     assert summary["samples"] == 3 * K and summary["missing"] == {}
     assert summary["cut"] == {"context": 3 * K}
     assert summary["stop_reasons"] == {"context": 3 * K}
-    assert summary["uncut_sample_accuracy"] == 0.0 and summary["sample_accuracy"] == 1.0
+    assert summary["sample_accuracy"] == 1.0  # graded on what they had
+    assert summary["uncut_sample_accuracy"] is None and summary["uncut_accuracy"] is None
     turns = rows(run, "SELECT COUNT(*) FROM turns GROUP BY problem_id, sample_index")
     assert turns == [(2,)] * (3 * K)  # the turns before the limit are kept
     assert rows(run, "SELECT DISTINCT answer, grade FROM samples") == [("1", "correct")]
@@ -91,7 +94,7 @@ def test_context_limit_in_text_output_is_one_line_with_both_accuracies(tmp_path:
     assert result.returncode == 0, result.stderr
     text = " ".join(result.stdout.split())
     assert "4 of 4 samples were cut short (context 4)" in text
-    assert "without them: weighted vote" in text
+    assert "without them: weighted vote n/a, single sample n/a" in text
 
 
 def test_samples_cut_by_the_turn_limit_are_counted_apart(tmp_path: Path) -> None:
@@ -101,7 +104,7 @@ def test_samples_cut_by_the_turn_limit_are_counted_apart(tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["cut"] == {"max_code_executions": 2 * K}
-    assert summary["sample_accuracy"] == 1.0 and summary["uncut_sample_accuracy"] == 0.0
+    assert summary["sample_accuracy"] == 1.0 and summary["uncut_sample_accuracy"] is None
     accuracy = report_json(run)["accuracy"]
     assert "csv, without cut samples" in json.dumps(accuracy["tables"])  # type: ignore[index]
 
@@ -221,3 +224,30 @@ def test_a_resume_by_another_version_says_so_and_records_it(tmp_path: Path) -> N
     assert squeezed("the run was last written by verimath 0.0.1") in squeezed(resumed.stderr)
     [(resumes,)] = rows(run, "SELECT value FROM meta WHERE key = 'resumes'")
     assert json.loads(str(resumes))[-1]["versions"]["verimath"] == verimath.__version__
+
+
+def test_accuracy_without_cut_samples_leaves_out_exactly_those(tmp_path: Path) -> None:
+    data, run = tmp_path / "mixed.jsonl", tmp_path / "run.sqlite"
+    records = [
+        {"id": "p0", "question": "Add 0 and 1. \\boxed{1}", "answer": 1},
+        {"id": "p1", "question": "Add 1 and 1. \\boxed{2}", "answer": 2},
+        {"id": "p2", "question": "Add 2 and 2.", "answer": 4},
+    ]
+    data.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    # p2's samples run code, then the conversation outgrows the context: cut, and wrong
+    script = {"Add 2 and 2.": "Perhaps \\boxed{5}.\n```python\nprint(2 + 2)\n```"}
+    with FaultyChatServer(scripted=script, context_messages=3) as server:
+        result = run_cli(*eval_args(data, run, server.base_url, "--json"))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["cut"] == {"context": K}
+    assert summary["accuracy"] == 2 / 3 and summary["uncut_accuracy"] == 1.0
+    assert summary["sample_accuracy"] == 4 / 6 and summary["uncut_sample_accuracy"] == 1.0
+    accuracy = report_json(run)["accuracy"]["data"]["rows"]  # type: ignore[index]
+    overall = {row["kind"]: (row["overall"]["value"], row["overall"]["n"]) for row in accuracy}
+    assert overall == {
+        "samples": (pytest.approx(4 / 6, abs=1e-6), 3),
+        "voted": (pytest.approx(2 / 3, abs=1e-6), 3),
+        "samples_uncut": (1.0, 2),
+        "voted_uncut": (1.0, 2),
+    }

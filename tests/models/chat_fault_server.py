@@ -74,6 +74,9 @@ class FaultyChatServer:
     """What every request gets once the queue is empty (set it to change the server's mood)."""
     seen: list[Seen] = field(default_factory=list)
     max_in_flight: int = 0
+    scripted: dict[str, str] = field(default_factory=dict)
+    """Content answered (instead of the fault's) to a conversation whose first user message
+    holds the key: a script per problem, whatever the order the requests come in."""
     context_messages: int | None = None
     """Answer 400 "maximum context length", as vLLM does, to a conversation of more messages
     than this (None: any length)."""
@@ -117,7 +120,9 @@ class FaultyChatServer:
         if self.max_choices is not None:
             n = min(n, self.max_choices)
         prompt = [m["content"] for m in body["messages"] if m["role"] == "user"][-1]
-        content = fault.content or f"echo: {prompt}"
+        first = [m["content"] for m in body["messages"] if m["role"] == "user"][0]
+        script = [text for key, text in self.scripted.items() if key in first]
+        content = script[0] if script else fault.content or f"echo: {prompt}"
         choices = [self._choice(i, body, content, arguments) for i in range(n)]
         usage = {"prompt_tokens": 11, "completion_tokens": 7 * n, "total_tokens": 11 + 7 * n}
         return {
