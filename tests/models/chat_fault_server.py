@@ -120,7 +120,7 @@ class FaultyChatServer:
         if self.max_choices is not None:
             n = min(n, self.max_choices)
         prompt = [m["content"] for m in body["messages"] if m["role"] == "user"][-1]
-        first = [m["content"] for m in body["messages"] if m["role"] == "user"][0]
+        first = next(m["content"] for m in body["messages"] if m["role"] == "user")
         script = [text for key, text in self.scripted.items() if key in first]
         content = script[0] if script else fault.content or f"echo: {prompt}"
         choices = [self._choice(i, body, content, arguments) for i in range(n)]
