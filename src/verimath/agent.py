@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from verimath.errors import ConfigError
+from verimath.errors import ConfigError, ModelContextLengthError, ModelResponseError
 from verimath.grading import extract_answer
 from verimath.interpreter import CellResult
 from verimath.models import (
@@ -32,6 +32,7 @@ from verimath.models import (
     Completion,
     GenerateConfig,
     Message,
+    ToolCall,
     fence_output,
     tool_call_code,
 )
@@ -54,6 +55,25 @@ CODE_LIMIT_MESSAGE = (
     "You have used all {limit} code executions allowed for this problem; the code was not run. "
     "Give your final answer in \\boxed{{}} without further code."
 )
+
+
+@dataclass(frozen=True)
+class ToolError:
+    """Why a tool call cannot run (unknown tool, arguments that are not JSON): the text the
+    model gets back as the call's result."""
+
+    message: str
+
+
+def _call_code(call: ToolCall) -> str | ToolError:
+    if call.name != "python":
+        return ToolError(f"Error: there is no tool {call.name!r}; the one tool is 'python'.")
+    try:
+        return tool_call_code(call)
+    except ModelResponseError as exc:
+        return ToolError(
+            f'Error: the call was not run: {exc}. Send the code as JSON: {{"code": "..."}}.'
+        )
 
 
 def split_fenced_turn(content: str) -> tuple[str, str | None]:
@@ -161,7 +181,10 @@ class _SampleRun:
         while True:
             if len(self.turns) >= self.config.max_turns:
                 return "max_turns"
-            completion = await self._call_model()
+            try:
+                completion = await self._call_model()
+            except ModelContextLengthError:
+                return "context"  # the turns so far are the sample: graded on them, flagged
             codes = self._record_turn(completion)
             if self._spent() >= self.config.token_budget:
                 return "token_budget"
@@ -180,8 +203,9 @@ class _SampleRun:
         [completion] = await self.model.generate(self.messages, self.call_config, tools=tools)
         return completion
 
-    def _record_turn(self, completion: Completion) -> list[tuple[str | None, str]]:
-        """Store the turn; return its code cells as (tool call id or None, code)."""
+    def _record_turn(self, completion: Completion) -> list[tuple[str | None, str | ToolError]]:
+        """Store the turn; return its code cells as (tool call id or None, code), or the
+        error to answer a tool call that cannot run with."""
         message = completion.message
         content = message.content or ""
         if self.config.tool_style == FENCED:
@@ -205,11 +229,7 @@ class _SampleRun:
         if self.config.tool_style == FUNCTION:
             if content.strip():
                 self.steps.append(TextStep(content))
-            return [
-                (call.id, tool_call_code(call))
-                for call in message.tool_calls
-                if call.name == "python"
-            ]
+            return [(call.id, _call_code(call)) for call in message.tool_calls]
         prose, code = split_fenced_turn(content)
         if prose.strip():
             self.steps.append(TextStep(prose))
@@ -219,11 +239,14 @@ class _SampleRun:
         return sum(turn.completion_tokens for turn in self.turns)
 
     async def _run_codes(
-        self, codes: list[tuple[str | None, str]], completion: Completion
+        self, codes: list[tuple[str | None, str | ToolError]], completion: Completion
     ) -> str | None:
         """Run (or refuse) a turn's cells; a second turn of refused code ends the sample."""
         refused = False
         for call_id, code in codes:
+            if isinstance(code, ToolError):  # the model gets the error back, as for a bad cell
+                self._reply(call_id, code.message)
+                continue
             refusal = self._refusal()
             if refusal is None:
                 output = await self._execute(code)

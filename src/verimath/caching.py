@@ -13,7 +13,15 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any, TypedDict, cast
 
-from verimath.models import ChatModel, Completion, GenerateConfig, Message, ToolCall, Usage
+from verimath.models import (
+    ChatModel,
+    Completion,
+    GenerateConfig,
+    Message,
+    ToolCall,
+    Usage,
+    served_model,
+)
 from verimath.models.messages import WireMessage, to_wire
 from verimath.store import RunStore, request_key
 
@@ -64,9 +72,10 @@ class CachedCompletion(TypedDict):
 def cache_request(
     model_name: str, messages: Sequence[Message], config: GenerateConfig, tools: bool
 ) -> CacheRequest:
-    """The request a response is cached under."""
+    """The request a response is cached under: the model by what shapes its answers, not by
+    where it is served (a run resumed against a moved server replays its calls)."""
     return {
-        "model": model_name,
+        "model": served_model(model_name)[0],
         "messages": [to_wire(m) for m in messages],
         "config": dataclasses.asdict(config),
         "tools": tools,

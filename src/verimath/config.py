@@ -19,7 +19,15 @@ from verimath.adaptive import DEFAULT_THRESHOLD, DEFAULT_WAVE, AdaptivePolicy
 from verimath.agent import AgentConfig
 from verimath.errors import ConfigError
 from verimath.interpreter import Limits
-from verimath.models import FENCED, FUNCTION, ChatModel, GenerateConfig, ModelSpec, RetryPolicy
+from verimath.models import (
+    FENCED,
+    FUNCTION,
+    ChatModel,
+    GenerateConfig,
+    ModelSpec,
+    RetryPolicy,
+    served_model,
+)
 from verimath.prompts import get_strategy
 from verimath.run_records import RecordedConfig
 from verimath.voting import DEFAULT_WEIGHTS, Weights
@@ -33,6 +41,7 @@ __all__ = [
     "agent_config",
     "choose_tool_style",
     "http_model_options",
+    "shapes_results",
 ]
 
 DEFAULT_SAMPLES = 4
@@ -118,6 +127,21 @@ def http_model_options(
     return options
 
 
+SHAPES_RESULTS = "shapes_results"
+"""Field metadata key: whether a field is part of a run's identity (checked on resume), or
+where and how the run is served and executed (free to change between resumes)."""
+SERVED = {SHAPES_RESULTS: False, "recorded": True}
+"""Where the run is served: may change on resume; the run records each change."""
+EXECUTION = {SHAPES_RESULTS: False}
+"""How this invocation runs (files, flags): neither identity nor recorded."""
+
+
+def shapes_results(name: str) -> bool:
+    """Whether the RunConfig field ``name`` shapes the results (a resume must keep it)."""
+    [found] = [f for f in dataclasses.fields(RunConfig) if f.name == name]
+    return bool(found.metadata.get(SHAPES_RESULTS, True))
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """One evaluation: what is run (recorded in the run file, checked on resume) and how."""
@@ -125,7 +149,9 @@ class RunConfig:
     dataset: str
     """A dataset name (``math``, ``gsm8k``, ...), a JSONL/CSV path or ``hf:owner/name``."""
     model: str | None = None
-    """A model spec (``openai:gpt-4o``, ``local``, ``replay:PATH``); None: the local default."""
+    """A model spec (``openai:gpt-4o``, ``local``, ``replay:PATH``); None: the local default.
+    Its model name shapes the results; the base URLs of an HTTP model are where it is served
+    (recorded, free to change on resume)."""
     method: SolveOptions = field(default_factory=SolveOptions)
     """How every problem is solved: strategy, k, weights, sampling, code rules, adaptive."""
     limits: Limits = field(default_factory=Limits)
@@ -146,29 +172,33 @@ class RunConfig:
     """The gold answer's field in a JSONL/CSV (default: detected)."""
     id_field: str | None = None
     """The problem id's field in a JSONL/CSV (default: detected)."""
-    data_dir: Path | None = None
+    data_dir: Path | None = field(default=None, metadata=EXECUTION)
     """Where the datasets that do not ship with verimath live (else ``$VERIMATH_DATA_DIR``)."""
-    run_path: Path | None = None
+    run_path: Path | None = field(default=None, metadata=EXECUTION)
     """The run file (default: ``runs/<dataset>-<model>-<strategy>-k<k>.sqlite``)."""
-    new: bool = False
+    new: bool = field(default=False, metadata=EXECUTION)
     """Start over: an existing run file is moved aside (kept under a timestamped name)."""
-    concurrency: int = DEFAULT_CONCURRENCY
+    regrade: bool = field(default=False, metadata=EXECUTION)
+    """On resume, accept a dataset whose problems changed: stored samples are graded against
+    the new gold answers, and a problem whose question changed is sampled again (without it,
+    such a resume is refused with the list of changes)."""
+    concurrency: int = field(default=DEFAULT_CONCURRENCY, metadata=SERVED)
     """Model calls in flight at once."""
-    ray_address: str | None = None
+    ray_address: str | None = field(default=None, metadata=SERVED)
     """Run the samples on Ray: ``local`` for a local runtime, else a cluster's address."""
-    sandbox: str | None = None
+    sandbox: str | None = field(default=None, metadata=SERVED)
     """Run the cells on the ``verimath serve`` host at this URL (None: in this process)."""
-    sandbox_token: str | None = field(default=None, repr=False)
-    """The bearer token of ``sandbox``."""
-    retries: int = DEFAULT_RETRIES
+    sandbox_token: str | None = field(default=None, repr=False, metadata=EXECUTION)
+    """The bearer token of ``sandbox`` (a secret: never recorded)."""
+    retries: int = field(default=DEFAULT_RETRIES, metadata=SERVED)
     """Retries of a failed request to an HTTP model server."""
-    request_timeout: float | None = None
+    request_timeout: float | None = field(default=None, metadata=SERVED)
     """Seconds one request to an HTTP model server may take in all, connecting and every read
     included: a deadline, then the request is retried (None: 600)."""
-    max_response_mb: float | None = None
+    max_response_mb: float | None = field(default=None, metadata=SERVED)
     """Cap on one reply of an HTTP model server in MiB, raw and decompressed; a larger reply
     is a ModelResponseError (None: 32)."""
-    export: Path | None = None
+    export: Path | None = field(default=None, metadata=EXECUTION)
     """Also write one JSON line per sample to this file."""
 
     def __post_init__(self) -> None:
@@ -206,13 +236,24 @@ class RunConfig:
         config["method"] = dataclasses.replace(base, **solve)
         return cls(dataset, **config)
 
+    def served(self) -> dict[str, object]:
+        """Where and how the run is served: the model's base URLs and the fields marked
+        :data:`SERVED`; recorded in the run file, each change on resume too."""
+        _, urls = served_model(self.model)
+        recorded = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.metadata.get("recorded")
+        }
+        return {"endpoints": urls, **recorded}
+
     def record(self, problem_count: int) -> RecordedConfig:
-        """Everything that shapes the results (not how fast they come), as the run file
-        records it; a resumed run must match it exactly."""
+        """Everything that shapes the results (not how fast they come, nor where the model
+        is served), as the run file records it; a resumed run must match it exactly."""
         method, generate, policy = self.method, self.method.generate, self.method.adaptive
         return {
             "dataset": self.dataset,
-            "model": self.model or "local",
+            "model": served_model(self.model)[0],
             "strategy": method.strategy,
             "samples": method.samples,
             "weights": method.weights.spec(),

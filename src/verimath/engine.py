@@ -240,10 +240,12 @@ class Engine:
         self._open = len(problems)
         if not problems:
             return self.progress
+        # never more workers than samples that may run: --concurrency is a bound, not a count
+        self._workers = max(1, min(self.executor.parallelism, self._to_run(problems)))
         for problem in problems:
             await self._advance(problem)
         self.on_progress(self.progress)
-        workers = [asyncio.create_task(self._worker()) for _ in range(self.executor.parallelism)]
+        workers = [asyncio.create_task(self._worker()) for _ in range(self._workers)]
         try:
             await asyncio.gather(*workers)
         finally:
@@ -251,6 +253,11 @@ class Engine:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
         return self.progress
+
+    def _to_run(self, problems: Sequence[Problem]) -> int:
+        """Samples not yet stored: the most that can ever be in flight in this run."""
+        k = self.options.samples
+        return sum(k - len(self._done[p.id]) for p in problems)
 
     def _count_finished(self, problems: Sequence[Problem]) -> None:
         wanted = {p.id for p in problems}
@@ -288,7 +295,7 @@ class Engine:
             await self._vote(problem)
         self._open -= 1
         if self._open == 0:
-            for _ in range(self.executor.parallelism):
+            for _ in range(self._workers):
                 self._queue.put_nowait(None)
 
     async def _next_wave(self, problem: Problem) -> list[int]:
@@ -331,6 +338,7 @@ class Engine:
         self._consecutive_failures = 0
         self._succeeded += 1
         seed = self.options.sandbox_seed(problem.id, index)
+        self.store.check_in_place()
         self.store.add_sample(problem.id, index, trajectory, grade, sandbox_seed=seed)
         self._add_sample_totals(
             grade, trajectory.prompt_tokens, trajectory.completion_tokens, trajectory.cost_usd

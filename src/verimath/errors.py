@@ -13,6 +13,7 @@ catch one type. Failures of *model-written code* are never exceptions: they come
     │   ├── ModelAuthError            no key, or the key was refused
     │   ├── ModelConnectionError      the server is unreachable or kept failing
     │   └── ModelResponseError        the server answered something unusable
+    │       └── ModelContextLengthError   the conversation outgrew the model's context
     ├── GradingError              an answer comparison could not be carried out
     ├── WorkerLostError           distributed workers kept dying (finished samples are kept)
     ├── RunStoppedError           a run could not go on (finished samples are kept)
@@ -34,6 +35,7 @@ __all__ = [
     "InputError",
     "ModelAuthError",
     "ModelConnectionError",
+    "ModelContextLengthError",
     "ModelError",
     "ModelNotFoundError",
     "ModelResponseError",
@@ -98,6 +100,12 @@ class ModelConnectionError(ModelError):
 
 class ModelResponseError(ModelError):
     """The model server answered with something that cannot be used."""
+
+
+class ModelContextLengthError(ModelResponseError):
+    """The server refused the request because the conversation (with ``max_tokens``) is longer
+    than the model's context: the sample ends there (stop reason ``context``), it is not
+    retried."""
 
 
 class GradingError(VerimathError):

@@ -24,8 +24,21 @@ from typing import Any, Protocol
 
 from verimath.config import RunConfig, http_model_options
 from verimath.datasets import Problem, load_dataset, select
-from verimath.engine import Engine, LocalExecutor, Progress, ProgressCallback, SampleExecutor
-from verimath.errors import ConfigError
+from verimath.datasets.identity import (
+    ProblemChange,
+    changed_problems,
+    content_digest,
+    file_digest,
+)
+from verimath.engine import (
+    Engine,
+    LocalExecutor,
+    Progress,
+    ProgressCallback,
+    SampleExecutor,
+    answer_rules,
+)
+from verimath.errors import ConfigError, RunConfigMismatchError
 from verimath.grading import Grader
 from verimath.interpreter import Executor
 from verimath.interpreter.session import pool_size_from_environment
@@ -150,15 +163,27 @@ async def evaluate_config(config: RunConfig, monitor: RunMonitor | None = None) 
     if (recording := _recording_of(model) if model else None) is not None:
         problems, recorded = restrict_to_recording(recording, problems)
         monitor.note(f"replaying {len(problems)} recorded problems")
+        if (short := recording_shortfall(recording, problems, config.method.samples)) is not None:
+            monitor.warn(short)
     if not problems:
         raise ConfigError(f"nothing to evaluate: {_nothing_to_do(config, recording)}")
     if model is not None:
         model.check_reachable()
     with RunStore(path, new=config.new) as store:
         resumed = store.bind_config(record, versions())
+        changes = changed_problems(store.problem_contents(), problems) if resumed else []
+        if changes and not config.regrade:
+            raise RunConfigMismatchError(_changed_dataset(path, changes))
         monitor.note(f"{'resuming' if resumed else 'new run'}: {path}")
+        if resumed:
+            for line in store.record_resume(config.served(), versions()):
+                monitor.note(line)
+        else:
+            store.record_start(config.served())
         async with _executor(config, model, store) as (executor, grader):
+            await _regrade(store, grader, changes, monitor)
             store.add_problems(problems)
+            _record_dataset(store, config, problems)
             started = time.monotonic()
             progress = await _run(Engine(executor, grader, store, config.method), problems, monitor)
             seconds = time.monotonic() - started
@@ -174,6 +199,51 @@ async def evaluate_config(config: RunConfig, monitor: RunMonitor | None = None) 
         if config.export is not None:
             export_samples(store, config.export)
     return RunResult(path, config, resumed, summary, recorded, endpoints, cache_hits, seconds)
+
+
+MAX_CHANGES_LISTED = 10
+
+
+def _changed_dataset(path: Path, changes: list[ProblemChange]) -> str:
+    listed = "; ".join(c.describe() for c in changes[:MAX_CHANGES_LISTED])
+    more = len(changes) - MAX_CHANGES_LISTED
+    listed += f"; and {more} more" if more > 0 else ""
+    return (
+        f"{path}: {len(changes)} problems of the dataset changed since the run stored them "
+        f"({listed}). Rerun with --regrade to grade the stored samples against the new gold "
+        "answers (a problem whose question changed is sampled again), restore the dataset, "
+        "or start over with --new."
+    )
+
+
+async def _regrade(
+    store: RunStore, grader: Grader, changes: list[ProblemChange], monitor: RunMonitor
+) -> None:
+    """Bring the run to the changed problems: new golds re-grade the stored samples, a new
+    question drops the problem's samples (drawn again); votes are retaken by the engine."""
+    for change in changes:
+        problem = change.new
+        if change.question_changed:
+            store.drop_samples(problem.id)
+        for sample in store.samples(problem.id):
+            grade = await grader.agrade(problem.answer, sample.answer, answer_rules(problem))
+            store.set_grade(problem.id, sample.sample_index, grade.status)
+        store.replace_problem(problem)
+    if changes:
+        regraded = store.meta("regraded") or []
+        regraded.append({"at": time.time(), "changes": [c.describe() for c in changes]})
+        store.set_meta("regraded", regraded)
+        monitor.note(f"re-graded after dataset changes: {'; '.join(c.describe() for c in changes)}")
+
+
+def _record_dataset(store: RunStore, config: RunConfig, problems: list[Problem]) -> None:
+    """The dataset's identity: a digest of the run's problems, and of the file when it is one."""
+    path = Path(config.dataset).expanduser()
+    digests = {
+        "content_sha256": content_digest(problems),
+        "file_sha256": file_digest(path) if path.is_file() else None,
+    }
+    store.set_meta("dataset_identity", digests)
 
 
 def _problems(config: RunConfig) -> list[Problem]:
@@ -315,6 +385,21 @@ def restrict_to_recording(
     labels = [recorded[normalize_question(p.question)].correct for p in kept]
     known = [label for label in labels if label is not None]
     return kept, (sum(known) / len(known) if known else None)
+
+
+def recording_shortfall(model: ReplayModel, problems: list[Problem], k: int) -> str | None:
+    """A warning when the recording holds fewer than ``k`` samples of some problems (replay
+    then repeats recorded samples: the k samples are not independent), else None."""
+    recorded = {normalize_question(p.question): len(p.samples) for p in model.problems}
+    counts = [recorded[normalize_question(p.question)] for p in problems]
+    short = [count for count in counts if count < k]
+    if not short:
+        return None
+    return (
+        f"-k {k} asks more samples than the recording holds for {len(short)} of "
+        f"{len(counts)} problems (as few as {min(short)}): replay repeats recorded samples, "
+        f"so those votes are not over {k} different samples; use -k {min(counts)} or less"
+    )
 
 
 def default_run_path(config: RunConfig) -> Path:

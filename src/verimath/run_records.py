@@ -15,7 +15,8 @@ from typing import Any, TypedDict, Union, cast, get_args, get_origin, get_type_h
 
 from verimath.errors import ConfigError
 from verimath.grading import Status
-from verimath.models import ToolCall
+from verimath.models import ToolCall, served_model
+from verimath.trajectory import is_cut
 from verimath.verification import VerificationState
 from verimath.voting import Weights
 
@@ -75,6 +76,12 @@ class SampleRecord:
     def correct(self) -> bool:
         return self.grade is Status.CORRECT
 
+    @property
+    def cut(self) -> bool:
+        """Cut short (token budget, ``length``, turn or code limit, context) rather than ended
+        by a final answer: graded on what it has, counted apart."""
+        return is_cut(self.stop_reason)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, in the column order of the file (grade and state as their text)."""
         return {
@@ -90,6 +97,7 @@ class SampleRecord:
             "rule_violations": self.rule_violations,
             "revisions": self.revisions,
             "stop_reason": self.stop_reason,
+            "cut": self.cut,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "cost_usd": self.cost_usd,
@@ -289,10 +297,14 @@ ADAPTIVE_ONLY_KEYS = ("wave", "threshold")
 def results_config(config: Mapping[str, object]) -> dict[str, object]:
     """The part of a run's recorded config that shapes its results, as compared on resume.
 
-    ``wave`` and ``threshold`` count only when ``adaptive`` is set: every run records them, with
+    The model is compared without its base URLs (where it is served). ``wave`` and
+    ``threshold`` count only when ``adaptive`` is set: every run records them, with
     the defaults of the version that started it, and a plain run must resume under a version
     whose defaults moved.
     """
+    shaping = dict(config)
+    if isinstance(model := shaping.get("model"), str):  # earlier runs recorded base URLs in it
+        shaping["model"] = served_model(model)[0]
     if config.get("adaptive") is not None:
-        return dict(config)
-    return {k: v for k, v in config.items() if k not in ADAPTIVE_ONLY_KEYS}
+        return shaping
+    return {k: v for k, v in shaping.items() if k not in ADAPTIVE_ONLY_KEYS}

@@ -197,6 +197,8 @@ async def solver_parts(
     owned = not isinstance(model, ChatModel)
     chat_model = model if isinstance(model, ChatModel) else resolve_model(model, **model_options)
     try:
+        if owned:  # an unreachable server is one line before any sample, as in ``eval``
+            await asyncio.to_thread(chat_model.check_reachable)
         with Grader() as grader:
             async with executor_for(limits, sandbox, sandbox_token, pool_size) as interpreter:
                 yield chat_model, interpreter, grader

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from verimath.datasets import Problem
+from verimath.datasets.identity import problem_digest
 from verimath.errors import RunConfigMismatchError, StoreError
 from verimath.grading import Status
 from verimath.models import Message
@@ -63,12 +65,13 @@ from verimath.trajectory import Trajectory
 
 __all__ = ["SCHEMA_VERSION", "RunStore", "VoteRecord", "request_key"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS problems (
     problem_id TEXT PRIMARY KEY, position INTEGER NOT NULL, question TEXT NOT NULL,
-    gold TEXT NOT NULL, dataset TEXT NOT NULL, subject TEXT, level INTEGER, meta TEXT
+    gold TEXT NOT NULL, dataset TEXT NOT NULL, subject TEXT, level INTEGER, meta TEXT,
+    content_sha256 TEXT
 );
 CREATE TABLE IF NOT EXISTS samples (
     problem_id TEXT NOT NULL, sample_index INTEGER NOT NULL, answer TEXT, answer_method TEXT,
@@ -117,9 +120,16 @@ def _add_sandbox_seeds(db: RunConnection) -> None:
         db.execute("ALTER TABLE samples ADD COLUMN sandbox_seed INTEGER")
 
 
+def _add_problem_digests(db: RunConnection) -> None:
+    # Older files know their problems by id only: the digests are filled in on resume.
+    if "content_sha256" not in {row[1] for row in db.execute("PRAGMA table_info(problems)")}:
+        db.execute("ALTER TABLE problems ADD COLUMN content_sha256 TEXT")
+
+
 MIGRATIONS: dict[int, Callable[[RunConnection], None]] = {
     1: _add_failure_kinds,
     2: _add_sandbox_seeds,
+    3: _add_problem_digests,
 }
 """What brings a run file of schema version v (the key) to version v + 1, in one transaction."""
 
@@ -174,6 +184,7 @@ class RunStore:
         except BaseException:
             self.close()
             raise
+        self._files = None if readonly else _file_ids(self.path)
 
     @classmethod
     def read(cls, path: str | Path) -> RunStore:
@@ -218,6 +229,21 @@ class RunStore:
             for version in range(found, SCHEMA_VERSION):
                 MIGRATIONS[version](self._db)
             self.set_meta("schema_version", SCHEMA_VERSION)
+
+    def check_in_place(self) -> None:
+        """StoreError when the run file (or its write-ahead log) was deleted or replaced
+        since this store opened it: what is written now would reach no file."""
+        if self._files is None:
+            return
+        now = _file_ids(self.path)
+        if all(old is None or old == new for old, new in zip(self._files, now, strict=True)):
+            self._files = now  # a log created since the file was opened is the run's own
+            return
+        raise StoreError(
+            f"{self.path} was deleted or replaced while this run was writing it, so the "
+            "samples it held are no longer there and new ones would be lost; the run stops. "
+            "Restore the file, or rerun the same command to start again in a new file there"
+        )
 
     def close(self) -> None:
         try:
@@ -293,9 +319,49 @@ class RunStore:
         self.set_meta("resumed_versions", versions)
         return True
 
+    def record_start(self, served: Mapping[str, object]) -> None:
+        """Where a new run is served (URLs, concurrency, retries...): see :meth:`record_resume`."""
+        self.set_meta("served", dict(served))
+
+    def record_resume(self, served: Mapping[str, object], versions: Versions) -> list[str]:
+        """Record a resume: where the run is served now and the versions resuming it, each
+        change appended to the run's ``resumes`` history; one line per change, to tell."""
+        before = self.meta("served")
+        before = before if isinstance(before, dict) else {}
+        moved = {
+            key: [before.get(key), value]
+            for key, value in served.items()
+            if key in before and before[key] != value
+        }
+        lines = [f"{key} changed: {old!r} -> {new!r}" for key, (old, new) in moved.items()]
+        last = self._last_versions().get("verimath")
+        if last != versions.get("verimath"):
+            lines.append(
+                f"resumed with verimath {versions.get('verimath')} (the run was last written "
+                f"by verimath {last}); both are recorded"
+            )
+        resumes = self.meta("resumes")
+        resumes = resumes if isinstance(resumes, list) else []
+        resumes.append({"at": time.time(), "versions": versions, "served_changes": moved})
+        with self._transaction():
+            self.set_meta("resumes", resumes)
+            self.set_meta("served", dict(served))
+        return lines
+
+    def _last_versions(self) -> Versions:
+        """The versions that last wrote the run: of its last resume, else of its start."""
+        resumes = self.meta("resumes")
+        if isinstance(resumes, list) and resumes and isinstance(resumes[-1], dict):
+            last = resumes[-1].get("versions")
+            if isinstance(last, dict):
+                return {str(k): None if v is None else str(v) for k, v in last.items()}
+        return self.versions()
+
     # --- problems ---------------------------------------------------------------------------
 
     def add_problems(self, problems: Sequence[Problem]) -> None:
+        """Store the run's problems with their content digests (those stored are kept as they
+        are: see :meth:`problem_contents` and :meth:`replace_problem`)."""
         rows = [
             (
                 p.id,
@@ -306,11 +372,50 @@ class RunStore:
                 p.subject,
                 p.level,
                 json.dumps(p.to_dict().get("meta") or {}),
+                problem_digest(p.question, p.answer),
             )
             for i, p in enumerate(problems)
         ]
         with self._transaction():
-            self._db.executemany("INSERT OR IGNORE INTO problems VALUES (?,?,?,?,?,?,?,?)", rows)
+            self._db.executemany(
+                "INSERT OR IGNORE INTO problems (problem_id, position, question, gold, dataset, "
+                "subject, level, meta, content_sha256) VALUES (?,?,?,?,?,?,?,?,?)",
+                rows,
+            )
+            self._fill_digests()
+
+    def _fill_digests(self) -> None:
+        """Digests of problems stored by a version that did not record them."""
+        query = "SELECT problem_id, question, gold FROM problems WHERE content_sha256 IS NULL"
+        rows = [(problem_digest(q, g), p) for p, q, g in self._db.execute(query)]
+        self._db.executemany("UPDATE problems SET content_sha256 = ? WHERE problem_id = ?", rows)
+
+    def problem_contents(self) -> dict[str, tuple[str, str]]:
+        """(question, gold) of every stored problem, by id."""
+        query = "SELECT problem_id, question, gold FROM problems"
+        return {str(p): (str(q), str(g)) for p, q, g in self._db.execute(query)}
+
+    def replace_problem(self, problem: Problem) -> None:
+        """Store a problem's new question and gold (a resume with ``--regrade``)."""
+        digest = problem_digest(problem.question, problem.answer)
+        self._db.execute(
+            "UPDATE problems SET question = ?, gold = ?, content_sha256 = ? WHERE problem_id = ?",
+            (problem.question, problem.answer, digest, problem.id),
+        )
+
+    def set_grade(self, problem_id: str, index: int, grade: Status) -> None:
+        """Replace a stored sample's grade (its problem's gold changed)."""
+        self._db.execute(
+            "UPDATE samples SET grade = ? WHERE problem_id = ? AND sample_index = ?",
+            (str(grade), problem_id, index),
+        )
+
+    def drop_samples(self, problem_id: str) -> None:
+        """Forget a problem's samples, vote and failures (its question changed): they are
+        drawn again."""
+        with self._transaction():
+            for table in ("samples", "turns", "cells", "votes", "failures"):
+                self._db.execute(f"DELETE FROM {table} WHERE problem_id = ?", (problem_id,))
 
     def problems(self) -> list[ProblemRecord]:
         """The run's problems in run order."""
@@ -595,6 +700,19 @@ class _Transaction:
             return
         with contextlib.suppress(StoreError):  # the error that got us here is the one to tell
             self._db.execute("ROLLBACK")
+
+
+def _file_ids(path: Path) -> tuple[tuple[int, int] | None, ...]:
+    """(device, inode) of the run file and its write-ahead log; None for one that is absent."""
+    ids: list[tuple[int, int] | None] = []
+    for suffix in ("", "-wal"):
+        try:
+            found = os.stat(f"{path}{suffix}")
+        except OSError:
+            ids.append(None)
+        else:
+            ids.append((found.st_dev, found.st_ino))
+    return tuple(ids)
 
 
 def _message_dict(message: Any) -> dict[str, Any]:

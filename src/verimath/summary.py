@@ -7,8 +7,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from verimath.grading import Status
 from verimath.run_records import ProblemRecord, SampleRecord, VoteRecord
 from verimath.store import RunStore
+from verimath.tally import uncut_vote_grade
+from verimath.voting import DEFAULT_WEIGHTS, Weights
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,19 @@ class RunSummary:
     """The last message of each kind in ``missing``."""
     by_subject: list[Breakdown] = field(default_factory=list)
     by_level: list[Breakdown] = field(default_factory=list)
+    cut: dict[str, int] = field(default_factory=dict)
+    """Samples cut short rather than ended by a final answer, by stop reason (``context``,
+    ``length``, ``token_budget``, ``max_turns``, ...): graded on what they have."""
+    uncut_accuracy: float | None = None
+    """The weighted vote's accuracy had the cut samples been left out (over the problems that
+    keep a sample); None when no sample was cut, or all were."""
+    uncut_sample_accuracy: float | None = None
+    """Single-sample accuracy over the samples that were not cut; None when no sample was cut,
+    or all were."""
+
+    @property
+    def cut_samples(self) -> int:
+        return sum(self.cut.values())
 
     @property
     def incomplete(self) -> bool:
@@ -88,7 +104,32 @@ def summarize(store: RunStore, k: int | None = None) -> RunSummary:
         missing_errors={kind: error for _, _, kind, error in missing},
         by_subject=_breakdowns(problems, samples, votes, lambda p: p.subject),
         by_level=_breakdowns(problems, samples, votes, lambda p: p.level),
+        **_uncut(store, samples, votes),
     )
+
+
+def _uncut(
+    store: RunStore, samples: Sequence[SampleRecord], votes: Mapping[str, VoteRecord]
+) -> dict[str, Any]:
+    """The cut samples by stop reason, and the accuracies without them (none cut: as is)."""
+    cut = [s for s in samples if s.cut]
+    if not cut:
+        return {}
+    weights = Weights.parse(str(store.config().get("weights", DEFAULT_WEIGHTS.spec())))
+    by_problem: dict[str, list[SampleRecord]] = defaultdict(list)
+    for sample in samples:
+        by_problem[sample.problem_id].append(sample)
+    grades = [uncut_vote_grade(v, by_problem[pid], weights) for pid, v in votes.items()]
+    return {
+        "cut": _counts(s.stop_reason for s in cut),
+        "uncut_accuracy": _mean_or_none([g is Status.CORRECT for g in grades if g is not None]),
+        "uncut_sample_accuracy": _mean_or_none([s.correct for s in samples if not s.cut]),
+    }
+
+
+def _mean_or_none(values: Sequence[bool]) -> float | None:
+    """The mean, or None of nothing (every sample was cut: there is no such accuracy)."""
+    return _mean(values) if values else None
 
 
 def _counts(values: Iterable[str]) -> dict[str, int]:

@@ -18,7 +18,14 @@ from verimath.run_records import SampleRecord, VoteClassRecord, VoteRecord
 from verimath.verification import VerificationState
 from verimath.voting import PLAIN_WEIGHTS, AnswerClass, Candidate, VoteResult, Weights, vote
 
-__all__ = ["Voter", "adaptive_stop", "candidates_of", "vote_classes", "vote_record"]
+__all__ = [
+    "Voter",
+    "adaptive_stop",
+    "candidates_of",
+    "uncut_vote_grade",
+    "vote_classes",
+    "vote_record",
+]
 
 Same = Callable[[str, str], bool]
 """Whether two answers are the same answer (the grader's equivalence)."""
@@ -87,3 +94,22 @@ def vote_record(
         len(samples),
         vote_classes(weighted, [s.sample_index for s in samples]),
     )
+
+
+def uncut_vote_grade(
+    record: VoteRecord, samples: Sequence[SampleRecord], weights: Weights
+) -> Status | None:
+    """The grade of the weighted vote ``record`` had its cut samples (``SampleRecord.cut``)
+    been left out; None when every sample was cut.
+
+    The answer classes are the stored vote's (the grader's grouping), so no answer is compared
+    again: each uncut sample votes with its class's answer, ranked by the same rules.
+    """
+    class_answer = {i: c.answer for c in record.classes for i in c.samples}
+    kept = [s for s in samples if not s.cut and s.sample_index in class_answer]
+    if not kept:
+        return None
+    result = vote([Candidate(class_answer[s.sample_index], s.state) for s in kept], weights)
+    if not result.classes or result.classes[0].answer is None:
+        return Status.UNPARSEABLE
+    return kept[result.classes[0].first_index].grade

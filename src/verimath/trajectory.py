@@ -49,7 +49,20 @@ STOP_REASONS = (
     "token_budget",
     "length",
     "refused_code",
+    "context",
 )
+
+CUT_STOP_REASONS = frozenset(
+    {"max_code_executions", "max_turns", "token_budget", "length", "refused_code", "context"}
+)
+"""Stop reasons of a sample cut short (by the token budget, a ``length`` finish, the turn or
+code limit, the model's context) rather than ended by the model's final answer: such a sample
+is graded on what it has, and counted apart (``is_cut``)."""
+
+
+def is_cut(stop_reason: str) -> bool:
+    """Whether a sample that stopped for ``stop_reason`` was cut short (not a final answer)."""
+    return stop_reason in CUT_STOP_REASONS
 
 
 class SampleSummary(TypedDict):

@@ -29,6 +29,9 @@ class Fault:
     content: str | None = None
     """For ``ok``: the assistant content to answer (default: an echo of the prompt); for
     ``status``: the error message (default: ``injected STATUS``)."""
+    tool_arguments: str | None = None
+    """For ``ok`` in function style: the python call's arguments (None: JSON code; ``""``:
+    no tool call, the content alone)."""
 
 
 OK = Fault("ok")
@@ -36,6 +39,13 @@ HANG = Fault("hang")
 MALFORMED = Fault("malformed")
 DROP = Fault("drop")
 PARTIAL = Fault("partial")
+CONTEXT_LENGTH = Fault("context")
+CONTEXT_MESSAGE = (
+    "This model's maximum context length is 4096 tokens. However, you requested 4597 tokens "
+    "(2549 in the messages, 2048 in the completion). Please reduce the length of the messages "
+    "or completion."
+)
+"""vLLM's words (its OpenAI server answers them as a 400 with the error object at the top)."""
 
 
 def status(code: int, message: str | None = None, **headers: str) -> Fault:
@@ -66,6 +76,12 @@ class FaultyChatServer:
     """What every request gets once the queue is empty (set it to change the server's mood)."""
     seen: list[Seen] = field(default_factory=list)
     max_in_flight: int = 0
+    scripted: dict[str, str] = field(default_factory=dict)
+    """Content answered (instead of the fault's) to a conversation whose first user message
+    holds the key: a script per problem, whatever the order the requests come in."""
+    context_messages: int | None = None
+    """Answer 400 "maximum context length", as vLLM does, to a conversation of more messages
+    than this (None: any length)."""
 
     def __post_init__(self) -> None:
         self._queue = deque(self.faults)
@@ -101,11 +117,15 @@ class FaultyChatServer:
             self._in_flight -= 1
 
     def answer(self, body: dict[str, Any], fault: Fault) -> dict[str, Any]:
+        arguments = fault.tool_arguments
         n = body.get("n", 1)
         if self.max_choices is not None:
             n = min(n, self.max_choices)
         prompt = [m["content"] for m in body["messages"] if m["role"] == "user"][-1]
-        choices = [self._choice(i, body, fault.content or f"echo: {prompt}") for i in range(n)]
+        first = next(m["content"] for m in body["messages"] if m["role"] == "user")
+        script = [text for key, text in self.scripted.items() if key in first]
+        content = script[0] if script else fault.content or f"echo: {prompt}"
+        choices = [self._choice(i, body, content, arguments) for i in range(n)]
         usage = {"prompt_tokens": 11, "completion_tokens": 7 * n, "total_tokens": 11 + 7 * n}
         return {
             "id": "chatcmpl-test",
@@ -117,12 +137,15 @@ class FaultyChatServer:
         }
 
     @staticmethod
-    def _choice(index: int, body: dict[str, Any], content: str) -> dict[str, Any]:
-        if body.get("tools"):
+    def _choice(
+        index: int, body: dict[str, Any], content: str, arguments: str | None = None
+    ) -> dict[str, Any]:
+        if body.get("tools") and arguments != "":
+            arguments = arguments or json.dumps({"code": "print(6*7)"})
             call = {
                 "id": f"call_{index}",
                 "type": "function",
-                "function": {"name": "python", "arguments": json.dumps({"code": "print(6*7)"})},
+                "function": {"name": "python", "arguments": arguments},
             }
             message = {"role": "assistant", "content": None, "tool_calls": [call]}
             return {"index": index, "message": message, "finish_reason": "tool_calls"}
@@ -141,6 +164,9 @@ def _handler(server: FaultyChatServer) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length", 0))
             body = json.loads(self.rfile.read(length))
             fault = server.take(body, {k.lower(): v for k, v in self.headers.items()})
+            limit = server.context_messages
+            if limit is not None and len(body["messages"]) > limit:
+                fault = CONTEXT_LENGTH
             try:
                 self._serve(body, fault)
             finally:
@@ -165,6 +191,9 @@ def _handler(server: FaultyChatServer) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
             elif fault.kind == "malformed":
                 self._send(200, b'{"id": "chatcmpl-test", "choices": [{"index": 0, "mess')
+            elif fault.kind == "context":
+                error = {"message": CONTEXT_MESSAGE, "type": "BadRequestError", "code": 400}
+                self._send(400, json.dumps(error).encode())
             elif fault.kind == "status":
                 message = fault.content or f"injected {fault.status}"
                 error = {"error": {"message": message, "type": "test"}}

@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 
 from tests.models.model_helpers import Notebook
-from verimath.errors import ConfigError, ModelError, ModelNotFoundError, ModelResponseError
+from verimath.errors import (
+    ConfigError,
+    ModelContextLengthError,
+    ModelError,
+    ModelNotFoundError,
+)
 from verimath.models import (
     FENCED_STOP,
     GenerateConfig,
@@ -200,7 +205,7 @@ async def test_a_prompt_longer_than_the_context_is_a_clear_error(tiny_gguf: Path
     model = LocalModel(tiny_gguf, n_ctx=256)
     try:
         with pytest.raises(
-            ModelResponseError,
+            ModelContextLengthError,  # a sample meeting it ends with stop reason "context"
             match=r"conversation is 300 tokens or more.*holds 256; pass a larger n_ctx",
         ):
             await model.generate([Message("user", "x" * 300)], GenerateConfig())

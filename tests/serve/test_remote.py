@@ -127,6 +127,7 @@ def test_replay_through_a_remote_sandbox_is_identical_to_local(
     assert len(cells) > 20
     assert remote.execute(CELLS).fetchall() == cells
     assert remote.execute(SAMPLES).fetchall() == local.execute(SAMPLES).fetchall()
+    assert str(server.token).encode() not in runs["remote"].read_bytes(), "the token is secret"
 
 
 SOLVE_PROBLEM = "What is the sum of the squares of the first ten positive integers?"

@@ -21,6 +21,7 @@ from verimath.cli.options import (
     solve_options_from,
 )
 from verimath.cli.progress import DEFAULT_LOG_INTERVAL, EvalProgressDisplay
+from verimath.cli.signals import until_stopped
 from verimath.cli.summary_view import print_summary
 from verimath.config import DEFAULT_CONCURRENCY, RunConfig
 from verimath.engine import ProgressCallback
@@ -39,9 +40,16 @@ from verimath.terminal import for_terminal, json_for_terminal
     "run_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Run store file (default: runs/<dataset>-<model>-<strategy>-k<k>.sqlite).",
+    help="Run store file (default: in runs/, named after the dataset, model, strategy and "
+    "k, as runs/math-gpt-4o-csv-k4.sqlite).",
 )
 @click.option("--new", is_flag=True, help="Start over: an existing run file is moved aside.")
+@click.option(
+    "--regrade",
+    is_flag=True,
+    help="Resume although problems of the dataset changed: stored samples are graded against "
+    "the new gold answers; a problem whose question changed is sampled again.",
+)
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="First N problems.")
 @click.option("--subject", multiple=True, help="Only these subjects (repeatable).")
 @click.option("--level", type=int, multiple=True, help="Only these levels (repeatable).")
@@ -96,6 +104,7 @@ def command(
     model: str | None,
     run_path: Path | None,
     new: bool,
+    regrade: bool,
     limit: int | None,
     subject: tuple[str, ...],
     level: tuple[int, ...],
@@ -138,6 +147,7 @@ def command(
         data_dir=data_dir,
         run_path=run_path,
         new=new,
+        regrade=regrade,
         concurrency=concurrency,
         ray_address=ray_address,
         sandbox=sandbox,
@@ -147,16 +157,10 @@ def command(
         max_response_mb=max_response_mb,
         export=export,
     )
-    result = asyncio.run(
-        evaluate_config(
-            config,
-            ConsoleMonitor(
-                Console(stderr=True, quiet=as_json),
-                label=model_label(model),
-                interval=progress_every,
-            ),
-        )
+    monitor = ConsoleMonitor(
+        Console(stderr=True, quiet=as_json), label=model_label(model), interval=progress_every
     )
+    result = asyncio.run(until_stopped(evaluate_config(config, monitor)))
     if as_json:
         click.echo(json_for_terminal(result.to_dict()))
     else:

@@ -50,6 +50,8 @@ def print_summary(
             f"completion{cost} · stops {_counts(summary.stop_reasons)}"
         )
     )
+    if summary.cut:
+        console.print(cut_line(summary), highlight=False)
     if recorded_accuracy is not None:
         console.print(
             f"accuracy recorded in the replayed source: {recorded_accuracy:.2%} "
@@ -57,6 +59,20 @@ def print_summary(
         )
     if summary.incomplete:
         console.print(Text(for_terminal(incomplete_line(summary)), style="red"))
+
+
+def cut_line(summary: RunSummary) -> str:
+    """How many samples were cut short and the accuracies without them, in one line."""
+    why = _counts(summary.cut)
+    return (
+        f"{summary.cut_samples} of {summary.samples} samples were cut short ({why}) and graded "
+        f"on what they had; without them: weighted vote {_percent(summary.uncut_accuracy)}, "
+        f"single sample {_percent(summary.uncut_sample_accuracy)}"
+    )
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2%}"
 
 
 def incomplete_line(summary: RunSummary) -> str:

@@ -157,22 +157,40 @@ def _build(
         raise InputError("contains no records", path=source)
     if known is not None:
         builder = KNOWN_BUILDERS[known]
-        return _unique(records, lambda record: builder(record, origin), None)
+        return _unique(records, lambda record: builder(record, origin), None, one_gold=False)
     mapping = infer_mapping(records, **fields)
-    return _unique(records, partial(mapping.build, origin=origin), mapping.id)
+    return _unique(records, partial(mapping.build, origin=origin), mapping.id, one_gold=True)
 
 
 def _unique(
-    records: Sequence[Record], build: Callable[[Record], Problem], id_field: str | None
+    records: Sequence[Record],
+    build: Callable[[Record], Problem],
+    id_field: str | None,
+    *,
+    one_gold: bool,
 ) -> list[Problem]:
-    """The built problems; a repeated id is an error naming both lines."""
+    """The built problems; a repeated id is an error naming both lines, and so is, with
+    ``one_gold``, a question repeated with another gold answer.
+
+    ``one_gold`` is off for the published benchmarks verimath knows, which are read as they
+    were released: college_math repeats a question that refers to its book's exercise
+    ("Let the first angle of a triangle be $x$ degrees...") with two golds, as two problems.
+    """
     first_line: dict[str, int] = {}
+    first_gold: dict[str, tuple[int, str]] = {}
     problems = []
     for record in records:
         problem = build(record)
         if problem.id in first_line:
             message = f"duplicate id {problem.id!r} (first on line {first_line[problem.id]})"
             raise record.error(message, id_field)
+        line, gold = first_gold.setdefault(problem.question, (record.line, problem.answer))
+        if one_gold and gold != problem.answer:
+            message = (
+                f"the question of line {line} again, with gold {problem.answer!r} instead of "
+                f"{gold!r}; keep one of the two lines"
+            )
+            raise record.error(message)
         first_line[problem.id] = record.line
         problems.append(problem)
     return problems

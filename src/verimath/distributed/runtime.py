@@ -6,6 +6,7 @@ import contextlib
 import importlib
 import logging
 import os
+import socket
 from collections.abc import Iterator
 from types import ModuleType
 
@@ -27,6 +28,32 @@ def import_ray() -> ModuleType:
         raise ConfigError(
             f"running on Ray needs the ray package, not installed: {INSTALL_HINT}"
         ) from exc
+
+
+PROBE_TIMEOUT_S = 10.0
+"""How long joining a cluster waits for its address to accept a connection (Ray itself keeps
+trying for minutes, then names another address)."""
+
+
+def _check_answers(address: str | None) -> None:
+    """ConfigError naming ``address`` when nothing accepts a TCP connection there (``auto``,
+    which Ray resolves itself, is not probed)."""
+    if address is None or address == "auto":
+        return
+    target = address.removeprefix("ray://")
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        return  # Ray reads it (and names what is wrong with it)
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), PROBE_TIMEOUT_S):
+            return
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+    raise ConfigError(
+        f"no Ray cluster answers at {address} ({reason}); start one there with 'ray start "
+        "--head', pass the address it prints (or 'auto'), or use --ray without an address "
+        "for a local runtime"
+    )
 
 
 @contextlib.contextmanager
@@ -54,6 +81,7 @@ def ray_runtime(address: str | None = None, *, num_cpus: int | None = None) -> I
                 **quiet,
             )
         else:
+            _check_answers(address)
             ray.init(address=address, **quiet)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = "a local Ray runtime" if address in (None, LOCAL) else f"the Ray cluster {address}"

@@ -21,7 +21,13 @@ from verimath.models.messages import (
     to_wire,
 )
 from verimath.models.pricing import Price
-from verimath.models.registry import ModelSpec, backends, register_backend, resolve_model
+from verimath.models.registry import (
+    ModelSpec,
+    backends,
+    register_backend,
+    resolve_model,
+    served_model,
+)
 from verimath.models.retry import RetryPolicy
 from verimath.models.tools import (
     FENCED,
@@ -68,6 +74,7 @@ __all__ = [
     "load_transcripts",
     "register_backend",
     "resolve_model",
+    "served_model",
     "to_wire",
     "tool_call_code",
 ]

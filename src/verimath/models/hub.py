@@ -143,8 +143,18 @@ def _fetch_with_retries(
             time.sleep(retry.delay_s(attempt))
     raise ModelConnectionError(
         f"could not download {url} after {retry.max_attempts} attempts: {failure} "
-        f"(the partial file {part} is kept and resumed next time)"
+        f"({_leftover(part)})"
     )
+
+
+def _leftover(part: Path) -> str:
+    """What the failed download leaves behind, as it is on disk."""
+    size = part.stat().st_size if part.is_file() else 0
+    if size:
+        return f"the partial file {part} ({size:,} bytes) is kept and resumed next time"
+    part.unlink(missing_ok=True)
+    lock = part.with_name(part.name.removesuffix(".part") + ".lock")
+    return f"nothing was received; only the lock file {lock} is left, which is harmless"
 
 
 def _fetch(url: str, part: Path, timeout_s: float, progress: bool) -> None:

@@ -18,7 +18,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
-from verimath.errors import ConfigError, ModelError, ModelNotFoundError, ModelResponseError
+from verimath.errors import (
+    ConfigError,
+    ModelContextLengthError,
+    ModelError,
+    ModelNotFoundError,
+    ModelResponseError,
+)
 from verimath.models.base import ChatModel
 from verimath.models.grammar import literal_grammar
 from verimath.models.hub import HubFile, download
@@ -218,7 +224,8 @@ class LocalModel(ChatModel):
                     **arguments | {"grammar": compiled}
                 )
             except ValueError as exc:
-                raise ModelResponseError(f"{self.name}: {exc} (raise n_ctx?)") from exc
+                error = ModelContextLengthError if "context" in str(exc) else ModelResponseError
+                raise error(f"{self.name}: {exc} (raise n_ctx?)") from exc
         return response
 
     def _check_fits(self, messages: list[WireMessage]) -> None:
@@ -227,7 +234,7 @@ class LocalModel(ChatModel):
         text = "".join(message["content"] for message in messages)
         tokens = len(self._llm.tokenize(text.encode(), add_bos=False, special=True))
         if tokens >= self._llm.n_ctx():
-            raise ModelResponseError(
+            raise ModelContextLengthError(
                 f"{self.name}: the conversation is {tokens} tokens or more, but the context "
                 f"holds {self._llm.n_ctx()}; pass a larger n_ctx"
             )

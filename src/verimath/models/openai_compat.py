@@ -35,6 +35,7 @@ from verimath.errors import (
     ConfigError,
     ModelAuthError,
     ModelConnectionError,
+    ModelContextLengthError,
     ModelNotFoundError,
     ModelResponseError,
 )
@@ -82,6 +83,13 @@ _REASONING_MODEL = re.compile(r"^(o\d|gpt-5)")
 """Models that take ``max_completion_tokens`` and refuse ``temperature``/``top_p``."""
 _ERROR_TEXT_LIMIT = 500
 _SPEC = re.compile(r"(?P<model>.*?)@(?P<url>https?://.*)", re.S)
+_CONTEXT_LENGTH = re.compile(
+    r"context[ _-]?(length|window)|maximum context|too many tokens|prompt is too long"
+    r"|exceeds? the (model'?s? )?(context|maximum)",
+    re.I,
+)
+"""How vLLM, SGLang, llama.cpp, Ollama and OpenAI word a 400 for a conversation longer than
+the model's context."""
 
 
 class _MalformedResponse(Exception):
@@ -314,6 +322,11 @@ class OpenAIModel(ChatModel):
             return ModelNotFoundError(
                 f"{self.base_url} has no model {self.model!r} ({what}); check the model "
                 "name and the base URL (it usually ends in /v1)"
+            )
+        if exc.status_code in (400, 413) and _CONTEXT_LENGTH.search(what):
+            return ModelContextLengthError(
+                f"{self.base_url} refused the conversation as longer than the model's "
+                f"context ({what})"
             )
         return ModelResponseError(f"{self.base_url} rejected the request ({what})")
 

@@ -24,7 +24,14 @@ from typing import Any
 from verimath.errors import ConfigError
 from verimath.models.base import ChatModel
 
-__all__ = ["BackendFactory", "ModelSpec", "backends", "register_backend", "resolve_model"]
+__all__ = [
+    "BackendFactory",
+    "ModelSpec",
+    "backends",
+    "register_backend",
+    "resolve_model",
+    "served_model",
+]
 
 BackendFactory = Callable[..., ChatModel]
 """``factory(rest_of_spec: str, **options) -> ChatModel``."""
@@ -66,6 +73,21 @@ class ModelSpec:
 
     def __str__(self) -> str:
         return f"{self.backend}:{self.target}" if self.target else self.backend
+
+
+def served_model(spec: str | None) -> tuple[str, list[str] | None]:
+    """A model spec split into what shapes results (the spec without its base URLs) and
+    where it is served (the base URLs of an HTTP model, else None):
+    ``openai:m@http://h:1/v1`` -> (``openai:m``, [``http://h:1/v1``])."""
+    parsed = ModelSpec.parse(spec)
+    if not parsed.over_http:
+        return str(parsed), None
+    from verimath.models.openai_compat import parse_openai_spec  # loads the OpenAI SDK
+
+    model, urls = parse_openai_spec(parsed.target)
+    if urls is None:
+        return str(parsed), None
+    return f"{parsed.backend}:{model}", [u.strip().rstrip("/") for u in urls.split(",")]
 
 
 def _openai(rest: str, **options: Any) -> ChatModel:

@@ -6,11 +6,13 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from verimath.grading import Status
 from verimath.report.bootstrap import Bootstrap, Estimate
 from verimath.report.groups import levels_of, subject_header, subjects_of
 from verimath.report.model import Plot, Section, Table
 from verimath.report.runs import ProblemRow, Run
 from verimath.report.section_data import AccuracyData
+from verimath.tally import uncut_vote_grade
 
 __all__ = ["accuracy_section", "voted_label"]
 
@@ -23,8 +25,11 @@ TEXT = (
     "row, since a vote over one sample is that sample). Cells: accuracy % with its "
     "{confidence:.0%} bootstrap interval over problems ({resamples} resamples, seed {seed}). "
     "The last column counts the problems of the row; a last row counts those of each column "
-    "when all runs hold the same problems."
+    "when all runs hold the same problems. A run with samples cut short (by the token budget, "
+    "a 'length' finish, the turn or code limit, or the model's context) has its rows again "
+    "without them, marked 'without cut samples'; the vote is then retaken over the samples left."
 )
+UNCUT = ", without cut samples"
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,7 @@ def voted_label(run: Run) -> str:
 
 
 def accuracy_section(runs: Sequence[Run], boot: Bootstrap) -> Section:
-    rows = [r for run in runs for r in (_samples_row(run), _voted_row(run)) if _shown(r)]
+    rows = [r for run in runs for r in _rows_of(run) if _shown(r)]
     subjects, levels = subjects_of(runs), levels_of(runs)
     groups: list[tuple[str, Callable[[ProblemRow], bool]]] = [("overall", lambda p: True)]
     by_subject = [(s, _is_subject(s)) for s in subjects]
@@ -62,7 +67,7 @@ def accuracy_section(runs: Sequence[Run], boot: Bootstrap) -> Section:
         "rows": [
             {
                 "label": row.label,
-                "short": row.label if row.kind == "samples" else row.label[len(row.run.label) :],
+                "short": _short(row),
                 "kind": row.kind,
                 "run": row.run.label,
                 "overall": estimates[(row.label, "overall")].to_dict(),
@@ -79,8 +84,41 @@ def accuracy_section(runs: Sequence[Run], boot: Bootstrap) -> Section:
     return Section("accuracy", "Accuracy", text, tuple(tables), tuple(plots), data)
 
 
+def _short(row: _Row) -> str:
+    """The label as the plot shows it: a voted row without its run's label."""
+    return row.label if row.kind.startswith("samples") else row.label[len(row.run.label) :]
+
+
 def _shown(row: _Row) -> bool:
-    return row.kind == "samples" or row.run.k > 1
+    return row.kind.startswith("samples") or row.run.k > 1
+
+
+def _rows_of(run: Run) -> list[_Row]:
+    """A run's single-sample and voted rows, and both again without its cut samples."""
+    rows = [_samples_row(run), _voted_row(run)]
+    if any(s.cut for s in run.all_samples()):
+        rows += [_uncut_samples_row(run), _uncut_voted_row(run)]
+    return rows
+
+
+def _uncut_samples_row(run: Run) -> _Row:
+    def per_problem(p: ProblemRow) -> tuple[float, float] | None:
+        samples = [s for s in run.samples.get(p.problem_id, ()) if not s.cut]
+        return (sum(s.correct for s in samples), len(samples)) if samples else None
+
+    return _Row(run.label + UNCUT, "samples_uncut", run, per_problem)
+
+
+def _uncut_voted_row(run: Run) -> _Row:
+    def per_problem(p: ProblemRow) -> tuple[float, float] | None:
+        vote = run.votes.get(p.problem_id)
+        if vote is None:
+            return None
+        samples = run.samples.get(p.problem_id, ())
+        grade = uncut_vote_grade(vote, samples, run.weights)
+        return None if grade is None else (float(grade is Status.CORRECT), 1.0)
+
+    return _Row(voted_label(run) + UNCUT, "voted_uncut", run, per_problem)
 
 
 def _samples_row(run: Run) -> _Row:

@@ -40,6 +40,12 @@ CATEGORIES: tuple[tuple[str, str, Callable[[SampleRow], bool]], ...] = (
         lambda s: s.stop_reason in {"token_budget", "length"},
     ),
     (
+        "context",
+        "stopped at the model's context limit",
+        lambda s: s.stop_reason == "context",
+    ),
+    ("cut", "cut short (any of the four stops above)", lambda s: s.cut),
+    (
         "cell_timeout",
         "a code cell timed out",
         lambda s: s.stats.cell_statuses.get("timeout", 0) > 0,

@@ -156,7 +156,7 @@ def _accuracy(data: AccuracyData) -> Figure:
         [max(0.0, hi - v) if hi == hi else 0.0 for v, hi in zip(values, highs, strict=True)],
     ]
     positions = list(range(len(rows)))[::-1]
-    colors = ["#4c72b0" if r["kind"] == "samples" else "#dd8452" for r in rows]
+    colors = ["#4c72b0" if r["kind"].startswith("samples") else "#dd8452" for r in rows]
     axes.barh(positions, values, xerr=errors, color=colors, capsize=3)
     axes.set_yticks(positions, [_short(r["short"]) for r in rows], fontsize=8)
     for y, v in zip(positions, values, strict=True):

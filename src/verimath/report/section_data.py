@@ -41,7 +41,8 @@ class AccuracyRow(TypedDict):
     short: str
     """The label as the plot shows it (a voted row: what follows the run's label)."""
     kind: str
-    """``samples`` or ``voted``."""
+    """``samples`` or ``voted``; ``samples_uncut`` and ``voted_uncut`` for the same rows
+    without the run's cut samples."""
     run: str
     overall: EstimateDict
     subjects: dict[str, EstimateDict]
