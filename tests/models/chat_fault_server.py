@@ -156,6 +156,7 @@ class FaultyChatServer:
 def _handler(server: FaultyChatServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        _counted = False
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -167,13 +168,22 @@ def _handler(server: FaultyChatServer) -> type[BaseHTTPRequestHandler]:
             limit = server.context_messages
             if limit is not None and len(body["messages"]) > limit:
                 fault = CONTEXT_LENGTH
+            self._counted = True
             try:
                 self._serve(body, fault)
             finally:
+                self._answered()
+
+        def _answered(self) -> None:
+            """Count the request out of flight once, before the client can see its end: a
+            client may send its next request the moment the last byte arrives."""
+            if self._counted:
+                self._counted = False
                 server.done()
 
         def _serve(self, body: dict[str, Any], fault: Fault) -> None:
             if fault.kind == "drop":
+                self._answered()
                 self.connection.shutdown(socket.SHUT_RDWR)
                 self.close_connection = True
             elif fault.kind == "hang":
@@ -187,6 +197,7 @@ def _handler(server: FaultyChatServer) -> type[BaseHTTPRequestHandler]:
                 self.end_headers()
                 self.wfile.write(data[: len(data) // 2])
                 self.wfile.flush()
+                self._answered()
                 self.connection.shutdown(socket.SHUT_RDWR)
                 self.close_connection = True
             elif fault.kind == "malformed":
@@ -209,6 +220,7 @@ def _handler(server: FaultyChatServer) -> type[BaseHTTPRequestHandler]:
             for name, value in headers:
                 self.send_header(name, value)
             self.end_headers()
+            self._answered()
             self.wfile.write(data)
 
     return Handler
