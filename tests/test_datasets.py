@@ -496,7 +496,8 @@ def test_a_line_that_is_not_an_object(tmp_path: Path) -> None:
 def test_invalid_utf8_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "u.jsonl"
     path.write_bytes(b'{"question": "q", "answer": "1"}\n{"question": "caf\xe9", "answer": "1"}\n')
-    assert_input_error(path, f"{path}:2: not valid UTF-8 (byte 18 of the line)", 2, None)
+    message = f"{path}:2: not valid UTF-8 (byte 18 of the line); save the file as UTF-8"
+    assert_input_error(path, message, 2, None)
 
 
 def test_truncated_gzip_is_reported(tmp_path: Path) -> None:

@@ -6,7 +6,8 @@ hostile as a cell's output: a 500 KiB gzip member that inflates to 512 MiB, a JS
 :class:`Bounds` while it reads (never after: a bomb is stopped at the cap, not once in memory) and
 raises :class:`BoundsExceeded` saying which bound and where. The edge that called it turns that
 into its own one-line error (``InputError`` naming file and line, ``StoreError`` naming the run
-file, ``ModelResponseError`` naming the server); this module knows no edge.
+file, ``ModelResponseError`` naming the server). Files a user hands in (datasets, transcripts,
+grade input) share one such turn, :func:`input_lines`.
 
 Time is bounded where the waiting happens (a request's deadline, SQLite's progress handler), not
 here: these readers only ever read what is already on disk or in memory.
@@ -21,12 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from verimath.errors import InputError
+
 __all__ = [
     "DEFAULT_BOUNDS",
     "Bounds",
     "BoundsExceeded",
     "inflate",
     "inflated_size",
+    "input_lines",
     "iter_lines",
     "json_depth",
     "loads_json",
@@ -159,6 +163,32 @@ def read_lines(path: Path, bounds: Bounds = DEFAULT_BOUNDS) -> Iterator[tuple[in
 def iter_lines(handle: IO[bytes], bounds: Bounds = DEFAULT_BOUNDS) -> Iterator[tuple[int, str]]:
     """:func:`read_lines` of an open binary stream (standard input, say), read to its end."""
     yield from _lines(_chunks(handle, bounds), bounds)
+
+
+def input_lines(
+    source: Path | IO[bytes], bounds: Bounds, *, name: str | None = None
+) -> Iterator[tuple[int, str]]:
+    """The numbered lines of a file a user handed in (a path, or an open stream such as standard
+    input, shown as ``name``), within ``bounds``; a file that cannot be read or breaks a bound
+    is the one-line ``InputError`` naming it and the line."""
+    shown = name or str(source)
+    try:
+        yield from (
+            read_lines(source, bounds) if isinstance(source, Path) else iter_lines(source, bounds)
+        )
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", path=shown) from None
+    except BoundsExceeded as exc:
+        raise InputError(
+            INPUT_HINTS.get(exc.kind, "{}").format(exc), path=shown, line=exc.line
+        ) from None
+
+
+INPUT_HINTS = {
+    "compression": "cannot read (corrupt or truncated file?): {}",
+    "encoding": "{}; save the file as UTF-8",
+}
+"""What to add to a violation's own words, by its kind, for the person who made the file."""
 
 
 def _chunks(handle: IO[bytes], bounds: Bounds) -> Iterator[bytes]:

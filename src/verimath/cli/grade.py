@@ -16,7 +16,7 @@ from typing import IO, Any
 
 import click
 
-from verimath.bounded import Bounds, BoundsExceeded, iter_lines, loads_json
+from verimath.bounded import Bounds, BoundsExceeded, input_lines, loads_json
 from verimath.errors import ConfigError, InputError
 from verimath.grading import DEFAULT_TIMEOUT, Grader, GradeResult, Status, rules_for
 from verimath.grading.agreement import (
@@ -178,20 +178,9 @@ def command(
 
 def _read_records(path: str, fields: _Fields, default_dataset: str | None) -> Iterator[_Record]:
     with click.open_file(path, "rb") as source:
-        for number, line in _decoded(source, path):
+        for number, line in input_lines(source, GRADE_BOUNDS, name=path):
             if line.strip():
                 yield _parse_record(line, number, path, fields, default_dataset)
-
-
-def _decoded(source: IO[bytes], path: str) -> Iterator[tuple[int, str]]:
-    """The numbered lines of the input, decoded as UTF-8 within :data:`GRADE_BOUNDS`."""
-    try:
-        yield from iter_lines(source, GRADE_BOUNDS)
-    except BoundsExceeded as exc:
-        hint = "; save the file as UTF-8" if exc.kind == "encoding" else ""
-        raise InputError(f"{exc}{hint}", path=path, line=exc.line) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", path=path) from None
 
 
 def _parse_record(

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from verimath.bounded import Bounds, BoundsExceeded, loads_json, read_lines
+from verimath.bounded import Bounds, BoundsExceeded, input_lines, loads_json
 from verimath.errors import InputError
 
 __all__ = [
@@ -185,22 +185,9 @@ def read_records(path: Path) -> list[Record]:
     raise InputError(f"unsupported file type; expected one of {accepted}", path=str(path))
 
 
-def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(1-based line number, text) of every line, decompressing gzip, within the bounds."""
-    try:
-        yield from read_lines(path, DATASET_BOUNDS)
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", path=str(path)) from None
-    except BoundsExceeded as exc:
-        problem = str(exc)
-        if exc.kind == "compression":
-            problem = f"cannot read (corrupt or truncated file?): {exc}"
-        raise InputError(problem, path=str(path), line=exc.line) from None
-
-
 def _jsonl_records(path: Path) -> Iterator[Record]:
     index = 0
-    for line, text in _read_lines(path):
+    for line, text in input_lines(path, DATASET_BOUNDS):
         if not text.strip():
             continue  # blank lines (a trailing one especially) carry no record
         try:
@@ -218,7 +205,7 @@ def _jsonl_records(path: Path) -> Iterator[Record]:
 
 
 def _csv_records(path: Path, delimiter: str) -> Iterator[Record]:
-    chunks = [text for _, text in _read_lines(path)]
+    chunks = [text for _, text in input_lines(path, DATASET_BOUNDS)]
     reader = csv.reader(io.StringIO("".join(chunks), newline=""), delimiter=delimiter)
     header = _csv_header(reader, path)
     index = 0

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from verimath.bounded import Bounds, BoundsExceeded, loads_json, read_lines
+from verimath.bounded import Bounds, BoundsExceeded, input_lines, loads_json
 from verimath.errors import InputError, StoreError
 from verimath.models.messages import Message
 from verimath.models.tools import Segment, fenced_cells, parse_fenced_transcript, split_turn
@@ -212,7 +212,7 @@ def read_records(file: str | Path) -> Iterator[RecordedProblem]:
         return
     label = {"-correct.jsonl": True, "-wrong.jsonl": False}
     correct = next((v for suffix, v in label.items() if file.name.endswith(suffix)), None)
-    for number, line in _lines(file):
+    for number, line in input_lines(file, TRANSCRIPT_BOUNDS):
         if not line.strip():
             continue
         where: dict[str, Any] = {"path": str(file), "line": number}
@@ -225,16 +225,6 @@ def read_records(file: str | Path) -> Iterator[RecordedProblem]:
         if not isinstance(record, dict):
             raise InputError("a record must be a JSON object", **where)
         yield _parse(record, f"{file}:{number}", correct, where)
-
-
-def _lines(file: Path) -> Iterator[tuple[int, str]]:
-    """The numbered lines of a transcript file, within :data:`TRANSCRIPT_BOUNDS`."""
-    try:
-        yield from read_lines(file, TRANSCRIPT_BOUNDS)
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", path=str(file)) from None
-    except BoundsExceeded as exc:
-        raise InputError(str(exc), path=str(file), line=exc.line) from None
 
 
 def parse_record(
